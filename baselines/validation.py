@@ -1,0 +1,65 @@
+"""Input validation shared by the baselines: one clear ``ValueError`` naming the parameter."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def check_X(X: object, *, min_samples: int = 1, name: str = "X") -> np.ndarray:
+    """Return X as a float64 C-contiguous 2-D array, or raise ``ValueError``.
+
+    Rejects: not 2-D, empty, NaN or inf.
+    """
+    try:
+        A = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array: {exc}") from exc
+    if A.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got {A.ndim}-D with shape {A.shape}")
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {A.shape})")
+    if A.shape[0] < min_samples:
+        raise ValueError(f"{name} has {A.shape[0]} samples; at least {min_samples} are needed")
+    if not np.isfinite(A).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return np.ascontiguousarray(A)
+
+
+def check_n_clusters_list(n_clusters: object, n_samples: int, *, name: str = "n_clusters",
+                          allow_noise_last: bool = False) -> list[int]:
+    """Validate a list of cluster counts for a multi-clustering method.
+
+    Each count must be an int >= 2 and <= n_samples.  A count of 1 (a noise
+    space) is accepted only as the last entry, and only when ``allow_noise_last``.
+    """
+    if isinstance(n_clusters, (int, np.integer)) or not isinstance(n_clusters, Sequence):
+        if not isinstance(n_clusters, np.ndarray):
+            raise ValueError(f"{name} must be a list of cluster counts; got {n_clusters!r}")
+    ks = [int(k) for k in n_clusters]  # type: ignore[union-attr]
+    if len(ks) == 0:
+        raise ValueError(f"{name} must not be empty")
+    for i, k in enumerate(ks):
+        if k < 1:
+            raise ValueError(f"{name}[{i}] = {k}: cluster counts must be >= 1")
+        if k > n_samples:
+            raise ValueError(f"{name}[{i}] = {k} exceeds the number of samples n = {n_samples}")
+        if k == 1:
+            if not allow_noise_last:
+                raise ValueError(f"{name}[{i}] = 1: a single-cluster (noise) space is not supported here")
+            if i != len(ks) - 1:
+                raise ValueError(f"{name}[{i}] = 1: the noise space (k = 1) must be the last entry")
+    return ks
+
+
+def check_n_clusters(n_clusters: object, n_samples: int, *, name: str = "n_clusters") -> int:
+    """Validate a single cluster count (int, 1 <= k <= n_samples)."""
+    if not isinstance(n_clusters, (int, np.integer)):
+        raise ValueError(f"{name} must be an int; got {n_clusters!r}")
+    k = int(n_clusters)
+    if k < 1:
+        raise ValueError(f"{name} = {k} must be >= 1")
+    if k > n_samples:
+        raise ValueError(f"{name} = {k} exceeds the number of samples n = {n_samples}")
+    return k

@@ -1,0 +1,89 @@
+"""The ``nrbench`` console script.
+
+Each sub-command lives in its own module under ``benchmark.commands`` and
+exposes ``HELP`` (one line), ``DESCRIPTION`` (the ``--help`` text),
+``add_arguments(parser)`` and ``run(args) -> int``.  Command modules must be
+cheap to import: torch, bpy and dask are imported inside ``run``.
+
+Exit codes (DESIGN.md): 0 ok, 1 a failure, 2 a usage error (argparse errors and
+``ValueError`` from bad parameters).  Errors print one line; ``--debug`` shows
+the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from typing import Sequence
+
+COMMANDS: dict[str, str] = {
+    "list": "benchmark.commands.list_cmd",
+    "generate": "benchmark.commands.generate",
+    "render": "benchmark.commands.render",
+    "run": "benchmark.commands.run",
+    "report": "benchmark.commands.report",
+    "plot": "benchmark.commands.plot",
+}
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with one sub-parser per command."""
+    parser = argparse.ArgumentParser(
+        prog="nrbench",
+        description=(
+            "nrbench: a benchmark suite for non-redundant and deep embedded clustering. "
+            "Generate the data sets, run the papers' comparison protocol (ENRC, ACe/DeC, DCN, "
+            "DEC/IDEC and the classical baselines), and write NMI/VI tables and figures. "
+            "Caches live in $NRBENCH_HOME; raw data is looked up in $NRBENCH_DATA."
+        ),
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, modname in COMMANDS.items():
+        mod = importlib.import_module(modname)
+        p = sub.add_parser(
+            name,
+            help=mod.HELP,
+            description=getattr(mod, "DESCRIPTION", mod.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show full tracebacks on errors")
+        p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress bars")
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nrbench`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args._module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("nrbench: interrupted", file=sys.stderr)
+        return 130
+    except ValueError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"nrbench {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - one clear line, traceback with --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"nrbench {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

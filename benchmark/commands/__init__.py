@@ -1,0 +1,1 @@
+"""One module per ``nrbench`` sub-command (see ``benchmark.cli``)."""

@@ -1,0 +1,196 @@
+"""The catalogue of data sets, and the cache that ``generators.get`` serves from.
+
+Every data set nrbench knows is one :class:`Entry` in :data:`CATALOG`: a name, a
+one-line description, its nominal size and clusterings (for ``nrbench list``,
+without building anything), and the dotted path of its builder.  Builders are
+imported lazily, so listing data sets never imports bpy or torch.
+
+A builder is a function ``build(*, seed=..., <params>..., progress=True) ->
+Dataset`` with keyword-only parameters and defaults.  ``get`` validates the
+parameter names against the builder's signature, derives a cache key from the
+name and the canonical JSON of the full parameter set, and
+
+1. loads ``<NRBENCH_HOME>/datasets/<name>-<key>.npz`` when it exists and its
+   SHA-256 verifies;
+2. otherwise (missing, or corrupted: a warning says so) builds it under an
+   exclusive file lock, so two processes building the same data set at once end
+   with one valid file, and saves it atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib
+import inspect
+import json
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from benchmark.paths import datasets_dir
+from generators.dataset import CorruptDatasetError, Dataset
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Static description of one data set in the catalogue."""
+
+    name: str
+    builder: str  # "module:function"
+    description: str
+    n: int
+    sample_shape: tuple[int, ...]
+    clusterings: tuple[tuple[str, int], ...]
+    source: str  # "generated", "real" (needs raw files) or "rendered" (needs bpy)
+
+    def load_builder(self) -> Callable[..., Dataset]:
+        """Import and return the builder function."""
+        module, func = self.builder.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+CATALOG: dict[str, Entry] = {
+    e.name: e
+    for e in [
+        Entry("synth", "generators.synth:build_synth",
+              "SYNTH-k: 4 Gaussian clusters in 2 dims plus k Gaussian noise dims (ACe/DeC)",
+              12000, (27,), (("cluster", 4),), "generated"),
+        Entry("stickfigures", "generators.stickfigures:build_stickfigures",
+              "Procedural dancing stick figures, 20x20: upper x lower body pose (ENRC)",
+              900, (1, 20, 20), (("upper", 3), ("lower", 3)), "generated"),
+        Entry("stickfigures-file", "generators.stickfigures:load_stickfigures_file",
+              "The published stickfigures CSV (900 rows, 2 labels + 400 pixels); pass path=",
+              900, (1, 20, 20), (("upper", 3), ("lower", 3)), "real"),
+        Entry("cmnist", "generators.cmnist:build_cmnist",
+              "C-MNIST: two MNIST digits side by side, padded to 56x56 (ENRC)",
+              60000, (1, 56, 56), (("left", 10), ("right", 10)), "real"),
+        Entry("mnist", "generators.mnist:load_mnist",
+              "MNIST-Full (70,000) or MNIST-Test (10,000, split='test')",
+              70000, (1, 28, 28), (("digit", 10),), "real"),
+        Entry("fmnist", "generators.mnist:load_fmnist",
+              "Fashion-MNIST (70,000, or split='test')",
+              70000, (1, 28, 28), (("class", 10),), "real"),
+        Entry("usps", "generators.usps:load_usps",
+              "USPS handwritten digits, 16x16 (9,298)",
+              9298, (1, 16, 16), (("digit", 10),), "real"),
+        Entry("gtsrb", "generators.gtsrb:load_gtsrb",
+              "GTSRB 4-class subset (70 km/h, no passing, ahead only, keep right), 32x32",
+              6720, (3, 32, 32), (("type", 4), ("color", 2)), "real"),
+        Entry("nrobjects", "generators.render.datasets:build_nrobjects",
+              "NR-Objects rendered with Blender: colour x material x shape (ENRC)",
+              10000, (4, 64, 64), (("color", 6), ("material", 2), ("shape", 3)), "rendered"),
+        Entry("objects", "generators.render.datasets:build_objects",
+              "OBJECTS rendered with Blender: grayscale sphere/cube/cylinder (ACe/DeC)",
+              10000, (1, 64, 64), (("shape", 3),), "rendered"),
+    ]
+}
+
+
+def available() -> list[str]:
+    """Names of every data set in the catalogue, sorted."""
+    return sorted(CATALOG)
+
+
+def entry(name: str) -> Entry:
+    """Return the catalogue entry; an unknown name lists the available ones."""
+    try:
+        return CATALOG[name]
+    except KeyError:
+        raise ValueError(f"unknown data set {name!r}; available: {', '.join(available())}") from None
+
+
+def resolve_params(name: str, **params: Any) -> dict[str, Any]:
+    """Fill in the builder's defaults and reject unknown parameter names.
+
+    ``progress`` is a display option, not a data parameter, and is dropped.
+    """
+    builder = entry(name).load_builder()
+    sig = inspect.signature(builder)
+    allowed = {k: p for k, p in sig.parameters.items() if k != "progress"}
+    unknown = sorted(set(params) - set(allowed) - {"progress"})
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for data set {name!r}; valid: {', '.join(sorted(allowed))}"
+        )
+    full: dict[str, Any] = {}
+    for k, p in allowed.items():
+        if k in params:
+            full[k] = params[k]
+        elif p.default is not inspect.Parameter.empty:
+            full[k] = p.default
+        else:
+            raise ValueError(f"data set {name!r} needs parameter {k!r}")
+    return full
+
+
+def cache_key(name: str, params: dict[str, Any]) -> str:
+    """Short hash of the canonical JSON of (name, params)."""
+    blob = json.dumps({"name": name, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def cache_path(name: str, params: dict[str, Any], root: Path | None = None) -> Path:
+    """Where ``get`` caches this data set."""
+    root = Path(root) if root is not None else datasets_dir()
+    return root / f"{name}-{cache_key(name, params)}.npz"
+
+
+def build(name: str, progress: bool = True, **params: Any) -> Dataset:
+    """Build a data set without touching the cache."""
+    full = resolve_params(name, **params)
+    builder = entry(name).load_builder()
+    if "progress" in inspect.signature(builder).parameters:
+        return builder(progress=progress, **full)
+    return builder(**full)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(path.name + ".lock")
+    with open(lock, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = False,
+        progress: bool = True, **params: Any) -> Dataset:
+    """Return the cached data set ``name`` built with ``params``, building it if needed.
+
+    A cache file that fails its SHA-256 check is reported with a warning and
+    rebuilt; it is never silently used.
+    """
+    full = resolve_params(name, **params)
+    path = cache_path(name, full, Path(root) if root is not None else None)
+    if not rebuild:
+        ds = _try_load(path)
+        if ds is not None:
+            return ds
+    with _file_lock(path):
+        if not rebuild:
+            ds = _try_load(path)  # another process may have finished meanwhile
+            if ds is not None:
+                return ds
+        ds = build(name, progress=progress, **full)
+        ds.save(path)
+    return ds
+
+
+def _try_load(path: Path) -> Dataset | None:
+    if not path.exists():
+        return None
+    try:
+        return Dataset.load(path)
+    except CorruptDatasetError as exc:
+        msg = f"corrupted cache file, rebuilding: {exc}"
+        warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        print(f"nrbench: {msg}", file=sys.stderr)
+        return None

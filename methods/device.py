@@ -1,0 +1,46 @@
+"""Device selection and seeding for the torch methods.
+
+Deep methods use CUDA when it is available; the ``device=`` argument and the
+``NRBENCH_DEVICE`` environment variable override (DESIGN.md "Devices").
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from benchmark.paths import ENV_DEVICE
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """Pick the torch device: explicit argument, then ``$NRBENCH_DEVICE``, then CUDA if present, else CPU.
+
+    An explicit CUDA request on a machine without CUDA raises ``ValueError``
+    rather than silently running on the CPU.
+    """
+    if device is None or device == "auto":
+        device = os.environ.get(ENV_DEVICE) or ("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} was requested but CUDA is not available")
+    return dev
+
+
+def torch_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A seeded torch RNG (no global RNG state is used by nrbench methods)."""
+    g = torch.Generator(device=torch.device(device))
+    g.manual_seed(int(seed) & 0xFFFF_FFFF_FFFF)
+    return g
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed torch (for layer initialisation, which uses the global RNG) and return a numpy Generator.
+
+    Also switches torch to deterministic algorithms so the same seed on the same
+    device gives the same labels.
+    """
+    torch.manual_seed(int(seed))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    return np.random.default_rng(int(seed))

@@ -1,0 +1,1 @@
+"""Tables (LaTeX, Markdown, CSV) and matplotlib figures built from the result store only."""
