@@ -1,0 +1,158 @@
+"""Pieces shared by every deep clustering method: input checks, batching, loss guards, centre updates.
+
+One source of truth for
+
+- :func:`check_fit_input`: X must be finite, non-empty, float32-convertible and
+  match the autoencoder's input shape (uint8 images must go through a named
+  preprocessing step first; they are never normalised silently);
+- :func:`check_finite_loss`: a NaN/inf loss stops training with an error that
+  names the iteration and the loss terms (never return labels from a diverged run);
+- :func:`encode_all`: the embedding of a whole array, in batches, without grad;
+- :class:`MiniBatchCenters`: the per-centre learning-rate mini-batch k-means
+  update of ENRC Eqs. (6)-(7) (alpha-discounted counts) and DCN's cumulative
+  per-cluster counts (``alpha=None``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator, Mapping
+
+import numpy as np
+import torch
+
+from methods.autoencoders import Autoencoder
+
+
+class DivergedError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+def check_fit_input(X: object, autoencoder: Autoencoder | None = None, name: str = "X") -> np.ndarray:
+    """Validate X for a deep method and return it as float32.
+
+    Raises ``ValueError`` naming the parameter for: non-numeric or empty X,
+    uint8 X (must be preprocessed by a named step), NaN/inf, or a per-sample
+    shape that does not match ``autoencoder.input_shape``.
+    """
+    A = np.asarray(X)
+    if A.dtype == np.uint8:
+        raise ValueError(
+            f"{name} is uint8: apply a named preprocessing step first "
+            "(generators.preprocessing, e.g. 'scale01' or 'zscore'); nrbench never normalises silently"
+        )
+    if A.ndim < 2:
+        raise ValueError(f"{name} must have shape (n, *sample_shape); got {A.shape}")
+    if A.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    try:
+        A = A.astype(np.float32, copy=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from exc
+    if not np.isfinite(A).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    if autoencoder is not None:
+        autoencoder.check_input(A, name)
+    return A
+
+
+def check_finite_loss(iteration: int, terms: Mapping[str, torch.Tensor | float]) -> None:
+    """Raise :class:`DivergedError` when any loss term is NaN or inf."""
+    vals = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in terms.items()}
+    if not all(math.isfinite(v) for v in vals.values()):
+        detail = ", ".join(f"{k}={v:.6g}" for k, v in vals.items())
+        raise DivergedError(f"training diverged at iteration {iteration}: {detail}")
+
+
+def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Endless stream of index batches: a fresh permutation per epoch, drawn from ``rng``."""
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive; got {batch_size}")
+    b = min(batch_size, n)
+    while True:
+        perm = rng.permutation(n)
+        for i in range(0, n - b + 1, b):
+            yield perm[i : i + b]
+
+
+@torch.no_grad()
+def encode_all(autoencoder: Autoencoder, X: np.ndarray, device: torch.device | str = "cpu",
+               batch_size: int = 1024) -> np.ndarray:
+    """Embeddings of every row of X as float32 numpy, in eval mode and batches."""
+    was_training = autoencoder.training
+    autoencoder.eval()
+    out = []
+    for i in range(0, len(X), batch_size):
+        xb = torch.as_tensor(np.asarray(X[i : i + batch_size], dtype=np.float32), device=device)
+        out.append(autoencoder.encode(xb).float().cpu().numpy())
+    autoencoder.train(was_training)
+    return np.concatenate(out, 0)
+
+
+class MiniBatchCenters:
+    """Mini-batch k-means centre update with a per-centre learning rate (ENRC Eqs. 6-7).
+
+    For each centre k with batch mean ``m_k`` of its ``c_k`` assigned points:
+
+    - ``alpha`` given (ENRC, ACe/DeC): ``A_k <- (1 - alpha) A_k + alpha c_k`` (Eq. 7),
+      ``eta_k = 1 / A_k`` clipped to at most 1, and
+      ``mu_k <- (1 - eta_k) mu_k + eta_k m_k`` (Eq. 6);
+    - ``alpha=None`` (DCN, Yang et al. 2017): ``A_k <- A_k + c_k`` (the total count)
+      and the same convex update.
+
+    A centre with no points in the batch is left unchanged.  ``counts`` starts at
+    ``init_count`` (default 1) for every centre.
+    """
+
+    def __init__(self, centers: torch.Tensor, alpha: float | None = 0.5, init_count: float = 1.0) -> None:
+        if alpha is not None and not (0.0 < alpha < 1.0):
+            raise ValueError(f"alpha must be in (0, 1); got {alpha}")
+        self.centers = centers.detach().clone()
+        self.alpha = alpha
+        self.counts = torch.full((centers.shape[0],), float(init_count), dtype=centers.dtype, device=centers.device)
+
+    @torch.no_grad()
+    def update(self, z: torch.Tensor, assign: torch.Tensor) -> torch.Tensor:
+        """Apply one update from batch points ``z`` (b, D) with hard labels ``assign`` (b,); returns the centres."""
+        k = self.centers.shape[0]
+        z = z.detach()
+        batch_counts = torch.bincount(assign, minlength=k).to(z.dtype)
+        sums = torch.zeros_like(self.centers).index_add_(0, assign, z)
+        present = batch_counts > 0
+        if not bool(present.any()):
+            return self.centers
+        means = sums[present] / batch_counts[present, None]
+        if self.alpha is None:
+            self.counts[present] += batch_counts[present]
+        else:
+            self.counts[present] = (1 - self.alpha) * self.counts[present] + self.alpha * batch_counts[present]
+        eta = torch.clamp(1.0 / self.counts[present], max=1.0)[:, None]
+        self.centers[present] = (1 - eta) * self.centers[present] + eta * means
+        return self.centers
+
+    def reset_count(self, k: int, value: float = 1.0) -> None:
+        """Reset centre k's count (after a lost-centre reinitialisation, ENRC §2.8)."""
+        self.counts[k] = value
+
+
+def kmeans_plusplus(Z: np.ndarray, k: int, rng: np.random.Generator,
+                    weights: np.ndarray | None = None) -> np.ndarray:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007) under an optional per-dimension weighted distance (ENRC Eq. 2).
+
+    Returns the indices of the k chosen rows of Z.
+    """
+    n = Z.shape[0]
+    if k > n:
+        raise ValueError(f"n_clusters = {k} exceeds the number of samples n = {n}")
+    w = np.ones(Z.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
+    idx = [int(rng.integers(n))]
+    d2 = ((Z - Z[idx[0]]) ** 2 * w).sum(1)
+    for _ in range(1, k):
+        total = d2.sum()
+        if total <= 0:
+            nxt = int(rng.integers(n))
+        else:
+            nxt = int(rng.choice(n, p=d2 / total))
+        idx.append(nxt)
+        d2 = np.minimum(d2, ((Z - Z[nxt]) ** 2 * w).sum(1))
+    return np.asarray(idx)
