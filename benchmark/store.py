@@ -1,0 +1,405 @@
+"""The result store: one SQLite file, one row per task, artefacts as ``.npz`` files beside it.
+
+Contract (DESIGN.md "Result store"; shared with the reports package):
+
+- ``meta(key, value)`` holds ``schema_version`` (:data:`SCHEMA_VERSION`).  A store
+  written by another schema version is refused with :class:`IncompatibleStoreError`
+  and left byte-for-byte untouched: it is first inspected through a read-only
+  connection, before anything (WAL mode, tables) is written.
+- ``suites(name, tier, config)`` holds the JSON of each resolved suite that ran.
+- ``runs`` holds one row per task under the unique key
+  ``(suite, tier, dataset, method, params_hash, ae_seed, run_seed)``.  Every key
+  column is ``NOT NULL`` (SQLite treats NULLs as distinct in a UNIQUE constraint,
+  which would let duplicates in); methods without an autoencoder use their
+  repetition index as ``ae_seed``.
+
+Why it survives ``kill -9``: the database runs in WAL mode with
+``synchronous=FULL`` and every row is its own transaction, so a row is either
+committed or absent.  Artefacts are written atomically (temporary file, fsync,
+rename) *before* their row, so a committed row never points at a missing file;
+an artefact without a row (killed in between) is simply rewritten on resume.
+Writing uses an upsert that never replaces an ``ok`` row, so re-running a task
+cannot duplicate or overwrite a result; ``error`` and ``skipped`` rows are
+retried by the next run and replaced.
+
+Only the client process of an executor writes to the store.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+import sqlite3
+import subprocess
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+SCHEMA_VERSION = "1"
+STATUSES = ("ok", "error", "skipped")
+KEY_COLUMNS = ("suite", "tier", "dataset", "method", "params_hash", "ae_seed", "run_seed")
+METRIC_COLUMNS = ("nmi", "ari", "ami", "vi", "n_found", "n_cluster_dims")
+STORE_FILENAME = "nrbench.sqlite"
+ARTEFACT_DIR = "artefacts"
+
+_RUN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("suite", "TEXT NOT NULL"),
+    ("tier", "TEXT NOT NULL"),
+    ("dataset", "TEXT NOT NULL"),
+    ("method", "TEXT NOT NULL"),
+    ("label", "TEXT NOT NULL"),
+    ("params", "TEXT NOT NULL"),
+    ("params_hash", "TEXT NOT NULL"),
+    ("ae_seed", "INTEGER NOT NULL"),
+    ("run_seed", "INTEGER NOT NULL"),
+    ("status", "TEXT NOT NULL"),
+    ("error", "TEXT"),
+    ("loss", "REAL"),
+    ("metrics", "TEXT"),
+    ("clusterings", "TEXT"),
+    ("runtime_s", "REAL"),
+    ("peak_mem_mb", "REAL"),
+    ("device", "TEXT"),
+    ("deviations", "TEXT"),
+    ("artefact", "TEXT"),
+    ("code_version", "TEXT"),
+    ("timestamp", "TEXT"),
+)
+RUN_COLUMNS = tuple(c for c, _ in _RUN_COLUMNS)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS suites (name TEXT, tier TEXT, config TEXT, PRIMARY KEY (name, tier));
+CREATE TABLE IF NOT EXISTS runs (
+    {", ".join(f"{c} {t}" for c, t in _RUN_COLUMNS)},
+    UNIQUE ({", ".join(KEY_COLUMNS)})
+);
+"""
+
+
+class IncompatibleStoreError(ValueError):
+    """The file is not an nrbench store, or was written by another schema version."""
+
+
+def default_store_path() -> Path:
+    """``<NRBENCH_HOME>/results/nrbench.sqlite``."""
+    from benchmark.paths import results_dir
+
+    return results_dir() / STORE_FILENAME
+
+
+def canonical_json(obj: Any) -> str:
+    """Sorted, compact JSON; numpy scalars/arrays become Python numbers/lists, NaN becomes null."""
+    return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, Mapping):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _jsonable(o.tolist())
+    if isinstance(o, np.generic):
+        return _jsonable(o.item())
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, Path):
+        return str(o)
+    return o
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    """Short SHA-256 of the canonical JSON of a task's hyperparameters."""
+    return hashlib.sha256(canonical_json(params).encode()).hexdigest()[:16]
+
+
+def row_key(row: Mapping[str, Any]) -> tuple:
+    """The unique key tuple of a row (see :data:`KEY_COLUMNS`)."""
+    return tuple(row[c] if c not in ("ae_seed", "run_seed") else int(row[c]) for c in KEY_COLUMNS)
+
+
+def key_hash(key: Iterable[Any]) -> str:
+    """Hex digest naming a row's artefact file."""
+    return hashlib.sha256(canonical_json(list(key)).encode()).hexdigest()[:24]
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """``nrbench <version>`` plus the git commit (``+dirty`` when the tree has changes), if known."""
+    from benchmark import __version__
+
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return f"nrbench {__version__}+g{sha}{'.dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        return f"nrbench {__version__}"
+
+
+def _check_existing(path: Path) -> None:
+    """Refuse a foreign or incompatible file without writing to it (read-only connection)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as fh:
+        if fh.read(16) != b"SQLite format 3\x00":
+            raise IncompatibleStoreError(f"{path} is not an SQLite file, so not an nrbench result store; "
+                                         "it was left untouched (choose another --store PATH)")
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return
+        if "meta" not in tables:
+            raise IncompatibleStoreError(f"{path} is an SQLite file without an nrbench 'meta' table, so not "
+                                         "an nrbench result store; it was left untouched")
+        row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    finally:
+        con.close()
+    found = row[0] if row else None
+    if found != SCHEMA_VERSION:
+        raise IncompatibleStoreError(
+            f"{path} was written with result-store schema version {found!r}, but this nrbench reads and writes "
+            f"version {SCHEMA_VERSION!r}; the store was left untouched. Use another --store PATH, or the nrbench "
+            "version that wrote it."
+        )
+
+
+class Store:
+    """A result store at ``path`` (created on first use).
+
+    ``seconds_in_store`` accumulates the wall time spent inside store calls, so the
+    runner can report the store's overhead relative to the whole suite.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path = self.path.expanduser().resolve()
+        self.seconds_in_store = 0.0
+        t0 = time.perf_counter()
+        _check_existing(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.artefact_dir = self.path.parent / ARTEFACT_DIR
+        self._con = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.execute("PRAGMA synchronous=FULL")
+        with self._tx():
+            for stmt in _SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    self._con.execute(stmt)
+            self._con.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                              (SCHEMA_VERSION,))
+        self.seconds_in_store += time.perf_counter() - t0
+
+    # ------------------------------------------------------------ plumbing
+    def _tx(self) -> "_Transaction":
+        return _Transaction(self._con)
+
+    def close(self) -> None:
+        """Close the connection (the WAL is checkpointed by SQLite)."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None  # type: ignore[assignment]
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # -------------------------------------------------------------- suites
+    def register_suite(self, name: str, tier: str, config: Mapping[str, Any]) -> None:
+        """Record (or update) the resolved configuration of a suite at a tier."""
+        t0 = time.perf_counter()
+        with self._tx():
+            self._con.execute("INSERT OR REPLACE INTO suites(name, tier, config) VALUES (?, ?, ?)",
+                              (name, tier, canonical_json(config)))
+        self.seconds_in_store += time.perf_counter() - t0
+
+    def suites(self) -> list[dict[str, Any]]:
+        """All recorded suites: ``[{name, tier, config}]``."""
+        rows = self._con.execute("SELECT name, tier, config FROM suites ORDER BY name, tier").fetchall()
+        return [{"name": n, "tier": t, "config": json.loads(c)} for n, t, c in rows]
+
+    # ---------------------------------------------------------------- runs
+    def done_keys(self, suite: str | None = None, tier: str | None = None) -> set[tuple]:
+        """Keys of rows with status ``ok``: the tasks a resumed run skips."""
+        t0 = time.perf_counter()
+        sql = f"SELECT {', '.join(KEY_COLUMNS)} FROM runs WHERE status='ok'"
+        args: list[Any] = []
+        if suite is not None:
+            sql += " AND suite=?"
+            args.append(suite)
+        if tier is not None:
+            sql += " AND tier=?"
+            args.append(tier)
+        out = {tuple(r) for r in self._con.execute(sql, args)}
+        self.seconds_in_store += time.perf_counter() - t0
+        return out
+
+    def is_done(self, key: tuple) -> bool:
+        """Whether an ``ok`` row exists under this key."""
+        t0 = time.perf_counter()
+        where = " AND ".join(f"{c}=?" for c in KEY_COLUMNS)
+        r = self._con.execute(f"SELECT 1 FROM runs WHERE {where} AND status='ok'", tuple(key)).fetchone()
+        self.seconds_in_store += time.perf_counter() - t0
+        return r is not None
+
+    def write_artefact(self, key: tuple, arrays: Mapping[str, Any]) -> str:
+        """Atomically write ``arrays`` to ``artefacts/<key-hash>.npz``; return the path relative to the store dir."""
+        t0 = time.perf_counter()
+        self.artefact_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{key_hash(key)}.npz"
+        final = self.artefact_dir / name
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.artefact_dir)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        self.seconds_in_store += time.perf_counter() - t0
+        return f"{ARTEFACT_DIR}/{name}"
+
+    def load_artefact(self, relpath: str) -> dict[str, np.ndarray]:
+        """Read an artefact written by :meth:`write_artefact` (path as stored in the row)."""
+        with np.load(self.path.parent / relpath, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    def put(self, row: Mapping[str, Any]) -> bool:
+        """Write one task's row in its own transaction; return True when it was written.
+
+        Required: the key columns, ``label``, ``params`` (a dict) and ``status``.
+        An existing ``ok`` row under the same key is never replaced (the call
+        returns False); an ``error`` or ``skipped`` row is replaced.
+        """
+        t0 = time.perf_counter()
+        rec = self._encode(row)
+        cols = ", ".join(RUN_COLUMNS)
+        marks = ", ".join("?" for _ in RUN_COLUMNS)
+        updates = ", ".join(f"{c}=excluded.{c}" for c in RUN_COLUMNS if c not in KEY_COLUMNS)
+        sql = (f"INSERT INTO runs({cols}) VALUES ({marks}) "
+               f"ON CONFLICT({', '.join(KEY_COLUMNS)}) DO UPDATE SET {updates} WHERE runs.status != 'ok'")
+        with self._tx():
+            cur = self._con.execute(sql, [rec[c] for c in RUN_COLUMNS])
+        self.seconds_in_store += time.perf_counter() - t0
+        return cur.rowcount > 0
+
+    @staticmethod
+    def _encode(row: Mapping[str, Any]) -> dict[str, Any]:
+        missing = [c for c in (*KEY_COLUMNS, "label", "params", "status") if c not in row and c != "params_hash"]
+        if missing:
+            raise ValueError(f"row: missing column(s) {missing}")
+        unknown = sorted(set(row) - set(RUN_COLUMNS))
+        if unknown:
+            raise ValueError(f"row: unknown column(s) {unknown}; valid: {', '.join(RUN_COLUMNS)}")
+        if row["status"] not in STATUSES:
+            raise ValueError(f"row: status must be one of {STATUSES}; got {row['status']!r}")
+        params = row["params"]
+        if isinstance(params, str):
+            params = json.loads(params)
+        rec: dict[str, Any] = {c: None for c in RUN_COLUMNS}
+        rec.update({k: v for k, v in row.items()})
+        rec["params"] = canonical_json(params)
+        rec["params_hash"] = row.get("params_hash") or params_hash(params)
+        if row.get("params_hash") and row["params_hash"] != params_hash(params):
+            raise ValueError("row: params_hash does not match params")
+        rec["ae_seed"] = int(row["ae_seed"])
+        rec["run_seed"] = int(row["run_seed"])
+        for c in ("metrics", "clusterings", "deviations"):
+            if rec[c] is not None and not isinstance(rec[c], str):
+                rec[c] = canonical_json(rec[c])
+        if rec["deviations"] is None:
+            rec["deviations"] = "[]"
+        for c in ("loss", "runtime_s", "peak_mem_mb"):
+            if rec[c] is not None:
+                v = float(rec[c])
+                rec[c] = v if math.isfinite(v) else None
+        rec["code_version"] = rec["code_version"] or code_version()
+        rec["timestamp"] = rec["timestamp"] or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return rec
+
+    # ------------------------------------------------------------- reading
+    def rows(self, suite: str | None = None, tier: str | None = None) -> list[dict[str, Any]]:
+        """Raw rows (JSON columns still as text), ordered by key."""
+        sql = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs"
+        where, args = [], []
+        if suite is not None:
+            where.append("suite=?")
+            args.append(suite)
+        if tier is not None:
+            where.append("tier=?")
+            args.append(tier)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {', '.join(KEY_COLUMNS)}"
+        return [dict(zip(RUN_COLUMNS, r)) for r in self._con.execute(sql, args)]
+
+    def count(self, suite: str | None = None, tier: str | None = None, status: str | None = None) -> int:
+        """Number of rows, optionally filtered."""
+        sql, args = "SELECT COUNT(*) FROM runs WHERE 1=1", []
+        for col, val in (("suite", suite), ("tier", tier), ("status", status)):
+            if val is not None:
+                sql += f" AND {col}=?"
+                args.append(val)
+        return int(self._con.execute(sql, args).fetchone()[0])
+
+    def frame(self, suite: str | None = None, tier: str | None = None) -> "Any":
+        """The rows as a ``pandas.DataFrame`` with JSON parsed.
+
+        Columns: every ``runs`` column; ``params`` as dict, ``clusterings`` and
+        ``deviations`` as lists; ``metrics`` expanded into ``nmi``, ``ari``, ``ami``
+        (lists, one entry per ground-truth clustering, ordered as ``clusterings``),
+        ``vi`` (float, NaN when undefined), ``n_found`` and ``n_cluster_dims``
+        (None when not applicable).  The raw ``metrics`` dict is kept too.
+        """
+        import pandas as pd
+
+        recs = []
+        for r in self.rows(suite, tier):
+            r = dict(r)
+            r["params"] = json.loads(r["params"]) if r["params"] else {}
+            r["clusterings"] = json.loads(r["clusterings"]) if r["clusterings"] else []
+            r["deviations"] = json.loads(r["deviations"]) if r["deviations"] else []
+            m = json.loads(r["metrics"]) if r["metrics"] else {}
+            r["metrics"] = m
+            for c in METRIC_COLUMNS:
+                r[c] = m.get(c)
+            r["vi"] = float("nan") if r["vi"] is None else float(r["vi"])
+            recs.append(r)
+        cols = [*RUN_COLUMNS, *METRIC_COLUMNS]
+        return pd.DataFrame.from_records(recs, columns=cols)
+
+    def failures(self, suite: str | None = None, tier: str | None = None) -> list[dict[str, Any]]:
+        """Rows with status ``error``."""
+        return [r for r in self.rows(suite, tier) if r["status"] == "error"]
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+
+    def __enter__(self) -> None:
+        self.con.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.con.execute("COMMIT" if exc_type is None else "ROLLBACK")
