@@ -1,0 +1,50 @@
+"""CSV output: each table in its printed shape, and the aggregated cells as tidy numbers.
+
+- :func:`table_csv`: the table as shown (text cells ``0.83 ± 0.04``, ``n.a.``,
+  ``err[a]``; best values wrapped in ``**``), with the caption and notes as
+  trailing comment-free rows left out so that the file is a plain grid.
+- :func:`cells_csv`: one line per (suite, tier, data set, method label, metric,
+  clustering) with numeric ``mean``, ``std``, ``n_ae``, ``runs_per_ae``,
+  ``status``, ``marker`` and the deviations, for further analysis.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+
+from reports.markdown import markdown_cell
+from reports.tables import Table
+
+CELLS_CSV_COLUMNS = ["suite", "tier", "dataset", "method", "label", "metric", "clustering", "mean", "std",
+                     "n_ae", "runs_per_ae", "status", "marker", "deviations", "errors", "reason"]
+
+
+def table_frame(table: Table) -> pd.DataFrame:
+    """The table's grid as a DataFrame of display strings (Markdown cell syntax, unescaped)."""
+    records = []
+    for key, line in zip(table.rows, table.cells):
+        rec = dict(zip(table.row_header, key))
+        for col, cell in zip(table.columns, line):
+            rec[col] = markdown_cell(cell).replace("\\*", "*").replace("\\|", "|")
+        records.append(rec)
+    return pd.DataFrame.from_records(records, columns=[*table.row_header, *table.columns])
+
+
+def table_csv(table: Table) -> str:
+    """The table grid as CSV text."""
+    buf = io.StringIO()
+    table_frame(table).to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+def cells_csv(cells: pd.DataFrame) -> str:
+    """Aggregated cells (``reports.aggregate.aggregate``) as tidy CSV text."""
+    out = cells[CELLS_CSV_COLUMNS].copy()
+    out["deviations"] = [json.dumps(list(d), ensure_ascii=False) for d in out["deviations"]]
+    out["errors"] = [json.dumps(list(e), ensure_ascii=False) for e in out["errors"]]
+    buf = io.StringIO()
+    out.to_csv(buf, index=False, float_format="%.6g")
+    return buf.getvalue()

@@ -1,0 +1,131 @@
+"""Where reports get their input: the result store's rows and the run artefacts.
+
+Reports read only what the harness saved (DESIGN.md, "Data flows one way"): the
+rows of ``benchmark.store.Store`` and the ``.npz`` artefacts beside it.  They
+never run a method.  This module is the one place that knows
+
+- the default store path (``<NRBENCH_HOME>/results/nrbench.sqlite``);
+- how a row's ``artefact`` path resolves (relative to the store's folder);
+- the resolved suite configurations kept in the store's ``suites`` table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark.store import Store, default_store_path
+
+#: Columns every frame handed to ``reports`` has (``Store.frame`` contract).
+REQUIRED_COLUMNS = (
+    "suite", "tier", "dataset", "method", "label", "params", "ae_seed", "run_seed",
+    "status", "error", "loss", "nmi", "vi", "n_cluster_dims", "clusterings", "deviations", "artefact",
+)
+
+
+class MissingArtefactError(RuntimeError):
+    """A figure needs run artefacts (or rows) that the store does not hold."""
+
+
+def resolve_store_path(path: str | Path | None) -> Path:
+    """The store file to read; a missing file is a one-line ``FileNotFoundError``."""
+    p = Path(path).expanduser() if path is not None else default_store_path()
+    if not p.is_file():
+        raise FileNotFoundError(f"no result store at {p}: run `nrbench run SUITE` first (or pass --store PATH)")
+    return p
+
+
+def load_runs(store: str | Path | None = None, suite: str | None = None, tier: str | None = None) -> pd.DataFrame:
+    """All rows of the store (optionally one suite / tier) as ``Store.frame`` returns them.
+
+    JSON columns are parsed (``nmi`` and ``clusterings`` lists, ``deviations``
+    list, ``params`` dict).  The frame gains ``store_dir`` in ``attrs`` so that
+    artefact paths can be resolved later.
+    """
+    path = resolve_store_path(store)
+    with Store(path) as st:
+        frame = st.frame(suite=suite, tier=tier)
+    frame = normalise_frame(frame)
+    frame.attrs["store_dir"] = str(path.parent)
+    frame.attrs["store_path"] = str(path)
+    return frame
+
+
+def _as_list(v: Any) -> list:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return []
+    if isinstance(v, str):
+        v = json.loads(v) if v else []
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return list(v)
+
+
+def _as_dict(v: Any) -> dict:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return {}
+    if isinstance(v, str):
+        return json.loads(v) if v else {}
+    return dict(v)
+
+
+def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check the contract columns and make list/dict columns Python objects.
+
+    Accepts a frame whose JSON columns are still strings (a raw SQL read) as well
+    as an already parsed one; a missing column is a ``ValueError`` naming it.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks the store column(s) {missing}; is this a Store.frame()?")
+    out = frame.copy()
+    for col in ("nmi", "clusterings", "deviations"):
+        out[col] = [_as_list(v) for v in out[col]]
+    out["params"] = [_as_dict(v) for v in out["params"]]
+    for col in ("loss", "vi", "n_cluster_dims"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    out["error"] = [("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)) for v in out["error"]]
+    return out
+
+
+def suite_configs(store: str | Path | None = None) -> dict[tuple[str, str], dict]:
+    """The resolved suite configurations, keyed by (suite, tier); {} when none are stored."""
+    with Store(resolve_store_path(store)) as st:
+        return {(s["name"], s["tier"]): s["config"] for s in st.suites()}
+
+
+def artefact_path(frame: pd.DataFrame, relpath: str) -> Path:
+    """Absolute path of an artefact referenced by a row (relative to the store's folder)."""
+    base = Path(frame.attrs.get("store_dir", "."))
+    return base / relpath
+
+
+def load_artefact(frame: pd.DataFrame, row: pd.Series) -> dict[str, np.ndarray]:
+    """The arrays of a row's ``.npz`` artefact; a clear error when it is absent or unreadable."""
+    rel = row.get("artefact")
+    if not isinstance(rel, str) or not rel:
+        raise MissingArtefactError(
+            f"run {row['method']} on {row['dataset']} (ae_seed {row['ae_seed']}, run_seed {row['run_seed']}) "
+            "has no artefact file"
+        )
+    path = artefact_path(frame, rel)
+    if not path.is_file():
+        raise MissingArtefactError(f"artefact file {path} referenced by the store is missing")
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def artefact_keys(frame: pd.DataFrame, row: pd.Series) -> set[str]:
+    """Names of the arrays in a row's artefact (empty when it has none), without loading them."""
+    rel = row.get("artefact")
+    if not isinstance(rel, str) or not rel:
+        return set()
+    path = artefact_path(frame, rel)
+    if not path.is_file():
+        return set()
+    with np.load(path, allow_pickle=False) as z:
+        return set(z.files)

@@ -1,0 +1,415 @@
+"""The papers' result tables, built from aggregated cells, format-independent.
+
+Four table kinds, each in the shape of a published table:
+
+- ``nmi-by-clustering`` -- ENRC Table 1: rows data set × ground-truth clustering,
+  columns methods; NMI mean ± std; best method per row in bold.
+- ``vi`` -- ENRC Table 3: rows methods, columns data sets; mean VI ± std;
+  ``n.a.`` where a method found fewer than two clusterings.  Not ranked (the
+  paper bolds nothing: a higher VI means less redundant, not better).
+- ``nmi-by-method`` -- ACe/DeC Table 1: rows methods, columns data sets; best
+  method per column in bold.
+- ``dims`` -- ACe/DeC Table 3: rows methods, columns data sets; the number of
+  cluster-space dimensions found (mean ± std over the autoencoders).
+
+A :class:`Table` holds display strings plus flags (bold, ``*``, footnote marks);
+``reports.latex``, ``reports.markdown`` and ``reports.csvtable`` render it.
+Cell text: ``0.83 ± 0.04``; ``n.a.``; ``err`` with a footnote letter naming the
+error; ``–`` for a method skipped on a data set (reason in the notes).  Data
+sets where every run was skipped are listed under the table with their reason.
+The caption states the suite, tier, number of autoencoders and runs per
+autoencoder, the selection rule, ``benchmark.metrics.NMI_CAPTION`` (or
+``VI_CAPTION``) and every recorded deviation from the paper protocol.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from benchmark.metrics import NMI_CAPTION, VI_CAPTION
+from reports.aggregate import STD_DDOF, aggregate
+
+NMI_BY_CLUSTERING = "nmi-by-clustering"
+VI = "vi"
+NMI_BY_METHOD = "nmi-by-method"
+DIMS = "dims"
+KINDS = (NMI_BY_CLUSTERING, VI, NMI_BY_METHOD, DIMS)
+
+#: Which tables a named paper suite produces (other suites: chosen from the data, see :func:`table_kinds`).
+SUITE_TABLES: dict[str, tuple[str, ...]] = {
+    "enrc-table1": (NMI_BY_CLUSTERING, VI),
+    "enrc-table3": (VI,),
+    "acedec-table1": (NMI_BY_METHOD,),
+    "acedec-table3": (DIMS,),
+}
+
+#: Paper-style display names of catalogue data sets (others are shown as stored).
+DATASET_LABELS: dict[str, str] = {
+    "nrobjects": "NR-Objects", "gtsrb": "GTSRB", "stickfigures": "Stickfigures",
+    "stickfigures-file": "Stickfigures", "cmnist": "C-MNIST", "synth": "SYNTH-k",
+    "synth-25": "SYNTH-25", "fmnist": "FMNIST", "mnist": "MNIST-Full", "mnist-full": "MNIST-Full",
+    "mnist-test": "MNIST-Test", "objects": "OBJECTS", "usps": "USPS",
+}
+
+#: Data-set order of the published tables, used when the suite config gives none.
+ENRC_DATASET_ORDER = ("nrobjects", "gtsrb", "stickfigures", "stickfigures-file", "cmnist")
+ACEDEC_DATASET_ORDER = ("synth-25", "synth", "fmnist", "mnist", "mnist-full", "mnist-test", "objects", "usps", "gtsrb")
+
+#: Column order of methods (papers' order); unknown methods follow alphabetically.
+METHOD_ORDER = ("enrc", "acedec", "acedec-aug", "dcn", "dcn-aug", "dec", "idec", "kmeans", "subkmeans",
+                "ae-subkmeans", "ae-kmeans", "orth1", "orth2", "msc", "nrkmeans", "isaac")
+
+#: Digits shown per metric.
+DIGITS = {"nmi": 2, "vi": 2, "dims": 1}
+
+PM = "±"
+DASH = "–"
+
+
+@dataclass
+class Cell:
+    """One table entry: its display text and flags (format-independent)."""
+
+    text: str
+    mean: float = float("nan")
+    std: float = float("nan")
+    kind: str = "value"  # value | n.a. | err | skipped | empty
+    bold: bool = False
+    star: bool = False
+    notes: tuple[str, ...] = ()  # footnote marks, e.g. ("a",)
+
+
+@dataclass
+class Table:
+    """A result table: row keys × columns of :class:`Cell`, with caption and notes."""
+
+    name: str
+    kind: str
+    title: str
+    row_header: list[str]
+    rows: list[list[str]]
+    columns: list[str]
+    cells: list[list[Cell]]
+    caption: str
+    notes: list[str] = field(default_factory=list)
+    suite: str = ""
+    tier: str = ""
+
+
+def dataset_label(name: str) -> str:
+    """Paper-style display name of a data set (``nrobjects`` -> ``NR-Objects``)."""
+    return DATASET_LABELS.get(name, name)
+
+
+def _num(label: str) -> float:
+    m = re.search(r"[-+]?\d*\.?\d+(?:e[-+]?\d+)?", label)
+    return float(m.group()) if m else math.inf
+
+
+def method_order(pairs: Iterable[tuple[str, str]]) -> list[str]:
+    """Labels sorted by the papers' method order, then by the number in the label (λ=0.1 < 1.0 < 10.0)."""
+    rank = {m: i for i, m in enumerate(METHOD_ORDER)}
+    uniq = dict.fromkeys(pairs)
+    key = lambda p: (rank.get(p[0], len(rank)), p[0], _num(p[1]), p[1])  # noqa: E731
+    return list(dict.fromkeys(label for _, label in sorted(uniq, key=key)))
+
+
+def format_value(mean: float, std: float, digits: int) -> str:
+    """``mean ± std`` at ``digits`` decimals (``-0.00`` shown as ``0.00``)."""
+    m = f"{mean:.{digits}f}".replace("-0." + "0" * digits, "0." + "0" * digits)
+    s = f"{std:.{digits}f}"
+    return f"{m} {PM} {s}"
+
+
+def _footnote_marks() -> Iterable[str]:
+    for c in string.ascii_lowercase:
+        yield c
+    for c in string.ascii_lowercase:
+        for d in string.ascii_lowercase:
+            yield c + d
+
+
+class _Notes:
+    """Collects footnotes shared by a table: one letter per distinct error message."""
+
+    def __init__(self) -> None:
+        self._marks = _footnote_marks()
+        self.errors: dict[str, str] = {}
+        self.error_cells: dict[str, list[str]] = {}
+        self.skips: dict[str, list[str]] = {}
+        self.partial: list[str] = []
+
+    def error(self, message: str, where: str) -> str:
+        first = message.strip().splitlines()[0] if message.strip() else "error"
+        if first not in self.errors:
+            self.errors[first] = next(self._marks)
+            self.error_cells[first] = []
+        self.error_cells[first].append(where)
+        return self.errors[first]
+
+    def skip(self, reason: str, where: str) -> None:
+        self.skips.setdefault(reason or "no reason recorded", []).append(where)
+
+    def lines(self) -> list[str]:
+        out = [f"({mark}) err: {msg} [{', '.join(self.error_cells[msg])}]" for msg, mark in self.errors.items()]
+        out += [f"{DASH}: skipped: {reason} [{', '.join(w)}]" for reason, w in self.skips.items()]
+        out += self.partial
+        return out
+
+
+def _cell_from(row: pd.Series | None, metric: str, notes: _Notes, where: str) -> Cell:
+    """Turn one aggregated cell row into a display :class:`Cell`."""
+    if row is None:
+        return Cell("", kind="empty")
+    digits = DIGITS[metric]
+    star = row["marker"] == "*"
+    if row["status"] == "err":
+        msgs = row["errors"] or ("error",)
+        marks = tuple(dict.fromkeys(notes.error(m, where) for m in msgs))
+        return Cell("err", kind="err", notes=marks, star=star)
+    if row["status"] == "skipped":
+        notes.skip(row["reason"], where)
+        return Cell(DASH, kind="skipped")
+    if row["status"] == "n.a." or not row["values"]:
+        return Cell("n.a.", kind="n.a.", star=star)
+    cell = Cell(format_value(row["mean"], row["std"], digits), mean=row["mean"], std=row["std"], star=star)
+    if row["n_missing"]:
+        n = len(row["values"])
+        notes.partial.append(f"{where}: over {n} of {n + row['n_missing']} autoencoders "
+                             f"(the others found no {'second clustering' if metric == 'vi' else 'value'})")
+    return cell
+
+
+def _bold_best(cells: Sequence[Cell], digits: int) -> None:
+    """Bold every value equal (at the shown precision) to the highest in the group."""
+    vals = [round(c.mean, digits) for c in cells if c.kind == "value" and not math.isnan(c.mean)]
+    if not vals:
+        return
+    best = max(vals)
+    for c in cells:
+        if c.kind == "value" and round(c.mean, digits) == best:
+            c.bold = True
+
+
+def _join(items: Sequence[str]) -> str:
+    return ", ".join(items)
+
+
+def _counts_text(sub: pd.DataFrame) -> str:
+    """'N autoencoders, best of R runs per autoencoder' with per-method detail where they differ."""
+    ok = sub[sub["n_ae"] > 0]
+    if ok.empty:
+        return "no completed runs"
+    n_ae = sorted(set(ok["n_ae"]))
+    ae = f"{n_ae[0]}" if len(n_ae) == 1 else f"{n_ae[0]}–{n_ae[-1]}"
+    per: dict[int, list[str]] = {}
+    for label, r in ok.groupby("label", sort=False)["runs_per_ae"].max().items():
+        per.setdefault(int(r), []).append(label)
+    if len(per) == 1:
+        runs = f"best of {next(iter(per))} run{'s' if next(iter(per)) != 1 else ''} per autoencoder"
+    else:
+        runs = "best of " + "; ".join(f"{r} ({_join(ls)})" for r, ls in sorted(per.items(), reverse=True)) \
+            + " runs per autoencoder"
+    return f"mean {PM} std (ddof={STD_DDOF}) over {ae} autoencoders, {runs}, selected by the method's own loss (never by NMI)"
+
+
+def _deviations_text(sub: pd.DataFrame) -> str:
+    """Every recorded deviation, with the cells it applies to unless it applies to all."""
+    where: dict[str, list[str]] = {}
+    cells = sub.drop_duplicates(["dataset", "label"])
+    n_cells = len(cells)
+    for r in cells.itertuples(index=False):
+        for d in r.deviations:
+            where.setdefault(d, []).append(f"{r.label} on {dataset_label(r.dataset)}")
+    if not where:
+        return "Deviations from the paper protocol: none recorded."
+    parts = []
+    for d, cs in where.items():
+        parts.append(d if len(cs) == n_cells else f"{d} ({_join(cs)})")
+    return "Deviations from the paper protocol: " + "; ".join(parts) + "."
+
+
+def _caption(kind: str, sub: pd.DataFrame, suite: str, tier: str) -> str:
+    what = {
+        NMI_BY_CLUSTERING: "NMI per data set and ground-truth clustering (ENRC Table 1 layout)",
+        VI: "Average VI between the found clusterings; higher means less redundant (ENRC Table 3 layout)",
+        NMI_BY_METHOD: "NMI per data set (ACe/DeC Table 1 layout)",
+        DIMS: "Number of cluster-space dimensions found (ACe/DeC Table 3 layout)",
+    }[kind]
+    metric_caption = VI_CAPTION if kind == VI else NMI_CAPTION
+    parts = [f"{what}. Suite {suite}, tier {tier}: {_counts_text(sub)}.", f"{metric_caption}."]
+    if kind == NMI_BY_CLUSTERING:
+        parts.append("Best value per data set and clustering in bold.")
+    elif kind == NMI_BY_METHOD:
+        parts.append("Best value per data set in bold.")
+    elif kind == VI:
+        parts.append("n.a.: fewer than two clusterings found, so no VI exists.")
+    if (sub["marker"] == "*").any():
+        parts.append("*: run on a subset or with an approximation (see deviations).")
+    if (sub["status"] == "err").any():
+        parts.append("err: the cell had failed runs (see the notes).")
+    parts.append(_deviations_text(sub))
+    return " ".join(parts)
+
+
+def _split_skipped(sub: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Remove data sets where every run was skipped; return them as note lines with their reason."""
+    notes = []
+    keep = []
+    for ds, g in sub.groupby("dataset", sort=False):
+        if (g["status"] == "skipped").all():
+            reasons = [r for r in dict.fromkeys(g["reason"]) if r] or ["no reason recorded"]
+            notes.append(f"Skipped data set {dataset_label(ds)}: {'; '.join(reasons)}")
+        else:
+            keep.append(ds)
+    return sub[sub["dataset"].isin(keep)], notes
+
+
+def _ordered(sub: pd.DataFrame, order: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    datasets = list(dict.fromkeys(sub["dataset"]))
+    if order:
+        rank = {d: i for i, d in enumerate(order)}
+        datasets.sort(key=lambda d: (rank.get(d, len(rank)), d))
+    labels = method_order(zip(sub["method"], sub["label"]))
+    return datasets, labels
+
+
+def build_table(cells: pd.DataFrame, kind: str, suite: str, tier: str,
+                dataset_order: Sequence[str] | None = None) -> Table:
+    """Build one table of ``kind`` for (suite, tier) from :func:`reports.aggregate.aggregate` cells."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    metric = {NMI_BY_CLUSTERING: "nmi", NMI_BY_METHOD: "nmi", VI: "vi", DIMS: "dims"}[kind]
+    sub = cells[(cells["suite"] == suite) & (cells["tier"] == tier) & (cells["metric"] == metric)]
+    if sub.empty:
+        raise ValueError(f"no results for suite {suite!r} tier {tier!r} in the store")
+    sub, skipped_notes = _split_skipped(sub)
+    notes = _Notes()
+    if not dataset_order:
+        dataset_order = ENRC_DATASET_ORDER if kind in (NMI_BY_CLUSTERING, VI) else ACEDEC_DATASET_ORDER
+    datasets, labels = _ordered(sub, dataset_order)
+    index = {(r.dataset, r.label, r.clustering): r for r in sub.itertuples(index=False)}
+    lookup = lambda ds, lab, cl: (pd.Series(index[(ds, lab, cl)]._asdict())  # noqa: E731
+                                  if (ds, lab, cl) in index else None)
+
+    rows: list[list[str]] = []
+    grid: list[list[Cell]] = []
+    if kind == NMI_BY_CLUSTERING:
+        row_header, columns = ["Data set", "Clustering"], labels
+        for ds in datasets:
+            for cl in dict.fromkeys(sub.loc[sub["dataset"] == ds, "clustering"]):
+                line = [_cell_from(lookup(ds, lab, cl), metric, notes, f"{lab} on {dataset_label(ds)}")
+                        for lab in labels]
+                _bold_best(line, DIGITS[metric])
+                rows.append([dataset_label(ds), cl])
+                grid.append(line)
+    else:
+        row_header = ["Method"]
+        col_keys: list[tuple[str, str]] = []
+        for ds in datasets:
+            cls = list(dict.fromkeys(sub.loc[sub["dataset"] == ds, "clustering"]))
+            col_keys += [(ds, cl) for cl in cls]
+        multi = {ds for ds in datasets if sum(1 for d, _ in col_keys if d == ds) > 1}
+        columns = [dataset_label(ds) + (f" ({cl})" if ds in multi else "") for ds, cl in col_keys]
+        for lab in labels:
+            rows.append([lab])
+            grid.append([_cell_from(lookup(ds, lab, cl), metric, notes, f"{lab} on {dataset_label(ds)}")
+                         for ds, cl in col_keys])
+        if kind == NMI_BY_METHOD:
+            for j in range(len(col_keys)):
+                _bold_best([line[j] for line in grid], DIGITS[metric])
+    title = {NMI_BY_CLUSTERING: "NMI", VI: "VI", NMI_BY_METHOD: "NMI", DIMS: "Cluster-space dimensions"}[kind]
+    return Table(
+        name=f"{suite}-{tier}-{kind}", kind=kind, title=f"{title}: {suite} ({tier})",
+        row_header=row_header, rows=rows, columns=columns, cells=grid,
+        caption=_caption(kind, sub, suite, tier), notes=notes.lines() + skipped_notes, suite=suite, tier=tier,
+    )
+
+
+def table_kinds(suite: str, cells: pd.DataFrame) -> tuple[str, ...]:
+    """The tables a suite produces: :data:`SUITE_TABLES` for the papers' table suites, else from the data.
+
+    Data with several ground-truth clusterings per data set gets the ENRC
+    layout (NMI per clustering, and VI); single-clustering data the ACe/DeC
+    layout, plus the dimensions table when the methods report cluster dimensions.
+    """
+    if suite in SUITE_TABLES:
+        return SUITE_TABLES[suite]
+    sub = cells[cells["suite"] == suite]
+    nmi = sub[sub["metric"] == "nmi"]
+    multi = (nmi.groupby("dataset")["clustering"].nunique() > 1).any() if not nmi.empty else False
+    if multi:
+        return (NMI_BY_CLUSTERING, VI)
+    dims = sub[(sub["metric"] == "dims") & (sub["status"] == "ok")]
+    return (NMI_BY_METHOD, DIMS) if not dims.empty else (NMI_BY_METHOD,)
+
+
+def build_tables(frame: pd.DataFrame, suite: str | None = None, tier: str | None = None,
+                 kinds: Sequence[str] | None = None, configs: dict | None = None,
+                 warn: bool = True) -> list[Table]:
+    """All tables for the (suite, tier) pairs in a store frame (optionally filtered).
+
+    ``configs`` (``reports.source.suite_configs``) supplies the suites' data-set
+    order; ``kinds`` overrides :func:`table_kinds`.
+    """
+    from reports.source import normalise_frame
+
+    known_suites = sorted(set(frame["suite"])) if "suite" in frame else []
+    if suite is not None and suite not in known_suites:
+        raise ValueError(f"suite {suite!r} has no results in the store; stored suites: "
+                         f"{', '.join(known_suites) or '(none)'}")
+    frame = normalise_frame(frame)
+    if suite is not None:
+        frame = frame[frame["suite"] == suite]
+    if tier is not None:
+        tiers = sorted(set(frame["tier"]))
+        if tier not in tiers:
+            raise ValueError(f"tier {tier!r} has no results{' for suite ' + repr(suite) if suite else ''}; "
+                             f"stored tiers: {', '.join(tiers) or '(none)'}")
+        frame = frame[frame["tier"] == tier]
+    if kinds is not None:
+        bad = [k for k in kinds if k not in KINDS]
+        if bad:
+            raise ValueError(f"kinds: unknown table kind(s) {bad}; valid: {', '.join(KINDS)}")
+    cells = aggregate(frame, warn=warn)
+    tables = []
+    for (s, t) in dict.fromkeys(zip(cells["suite"], cells["tier"])):
+        order = _dataset_order((configs or {}).get((s, t), {}))
+        for kind in (kinds or table_kinds(s, cells)):
+            tables.append(build_table(cells, kind, s, t, order))
+    return tables
+
+
+def _dataset_order(config: dict) -> list[str] | None:
+    """Data-set names in the order the suite config lists them, if it does."""
+    ds = config.get("datasets") if isinstance(config, dict) else None
+    if isinstance(ds, dict):
+        return list(ds)
+    if isinstance(ds, list):
+        out = []
+        for d in ds:
+            if isinstance(d, str):
+                out.append(d)
+            elif isinstance(d, dict) and isinstance(d.get("name"), str):
+                out.append(d.get("id") or d["name"])
+        return out
+    return None
+
+
+def markdown_table(frame: pd.DataFrame, suite: str | None = None, tier: str | None = None,
+                   kinds: Sequence[str] | None = None, notes: bool = True) -> str:
+    """Markdown of the tables for a store frame: what ``nrbench run`` prints at the end.
+
+    ``frame`` is ``Store.frame(...)`` (raw rows); the protocol aggregation is applied here.
+    """
+    from reports.markdown import render_markdown
+
+    if frame.empty:
+        return "(no results)"
+    return "\n\n".join(render_markdown(t, notes=notes) for t in build_tables(frame, suite, tier, kinds, warn=False))
