@@ -1,16 +1,69 @@
-"""`nrbench list`: placeholder, being implemented (see the open issues)."""
+"""`nrbench list [datasets|suites]`: what can be generated and run, without building anything.
+
+``datasets`` (the default) prints one row per catalogue entry
+(:data:`generators.registry.CATALOG`): name, nominal size, sample shape,
+clusterings with their number of clusters, where the data come from, and a
+description.  ``suites`` prints :func:`benchmark.suites.describe_suites`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Sequence
 
-HELP = "(not implemented yet)"
+HELP = "list the data sets (default) or the suites"
+DESCRIPTION = """List what nrbench knows, without building or running anything.
+
+  nrbench list              the data sets: size, sample shape, clusterings, source
+  nrbench list datasets     the same
+  nrbench list suites       the comparison suites and tiers with their estimated cost
+
+Source: 'generated' (built here), 'real' (needs raw files in $NRBENCH_DATA,
+downloaded where a public URL exists) or 'rendered' (needs Blender's bpy)."""
+
+WHAT = ("datasets", "suites")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """``what``: datasets (default) or suites."""
+    parser.add_argument("what", nargs="?", choices=WHAT, default="datasets",
+                        help="what to list (default: datasets)")
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Left-aligned plain-text table with a dashed rule under the header."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def dataset_rows() -> list[list[str]]:
+    """One row per catalogue entry: name, n, shape, clusterings, source, description."""
+    from generators.registry import CATALOG
+
+    rows = []
+    for name in sorted(CATALOG):
+        e = CATALOG[name]
+        clust = ", ".join(f"{c} ({k})" for c, k in e.clusterings)
+        shape = "x".join(str(s) for s in e.sample_shape)
+        rows.append([name, f"{e.n:,}", shape, clust, e.source, e.description])
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not implemented yet."""
-    raise NotImplementedError("nrbench list is not implemented yet")
+    """Print the requested listing; exit 1 when the suites module is unavailable."""
+    if args.what == "datasets":
+        print(format_table(["name", "n", "sample", "clusterings", "source", "description"], dataset_rows()))
+        return 0
+    try:
+        from benchmark.suites import describe_suites
+    except ImportError as exc:
+        print(f"nrbench list: error: the suites module is not available ({exc})", file=sys.stderr)
+        return 1
+    suites = describe_suites()
+    print(format_table(["name", "tier", "est. cost", "description"],
+                       [[s["name"], s["tier"], s["est_cost"], s["description"]] for s in suites]))
+    return 0
