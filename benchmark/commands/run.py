@@ -1,16 +1,189 @@
-"""`nrbench run`: placeholder, being implemented (see the open issues)."""
+"""`nrbench run`: run comparison suites under the papers' protocol into the result store (resumable)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
+import time
 
-HELP = "(not implemented yet)"
+HELP = "run comparison suites (papers' tables and figures) into the result store; resumable"
+
+DESCRIPTION = """\
+Run one or more suites -- each reproduces a table or figure of the ENRC (AAAI 2020) or
+ACe/DeC (IJCAI 2021) paper -- under the papers' protocol: N autoencoders are pretrained
+per data set and shared by every method; each method runs R times per autoencoder; the
+run with the lowest own loss counts (never the best NMI); results are mean +- std over
+the autoencoders.
+
+Every fit is one row of the SQLite result store (default
+$NRBENCH_HOME/results/nrbench.sqlite).  A rerun skips what is done, so an interrupted
+run (even kill -9) is resumed by starting it again.  A failing method stores an
+'error' row and the suite goes on; the command then exits with status 1 and lists the
+failures.  Data sets whose raw files (or bpy, for rendered sets) are missing are
+skipped with a one-line reason and 'skipped' rows.
+
+Tiers: quick (minutes on 2 CPU cores, generated data only; what CI runs), standard
+(every data set at reduced budgets; a laptop CPU overnight), paper (the published
+protocol; GPU advised).  Every reduction is stored with each row as a deviation.
+
+Without SUITE, runs the main comparison (enrc-table1 and acedec-table1) at --tier.
+A tier name given as SUITE (e.g. `nrbench run quick`) means the main comparison at
+that tier.  `nrbench list suites` shows the suites with their estimated cost.
+
+Examples:
+  nrbench run                                  # main comparison, quick tier
+  nrbench run enrc-table1 --tier standard --workers 2
+  nrbench run acedec-fig4 --executor dask --scheduler tcp://host:8786
+  nrbench run my-suite.toml --only-datasets synth --dry-run
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """Options of `nrbench run`."""
+    parser.add_argument("suites", nargs="*", metavar="SUITE",
+                        help="suite names (see `nrbench list suites`) or paths to .toml suite files")
+    parser.add_argument("--tier", choices=("quick", "standard", "paper"), default=None,
+                        help="budget tier (default: quick)")
+    parser.add_argument("--executor", choices=("local", "dask"), default="local",
+                        help="local: in-process, or a process pool with --workers N (default); "
+                             "dask: dask.distributed LocalCluster, or --scheduler ADDRESS")
+    parser.add_argument("--scheduler", metavar="ADDR", default=None,
+                        help="address of a running dask scheduler (with --executor dask)")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="local: N worker processes (0 = in-process, default); dask: LocalCluster workers")
+    parser.add_argument("--store", metavar="PATH", default=None,
+                        help="result store (default: $NRBENCH_HOME/results/nrbench.sqlite)")
+    parser.add_argument("--only-datasets", nargs="+", metavar="ID", default=None,
+                        help="run only these data sets (suite ids or generator names)")
+    parser.add_argument("--only-methods", nargs="+", metavar="NAME", default=None,
+                        help="run only these methods (suite ids or method names)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="resolve and validate the suites, print the tasks and what is already done; run nothing")
+
+
+def _print_table(store, suites: list, out=sys.stdout) -> None:
+    """The Markdown NMI/VI table of what ran (reports.tables when available, else a minimal one)."""
+    frame = store.frame()
+    if frame.empty:
+        return
+    for s in suites:
+        sub = frame[(frame["suite"] == s.name) & (frame["tier"] == s.tier)]
+        if sub.empty:
+            continue
+        text = None
+        try:
+            tables = importlib.import_module("reports.tables")
+            if hasattr(tables, "markdown_table"):
+                text = tables.markdown_table(sub, suite=s.name, tier=s.tier)
+        except ImportError:
+            text = None
+        if text is None:
+            text = _minimal_table(sub, s)
+        print(f"\n## {s.name} [{s.tier}]\n", file=out)
+        print(text, file=out)
+
+
+def _minimal_table(sub, suite) -> str:
+    """Fallback Markdown table: per (data set, clustering) x method, NMI mean ± std of the best-by-loss runs."""
+    import math
+
+    import numpy as np
+
+    lines = ["| data set | clustering | method | NMI (mean ± std over AEs) | VI | runs |", "|---|---|---|---|---|---|"]
+    for (ds, label), g in sub.groupby(["dataset", "label"], sort=False):
+        ok = g[g["status"] == "ok"]
+        if ok.empty:
+            st = "skipped" if (g["status"] == "skipped").all() else "err"
+            reason = (g["error"].dropna().iloc[0] if g["error"].notna().any() else "")[:80]
+            lines.append(f"| {ds} | | {label} | {st}: {reason} | | {len(g)} |")
+            continue
+        best = ok.loc[ok.groupby("ae_seed")["loss"].idxmin().dropna()] if ok["loss"].notna().any() else ok
+        clus = best.iloc[0]["clusterings"]
+        vi = [v for v in best["vi"] if not (v is None or (isinstance(v, float) and math.isnan(v)))]
+        for j, c in enumerate(clus):
+            vals = np.array([r[j] for r in best["nmi"]])
+            flag = " (err)" if (g["status"] == "error").any() else ""
+            vi_txt = f"{np.mean(vi):.2f}" if vi and j == 0 else ""
+            lines.append(f"| {ds} | {c} | {label} | {vals.mean():.2f} ± {vals.std():.2f}{flag} | {vi_txt} | "
+                         f"{len(ok)} |")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not implemented yet."""
-    raise NotImplementedError("nrbench run is not implemented yet")
+    """Resolve the suites, run them on the chosen executor, print the table; 1 if any task failed."""
+    from benchmark import suites as suites_mod
+    from benchmark.executors import make_executor
+    from benchmark.store import Store
+
+    quiet = bool(getattr(args, "quiet", False))
+    tier = args.tier or "quick"
+    names = list(args.suites)
+    tiers_given = [n for n in names if n in suites_mod.TIERS and n not in suites_mod.available()]
+    if tiers_given:
+        if args.tier and args.tier != tiers_given[-1]:
+            raise ValueError(f"SUITE {tiers_given[-1]!r} is a tier name but --tier {args.tier} was given")
+        tier = tiers_given[-1]
+        names = [n for n in names if n not in tiers_given]
+    if not names:
+        names = list(suites_mod.DEFAULT_SUITES)
+    if args.workers < 0:
+        raise ValueError(f"--workers must be >= 0; got {args.workers}")
+    resolved = []
+    for n in names:
+        s = suites_mod.resolve(n, tier, only_datasets=args.only_datasets, only_methods=args.only_methods,
+                               check=False)
+        notes = suites_mod.check_components(s)
+        for note in notes:
+            print(f"nrbench run: note: {s.name}: {note}", file=sys.stderr)
+        resolved.append(s)
+
+    store = Store(args.store)
+    if args.dry_run:
+        from benchmark.protocol import build_tasks
+
+        for s in resolved:
+            pre, fits = build_tasks(s)
+            done = store.done_keys(s.name, s.tier)
+            n_done = sum(f.key in done for f in fits)
+            print(f"{s.name} [{s.tier}]: {len(fits)} fits ({n_done} done), {len(pre)} autoencoders; "
+                  f"est. {s.est_cost or 'unknown'}")
+            for d in s.datasets:
+                ms = [m["label"] for m in s.methods if d["id"] in m["datasets"]]
+                print(f"  {d['id']} ({d['generator']}, {d['n_autoencoders']} AEs): {', '.join(ms)}")
+                for dev in d["deviations"]:
+                    print(f"    deviation: {dev}")
+        store.close()
+        return 0
+
+    from benchmark.runner import run_suite
+
+    executor = make_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
+    t0 = time.perf_counter()
+    summaries = []
+    try:
+        for s in resolved:
+            summaries.append(run_suite(s, store, executor, progress=not quiet))
+    finally:
+        if hasattr(executor, "close"):
+            executor.close()
+    wall = time.perf_counter() - t0
+    _print_table(store, resolved)
+    store_s = sum(x.store_s for x in summaries)
+    print(f"\nnrbench run: {sum(x.ok for x in summaries)} ok, {sum(x.errors for x in summaries)} failed, "
+          f"{sum(x.skipped for x in summaries)} skipped, {sum(x.already_done for x in summaries)} already done; "
+          f"{wall:.1f} s wall, {store_s:.2f} s in the store ({100 * store_s / max(wall, 1e-9):.2f} %); "
+          f"store: {store.path}")
+    for x in summaries:
+        for did, reason in x.skip_reasons.items():
+            print(f"  skipped {x.suite} [{x.tier}] {did}: {reason}")
+    failures = [(x, t, m) for x in summaries for t, m in x.failures]
+    store.close()
+    if failures:
+        print(f"nrbench run: {len(failures)} task(s) failed:", file=sys.stderr)
+        for x, t, m in failures[:50]:
+            print(f"  {x.suite} [{x.tier}] {t}: {m}", file=sys.stderr)
+        if len(failures) > 50:
+            print(f"  ... and {len(failures) - 50} more (see the store)", file=sys.stderr)
+        return 1
+    return 0

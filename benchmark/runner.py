@@ -1,0 +1,458 @@
+"""The runner: executes a resolved suite's task graph and writes one store row per fit.
+
+Per data set (DESIGN.md "Data flows one way"):
+
+1. **prepare**: build or load the data set (``generators.get``).  Missing real
+   data (no raw files, no ``bpy`` for rendered sets) is not an error: every
+   pending fit of that data set gets a ``skipped`` row with a one-line reason, so
+   the table shows it, and the suite goes on;
+2. **pretrain** autoencoder ``ae_seed`` for ``0..N-1`` (``methods.pretrain``,
+   cached on disk; every method of the suite uses the same ones);
+3. **fit** each method entry R times per autoencoder: preprocess (the suite's
+   named steps), hand the method raw data, the embedding or the network (copied:
+   deep methods fine-tune it), fit with ``random_state = fit_seed(ae, run)``,
+   then evaluate with :func:`benchmark.metrics.evaluate` -- the only place where
+   ground truth meets the predictions; methods never see labels.
+
+Worker-side functions (:func:`prepare_dataset`, :func:`run_pretrain`,
+:func:`run_fit`) never raise for a method's failure: they return a
+:class:`Failed` or an ``error`` row, so one failing method does not stop the
+suite.  They never touch the store: the client (:func:`run_suite`) writes each
+result -- artefact first, atomically, then the row in its own transaction.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from benchmark.protocol import ARTEFACT_POINTS, FitTask, PretrainTask, build_tasks, fit_seed, subset_seed
+from benchmark.store import Store
+
+_MAX_ERROR = 2000
+
+
+@dataclass
+class Failed:
+    """A failed (or skipped) upstream step; fits that depend on it record its message."""
+
+    message: str
+    skipped: bool = False
+
+
+@dataclass
+class FitResult:
+    """What a fit task sends back to the client: the row and the artefact arrays."""
+
+    key: tuple
+    row: dict[str, Any]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class RunSummary:
+    """Outcome of :func:`run_suite`."""
+
+    suite: str
+    tier: str
+    total: int = 0
+    already_done: int = 0
+    ok: int = 0
+    errors: int = 0
+    skipped: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (task, message)
+    skip_reasons: dict[str, str] = field(default_factory=dict)  # dataset id -> reason
+    wall_s: float = 0.0
+    store_s: float = 0.0
+
+
+def _describe_exc(exc: BaseException) -> str:
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno} in {tb[-1].name})" if tb else ""
+    return f"{type(exc).__name__}: {exc}{where}"[:_MAX_ERROR]
+
+
+# --------------------------------------------------------------------------- data
+_DATA_CACHE: dict[tuple, Any] = {}
+
+
+def _data_key(d: dict[str, Any]) -> tuple:
+    import json
+
+    return (d["generator"], json.dumps(d["params"], sort_keys=True))
+
+
+def load_dataset(d: dict[str, Any]) -> Any:
+    """The ``generators.Dataset`` of a resolved data-set entry (kept in a small per-process cache)."""
+    import generators
+
+    key = _data_key(d)
+    if key not in _DATA_CACHE:
+        if len(_DATA_CACHE) >= 2:
+            _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
+        _DATA_CACHE[key] = generators.get(d["generator"], progress=False, **d["params"])
+    return _DATA_CACHE[key]
+
+
+def _unavailable_reason(exc: BaseException) -> str | None:
+    """A one-line reason when ``exc`` means 'the data is not here' (skip), else None (error)."""
+    if isinstance(exc, FileNotFoundError):
+        return f"data not found: {exc}"
+    if isinstance(exc, ModuleNotFoundError) and exc.name and not exc.name.split(".")[0] in (
+            "generators", "benchmark", "methods", "baselines"):
+        return f"needs the optional package {exc.name!r}, which is not installed"
+    name = type(exc).__name__
+    if name in ("DataUnavailableError", "MissingDataError", "RawDataMissing"):
+        return str(exc).splitlines()[0] if str(exc) else name
+    return None
+
+
+def prepare_dataset(d: dict[str, Any]) -> dict[str, Any] | Failed:
+    """Build/load the data set; return ``{n, clusterings}`` or a :class:`Failed` (``skipped`` when data is missing)."""
+    try:
+        ds = load_dataset(d)
+    except Exception as exc:  # noqa: BLE001 - classified below
+        reason = _unavailable_reason(exc)
+        if reason is not None:
+            return Failed(reason.splitlines()[0], skipped=True)
+        return Failed(f"data set {d['id']!r} could not be built: {_describe_exc(exc)}")
+    return {"n": ds.n, "clusterings": list(ds.clusterings)}
+
+
+def _preprocessed(d: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, list[str], Any]:
+    from generators.preprocessing import apply
+
+    ds = load_dataset(d)
+    key = ("pre", *_data_key(d), tuple(d["preprocessing"]))
+    if key not in _DATA_CACHE:
+        if len(_DATA_CACHE) >= 4:
+            _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
+        _DATA_CACHE[key] = apply(ds.X, d["preprocessing"])
+    X = _DATA_CACHE[key]
+    names = list(ds.clusterings)
+    wanted = d["clusterings"] or names
+    cols = [names.index(c) for c in wanted]
+    return X, ds.labels[:, cols], wanted, ds
+
+
+# --------------------------------------------------------------------------- pretraining
+def _arch_config(ae_cfg: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in ae_cfg.items() if k not in ("budget", "augment")}
+
+
+def run_pretrain(task: PretrainTask, progress: bool = False, device: str | None = None) -> Any:
+    """Pretrain or load autoencoder ``task.ae_seed`` of the data set; a :class:`Failed` on error."""
+    try:
+        import methods
+
+        ds = load_dataset(task.dataset)
+        cfg = task.dataset["autoencoder"]
+        return methods.pretrain(ds, arch=_arch_config(cfg), seed=task.ae_seed, budget=cfg.get("budget", "quick"),
+                                augment=cfg.get("augment"), preprocessing=task.dataset["preprocessing"],
+                                device=device, cache=True, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - dependent fits record it
+        reason = _unavailable_reason(exc)
+        if reason is not None:
+            return Failed(reason, skipped=True)
+        return Failed(f"pretraining autoencoder {task.ae_seed} of {task.dataset['id']!r} failed: "
+                      f"{_describe_exc(exc)}")
+
+
+# --------------------------------------------------------------------------- memory
+class _PeakRSS:
+    """Peak resident-set increase during a block, sampled every 10 ms from /proc (Linux) in a thread.
+
+    It covers torch's and numpy's native allocations, which tracemalloc does not
+    see for torch.  Elsewhere it falls back to ``ru_maxrss`` (a process-lifetime peak).
+    """
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def _rss(self) -> int:
+        try:
+            with open("/proc/self/statm") as fh:
+                return int(fh.read().split()[1]) * self._page
+        except OSError:
+            import resource
+
+            return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self._rss())
+
+    def __enter__(self) -> "_PeakRSS":
+        self.base = self._rss()
+        self.peak = self.base
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self._rss())
+
+    @property
+    def mb(self) -> float:
+        """Peak increase over the start, in MiB."""
+        return max(self.peak - self.base, 0) / 2**20
+
+
+# --------------------------------------------------------------------------- fitting
+def _base_row(task: FitTask) -> dict[str, Any]:
+    from benchmark.store import params_hash
+
+    return {
+        "suite": task.suite, "tier": task.tier, "dataset": task.dataset["id"], "method": task.method["method"],
+        "label": task.method["label"], "params": task.method["params"],
+        "params_hash": params_hash(task.method["params"]), "ae_seed": task.ae_seed, "run_seed": task.run_seed,
+        "deviations": list(task.dataset.get("deviations", [])) + list(task.method.get("deviations", [])),
+    }
+
+
+def failed_result(task: FitTask, failure: Failed) -> FitResult:
+    """The row of a fit that could not run because an upstream step failed or was skipped."""
+    row = _base_row(task)
+    row["status"] = "skipped" if failure.skipped else "error"
+    row["error"] = failure.message[:_MAX_ERROR]
+    return FitResult(task.key, row)
+
+
+def _n_cluster_dims(est: Any, attr: str | None) -> int | None:
+    for a in ([attr] if attr else []) + ["n_cluster_dims_"]:
+        if a and hasattr(est, a):
+            v = getattr(est, a)
+            if isinstance(v, (list, tuple, np.ndarray)):
+                v = np.asarray(v).ravel()[0] if len(v) else None
+            return None if v is None else int(v)
+    return None
+
+
+def _device_of(est: Any, ae: Any) -> str:
+    dev = getattr(est, "device_", None)
+    if dev is not None:
+        return str(dev)
+    if ae is not None:
+        try:
+            return str(next(ae.parameters()).device)
+        except (StopIteration, AttributeError):
+            pass
+    return "cpu"
+
+
+def _artefacts(est: Any, spec: Any, X: np.ndarray, labels_true: np.ndarray, labels_pred: np.ndarray,
+               seed: int) -> dict[str, np.ndarray]:
+    """Arrays the reports need so they never rerun a method (the H1/H2 contract)."""
+    arrays: dict[str, np.ndarray] = {"labels": np.asarray(labels_pred)}
+    hist = getattr(est, "loss_history_", None)
+    if hist is not None:
+        arrays["loss_history"] = np.asarray(hist, dtype=np.float64)
+    for attr, key in (("betas_", "betas"), ("betas_init_", "betas_init"), ("V_", "V"),
+                      ("clusterings_found_", "clusterings_found"), ("traversal_", "traversal"),
+                      ("traversal_axes_", "traversal_axes")):
+        if hasattr(est, attr) and getattr(est, attr) is not None:
+            arrays[key] = np.asarray(_to_numpy(getattr(est, attr)))
+    if spec.name == "enrc":
+        n = X.shape[0]
+        idx = np.sort(np.random.default_rng(seed).choice(n, size=min(n, ARTEFACT_POINTS), replace=False))
+        if hasattr(est, "transform"):
+            arrays["Z_rot"] = np.asarray(_to_numpy(est.transform(X[idx])), dtype=np.float32)
+            arrays["Z_labels_true"] = labels_true[idx]
+            arrays["Z_index"] = idx
+        centers = None
+        if hasattr(est, "decode_centers"):
+            centers = est.decode_centers()
+        elif hasattr(est, "decoded_centers_"):
+            centers = est.decoded_centers_
+        if centers is not None:
+            for s, c in enumerate(centers):
+                arrays[f"decoded_centers_{s}"] = np.asarray(_to_numpy(c), dtype=np.float32)
+    if spec.name.startswith("acedec") and "traversal" not in arrays and hasattr(est, "latent_traversal"):
+        trav = est.latent_traversal(X)
+        if isinstance(trav, tuple):
+            arrays["traversal"], arrays["traversal_axes"] = (np.asarray(_to_numpy(t)) for t in trav[:2])
+        else:
+            arrays["traversal"] = np.asarray(_to_numpy(trav))
+    return arrays
+
+
+def _to_numpy(v: Any) -> Any:
+    if hasattr(v, "detach"):
+        return v.detach().cpu().numpy()
+    if isinstance(v, (list, tuple)) and v and hasattr(v[0], "detach"):
+        return [x.detach().cpu().numpy() for x in v]
+    return v
+
+
+def _build_estimator(spec: Any, params: dict[str, Any], n_clusters: list[int], ae: Any, seed: int,
+                     task: FitTask) -> Any:
+    import inspect
+
+    cls = spec.load()
+    accepted = set(inspect.signature(cls.__init__).parameters)
+    kwargs = dict(spec.fixed)
+    kwargs.update(params)
+    supplied: dict[str, Any] = {
+        "n_clusters": n_clusters if spec.clusterings == "multi" else n_clusters[0],
+        "random_state": seed,
+    }
+    if spec.input == "autoencoder":
+        supplied["autoencoder"] = ae
+    if "augmentation" in spec.supplied and spec.name.endswith("-aug"):
+        from methods.augment import Augmenter
+
+        aug_cfg = dict(task.dataset["autoencoder"].get("augment") or {"rotation": 15.0, "shift": 0.1, "zoom": 0.0})
+        shape = load_dataset(task.dataset).sample_shape
+        supplied["augmentation"] = Augmenter(**aug_cfg, seed=seed, image_shape=shape)
+    for k, v in supplied.items():
+        if k in spec.supplied and k in accepted:
+            kwargs[k] = v
+    return cls(**kwargs)
+
+
+def run_fit(task: FitTask, ae: Any = None, progress: bool = False) -> FitResult:
+    """Run one fit and evaluate it; every failure becomes an ``error`` row (never raises)."""
+    from benchmark import method_registry
+    from benchmark.metrics import evaluate
+
+    if isinstance(ae, Failed):
+        return failed_result(task, ae)
+    row = _base_row(task)
+    try:
+        spec = method_registry.get(task.method["method"])
+        X, labels_true, clusterings, ds = _preprocessed(task.dataset)
+        n_total = X.shape[0]
+        max_n = task.method.get("max_n")
+        if max_n and max_n < n_total:
+            idx = np.sort(np.random.default_rng(subset_seed(task.ae_seed)).choice(n_total, max_n, replace=False))
+            X, labels_true = X[idx], labels_true[idx]
+            row["deviations"].append(f"subset: {max_n} of {n_total}")
+        n_clusters = [int(len(np.unique(labels_true[:, s]))) for s in range(labels_true.shape[1])]
+        seed = fit_seed(task.ae_seed, task.run_seed)
+        model = None
+        if spec.input == "raw":
+            inputs = X.reshape(X.shape[0], -1)
+        elif spec.input == "embedding":
+            from methods.base import encode_all
+
+            dev = next(ae.parameters()).device
+            inputs = encode_all(ae, X, device=dev)
+        else:
+            model = copy.deepcopy(ae)
+            inputs = X
+        est = _build_estimator(spec, task.method["params"], n_clusters, model, seed, task)
+        if progress and "progress" in est.get_params():
+            est.set_params(progress=True)
+        elif "progress" in est.get_params():
+            est.set_params(progress=False)
+        t0 = time.perf_counter()
+        with _PeakRSS() as mem:
+            est.fit(inputs)
+        runtime = time.perf_counter() - t0
+        labels_pred = np.asarray(est.labels_)
+        loss = getattr(est, spec.loss_attr, None)
+        metrics = evaluate(labels_true, labels_pred)
+        metrics["n_cluster_dims"] = _n_cluster_dims(est, spec.cluster_dims_attr)
+        approx = getattr(est, "approximation_", None)
+        if approx:
+            row["deviations"].append(f"approximation: {approx}" if not str(approx).startswith("approximation")
+                                     else str(approx))
+        for dev in getattr(est, "deviations_", None) or []:
+            row["deviations"].append(str(dev))
+        arrays = _artefacts(est, spec, inputs if spec.input != "raw" else X, labels_true, labels_pred, seed)
+        row.update({
+            "status": "ok", "error": None,
+            "loss": None if loss is None or not math.isfinite(float(loss)) else float(loss),
+            "metrics": metrics, "clusterings": clusterings, "runtime_s": runtime, "peak_mem_mb": mem.mb,
+            "device": _device_of(est, model if model is not None else ae),
+        })
+        return FitResult(task.key, row, arrays)
+    except Exception as exc:  # noqa: BLE001 - a failing method stores an error row, the suite goes on
+        row["status"] = "error"
+        row["error"] = _describe_exc(exc)
+        return FitResult(task.key, row)
+
+
+# --------------------------------------------------------------------------- client
+def write_result(store: Store, result: FitResult) -> None:
+    """Artefact first (atomic), then the row in its own transaction."""
+    row = dict(result.row)
+    if result.arrays and row.get("status") == "ok":
+        row["artefact"] = store.write_artefact(result.key, result.arrays)
+    store.put(row)
+
+
+def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
+              log: Callable[[str], None] | None = None) -> RunSummary:
+    """Run every pending fit of ``suite`` on ``executor`` and write the results to ``store``.
+
+    Fits whose ``ok`` row exists are skipped (resume); the rest run, pretraining
+    only the autoencoders they need.  Returns the :class:`RunSummary`.
+    """
+    from tqdm.auto import tqdm
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    t_start = time.perf_counter()
+    store_s0 = store.seconds_in_store
+    store.register_suite(suite.name, suite.tier, suite.to_config())
+    pretrains, fits = build_tasks(suite)
+    done = store.done_keys(suite.name, suite.tier)
+    pending = [f for f in fits if f.key not in done]
+    summary = RunSummary(suite.name, suite.tier, total=len(fits), already_done=len(fits) - len(pending))
+    if summary.already_done:
+        log(f"{suite.name} [{suite.tier}]: {summary.already_done} of {len(fits)} fits already in the store, "
+            f"{len(pending)} to run")
+    bar = tqdm(total=len(pending), desc=f"{suite.name} [{suite.tier}]", unit="fit", disable=not progress,
+               dynamic_ncols=True)
+
+    def on_result(res: FitResult) -> None:
+        write_result(store, res)
+        st = res.row["status"]
+        if st == "ok":
+            summary.ok += 1
+        elif st == "skipped":
+            summary.skipped += 1
+        else:
+            summary.errors += 1
+            summary.failures.append((f"{res.row['dataset']}/{res.row['label']} ae={res.row['ae_seed']} "
+                                     f"run={res.row['run_seed']}", res.row.get("error") or ""))
+        bar.update(1)
+        bar.set_postfix(ok=summary.ok, failed=summary.errors, skipped=summary.skipped, refresh=False)
+
+    if pending:
+        needed_ds = {f.dataset["id"]: f.dataset for f in pending}
+        infos = executor.map_prepare(list(needed_ds.values()))
+        runnable = []
+        for did, info in zip(needed_ds, infos):
+            if isinstance(info, Failed):
+                if info.skipped:
+                    summary.skip_reasons[did] = info.message
+                    log(f"{suite.name} [{suite.tier}]: skipping data set {did!r}: {info.message}")
+                else:
+                    log(f"{suite.name} [{suite.tier}]: data set {did!r} failed: {info.message}")
+                for f in pending:
+                    if f.dataset["id"] == did:
+                        on_result(failed_result(f, info))
+            else:
+                runnable.append(did)
+        todo = [f for f in pending if f.dataset["id"] in runnable]
+        needed_pre = {f.pretrain_key for f in todo if f.pretrain_key is not None}
+        pre = [p for p in pretrains if p.key in needed_pre]
+        executor.run(pre, todo, on_result, progress=progress)
+    bar.close()
+    summary.wall_s = time.perf_counter() - t_start
+    summary.store_s = store.seconds_in_store - store_s0
+    return summary

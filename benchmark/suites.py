@@ -1,0 +1,521 @@
+"""Suites: the papers' tables and figures as data (``benchmark/suites/*.toml``), resolved per tier.
+
+A suite file (see ``benchmark/suites/README.md`` for the full format) has
+
+- top level: ``name`` (must equal the file's stem), ``description``, ``reproduces``;
+- ``[protocol]``: ``n_autoencoders``, ``runs_per_autoencoder`` and ``selection``
+  (only ``"min-loss"``: the run with the lowest own loss counts, never the best
+  NMI; PROTOCOL.md "Evaluation protocol");
+- ``[datasets.<id>]``: ``generator`` (a ``generators`` catalogue name; default
+  the id), ``params`` (builder arguments), ``preprocessing`` (named
+  ``generators.preprocessing`` steps), ``clusterings`` (the evaluated ground
+  truths, default all), ``autoencoder`` (``arch``, ``embedding_dim``, ``budget``
+  (a name in ``methods.pretrain.BUDGETS``), optional ``augment``), ``deviations``;
+- ``[methods.<id>]``: ``method`` (a ``benchmark.method_registry`` name; default
+  the id), ``params``, ``grid`` (parameter -> list of values; every combination
+  becomes its own labelled entry, e.g. "DCN λ=0.1"), ``runs_per_autoencoder``,
+  ``max_n`` (fit on a seeded subset of that many points; recorded as a
+  deviation), ``datasets`` (restrict to these ids), ``deviations``;
+- ``[tiers.quick|standard|paper]``: ``description``, ``est_cost`` (a measured
+  or estimated wall time, shown by ``nrbench list suites``), ``datasets`` and
+  ``methods`` (the ids this tier runs; default all), ``protocol`` (overrides),
+  ``override.datasets.<id>`` / ``override.methods.<id>`` (deep-merged over the
+  top-level entry).
+
+Every tier that is not ``paper`` is compared with the ``paper`` tier when it is
+resolved, and each difference (fewer autoencoders, a smaller budget, a smaller
+data set, fewer iterations, ...) becomes a deviation string stored with every
+result row, so a table can never silently present a reduced run as the paper's.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+TIERS = ("quick", "standard", "paper")
+SELECTIONS = ("min-loss",)
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+
+_TOP_KEYS = {"name", "description", "reproduces", "protocol", "datasets", "methods", "tiers"}
+_PROTOCOL_KEYS = {"n_autoencoders": int, "runs_per_autoencoder": int, "selection": str}
+_DATASET_KEYS = {"generator": str, "params": dict, "preprocessing": list, "clusterings": list,
+                 "autoencoder": dict, "deviations": list, "label": str, "n_autoencoders": int}
+_AE_KEYS = {"arch": str, "embedding_dim": int, "budget": str, "augment": dict, "hidden": list}
+_METHOD_KEYS = {"method": str, "params": dict, "grid": dict, "runs_per_autoencoder": int, "max_n": int,
+                "datasets": list, "deviations": list, "label": str}
+_TIER_KEYS = {"description": str, "est_cost": str, "datasets": list, "methods": list, "protocol": dict,
+              "override": dict}
+
+
+class SuiteError(ValueError):
+    """An invalid suite file: the message names the file, the key and what was expected."""
+
+
+def _err(path: Path | str, key: str, expected: str, got: Any = None) -> SuiteError:
+    extra = f"; got {got!r}" if got is not None else ""
+    return SuiteError(f"{path}: key '{key}': expected {expected}{extra}")
+
+
+def suite_files(directory: Path | None = None) -> dict[str, Path]:
+    """Shipped suite files by name."""
+    d = directory or SUITES_DIR
+    return {p.stem: p for p in sorted(d.glob("*.toml"))}
+
+
+def available() -> list[str]:
+    """Names of the shipped suites."""
+    return sorted(suite_files())
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Parse and structurally validate a suite file; return the raw document."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SuiteError(f"{path}: no such suite file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{path}: not valid TOML: {exc}") from None
+    validate_document(doc, path)
+    return doc
+
+
+def _check_type(path: Path, key: str, value: Any, typ: type) -> None:
+    ok = isinstance(value, typ) and not (typ is int and isinstance(value, bool))
+    if typ is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok:
+        raise _err(path, key, f"a {_TYPE_NAMES.get(typ, typ.__name__)}", value)
+
+
+_TYPE_NAMES = {str: "string", int: "integer", dict: "table", list: "list", float: "number"}
+
+
+def _check_table(path: Path, prefix: str, table: Mapping[str, Any], spec: Mapping[str, type]) -> None:
+    for k, v in table.items():
+        if k not in spec:
+            raise _err(path, f"{prefix}{k}", f"one of {', '.join(sorted(spec))} (unknown key)")
+        _check_type(path, f"{prefix}{k}", v, spec[k])
+
+
+def validate_document(doc: Mapping[str, Any], path: Path | str = "<suite>") -> None:
+    """Structural checks of a parsed suite file (types, key names, cross references).
+
+    Names of data sets, preprocessing steps, budgets, methods and parameters are
+    checked against their registries by :func:`check_components`.
+    """
+    path = Path(path)
+    for k in doc:
+        if k not in _TOP_KEYS:
+            raise _err(path, k, f"one of {', '.join(sorted(_TOP_KEYS))} (unknown top-level key)")
+    for req, typ in (("name", str), ("description", str), ("datasets", dict), ("methods", dict), ("tiers", dict)):
+        if req not in doc:
+            raise _err(path, req, f"a {_TYPE_NAMES[typ]} (missing)")
+        _check_type(path, req, doc[req], typ)
+    if path.suffix == ".toml" and doc["name"] != path.stem:
+        raise _err(path, "name", f"the file's stem {path.stem!r}", doc["name"])
+    _check_protocol(path, "protocol.", doc.get("protocol", {}))
+    if not doc["datasets"]:
+        raise _err(path, "datasets", "at least one [datasets.<id>] table")
+    if not doc["methods"]:
+        raise _err(path, "methods", "at least one [methods.<id>] table")
+    for did, d in doc["datasets"].items():
+        _check_type(path, f"datasets.{did}", d, dict)
+        _check_dataset(path, f"datasets.{did}.", d)
+    for mid, m in doc["methods"].items():
+        _check_type(path, f"methods.{mid}", m, dict)
+        _check_method(path, f"methods.{mid}.", m, doc["datasets"])
+    for tier, t in doc["tiers"].items():
+        if tier not in TIERS:
+            raise _err(path, f"tiers.{tier}", f"a tier name, one of {', '.join(TIERS)}")
+        _check_type(path, f"tiers.{tier}", t, dict)
+        _check_table(path, f"tiers.{tier}.", t, _TIER_KEYS)
+        for kind in ("datasets", "methods"):
+            for ident in t.get(kind, []):
+                if ident not in doc[kind]:
+                    raise _err(path, f"tiers.{tier}.{kind}", f"ids defined under [{kind}.<id>]: "
+                               f"{', '.join(doc[kind])}", ident)
+        _check_protocol(path, f"tiers.{tier}.protocol.", t.get("protocol", {}))
+        ov = t.get("override", {})
+        for kind in ov:
+            if kind not in ("datasets", "methods"):
+                raise _err(path, f"tiers.{tier}.override.{kind}", "'datasets' or 'methods'")
+            for ident, body in ov[kind].items():
+                if ident not in doc[kind]:
+                    raise _err(path, f"tiers.{tier}.override.{kind}.{ident}",
+                               f"an id defined under [{kind}.<id>]: {', '.join(doc[kind])}")
+                merged = _merge(doc[kind][ident], body)
+                pre = f"tiers.{tier}.override.{kind}.{ident}."
+                if kind == "datasets":
+                    _check_dataset(path, pre, merged)
+                else:
+                    _check_method(path, pre, merged, doc["datasets"])
+    if "paper" not in doc["tiers"]:
+        raise _err(path, "tiers.paper", "a [tiers.paper] table (every suite states the published protocol)")
+
+
+def _check_protocol(path: Path, prefix: str, p: Mapping[str, Any]) -> None:
+    _check_table(path, prefix, p, _PROTOCOL_KEYS)
+    for k in ("n_autoencoders", "runs_per_autoencoder"):
+        if k in p and p[k] < 1:
+            raise _err(path, prefix + k, "an integer >= 1", p[k])
+    if "selection" in p and p["selection"] not in SELECTIONS:
+        raise _err(path, prefix + "selection", f"one of {', '.join(SELECTIONS)} (best run by its own loss)",
+                   p["selection"])
+
+
+def _check_dataset(path: Path, prefix: str, d: Mapping[str, Any]) -> None:
+    _check_table(path, prefix, d, _DATASET_KEYS)
+    if "autoencoder" in d:
+        _check_table(path, prefix + "autoencoder.", d["autoencoder"], _AE_KEYS)
+    if "n_autoencoders" in d and d["n_autoencoders"] < 1:
+        raise _err(path, prefix + "n_autoencoders", "an integer >= 1", d["n_autoencoders"])
+    for k in ("preprocessing", "clusterings", "deviations"):
+        for v in d.get(k, []):
+            if not isinstance(v, str):
+                raise _err(path, prefix + k, "a list of strings", d[k])
+
+
+def _check_method(path: Path, prefix: str, m: Mapping[str, Any], datasets: Mapping[str, Any]) -> None:
+    _check_table(path, prefix, m, _METHOD_KEYS)
+    for k, vals in m.get("grid", {}).items():
+        if not isinstance(vals, list) or not vals:
+            raise _err(path, f"{prefix}grid.{k}", "a non-empty list of values", vals)
+    for k in ("runs_per_autoencoder", "max_n"):
+        if k in m and m[k] < 1:
+            raise _err(path, prefix + k, "an integer >= 1", m[k])
+    for ident in m.get("datasets", []):
+        if ident not in datasets:
+            raise _err(path, prefix + "datasets", f"ids defined under [datasets.<id>]: {', '.join(datasets)}",
+                       ident)
+
+
+def _merge(base: Any, over: Any) -> Any:
+    """Deep merge: tables merge key by key, everything else is replaced."""
+    if isinstance(base, Mapping) and isinstance(over, Mapping):
+        out = {k: copy.deepcopy(v) for k, v in base.items()}
+        for k, v in over.items():
+            out[k] = _merge(out[k], v) if k in out else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(over)
+
+
+# --------------------------------------------------------------------------- resolution
+@dataclass
+class ResolvedSuite:
+    """One suite at one tier, fully expanded: what the runner executes and the store records."""
+
+    name: str
+    tier: str
+    description: str
+    path: str
+    protocol: dict[str, Any]
+    datasets: list[dict[str, Any]]
+    methods: list[dict[str, Any]]
+    est_cost: str = ""
+
+    def to_config(self) -> dict[str, Any]:
+        """JSON-ready dict (stored in the ``suites`` table)."""
+        return {"name": self.name, "tier": self.tier, "description": self.description, "path": self.path,
+                "protocol": self.protocol, "datasets": self.datasets, "methods": self.methods,
+                "est_cost": self.est_cost}
+
+    def dataset(self, ident: str) -> dict[str, Any]:
+        """The resolved data-set entry with this id."""
+        for d in self.datasets:
+            if d["id"] == ident:
+                return d
+        raise KeyError(ident)
+
+    def pairs(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Every (data set, method entry) that runs."""
+        return [(d, m) for d in self.datasets for m in self.methods if d["id"] in m["datasets"]]
+
+
+def find_suite(name_or_path: str | Path) -> Path:
+    """A shipped suite by name, or a path to a suite file; an unknown name lists the valid ones."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        if not p.exists():
+            raise SuiteError(f"{p}: no such suite file")
+        return p
+    files = suite_files()
+    if str(name_or_path) in files:
+        return files[str(name_or_path)]
+    raise ValueError(f"unknown suite {str(name_or_path)!r}; valid: {', '.join(files)} "
+                     "(or a path to a .toml suite file)")
+
+
+def _tier_view(doc: Mapping[str, Any], tier: str) -> tuple[dict, dict[str, dict], dict[str, dict], dict]:
+    t = doc["tiers"].get(tier)
+    if t is None:
+        raise ValueError(f"suite {doc['name']!r} has no tier {tier!r}; it has: {', '.join(doc['tiers'])}")
+    protocol = {"n_autoencoders": 10, "runs_per_autoencoder": 10, "selection": "min-loss"}
+    protocol.update(doc.get("protocol", {}))
+    protocol.update(t.get("protocol", {}))
+    ov = t.get("override", {})
+    ds_ids = t.get("datasets", list(doc["datasets"]))
+    m_ids = t.get("methods", list(doc["methods"]))
+    datasets = {i: _merge(doc["datasets"][i], ov.get("datasets", {}).get(i, {})) for i in ds_ids}
+    methods = {i: _merge(doc["methods"][i], ov.get("methods", {}).get(i, {})) for i in m_ids}
+    return protocol, datasets, methods, t
+
+
+def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[str] | None = None,
+            only_methods: list[str] | None = None, check: bool = True) -> ResolvedSuite:
+    """Load a suite and expand one tier: overrides merged, grids expanded, deviations computed.
+
+    ``only_datasets`` / ``only_methods`` filter by data-set id (or generator
+    name) and by method id (or registry name); an unknown entry lists the valid
+    ones.  With ``check`` every name is checked against its registry
+    (:func:`check_components`).
+    """
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; valid: {', '.join(TIERS)}")
+    path = find_suite(name_or_path)
+    doc = load_file(path)
+    protocol, datasets, methods, tview = _tier_view(doc, tier)
+    paper_protocol, paper_ds, paper_m, _ = _tier_view(doc, "paper")
+
+    ds_list = []
+    for did, d in datasets.items():
+        entry = _resolve_dataset(did, d, protocol)
+        devs = list(d.get("deviations", []))
+        if tier != "paper":
+            paper = _resolve_dataset(did, paper_ds[did], paper_protocol) if did in paper_ds else None
+            devs += _dataset_deviations(entry, paper)
+        entry["deviations"] = devs
+        ds_list.append(entry)
+
+    m_list = []
+    for mid, m in methods.items():
+        paper_entries = {e["label"]: e for e in _expand_method(mid, paper_m[mid], list(paper_ds), paper_protocol)} \
+            if mid in paper_m else {}
+        for e in _expand_method(mid, m, list(datasets), protocol):
+            devs = list(m.get("deviations", []))
+            if tier != "paper":
+                devs += _method_deviations(e, paper_entries.get(e["label"]))
+            e["deviations"] = devs
+            m_list.append(e)
+
+    if only_datasets:
+        valid = sorted({d["id"] for d in ds_list} | {d["generator"] for d in ds_list})
+        bad = [x for x in only_datasets if x not in valid]
+        if bad:
+            raise ValueError(f"--only-datasets: unknown data set(s) {bad} in suite {doc['name']!r} tier {tier!r}; "
+                             f"valid: {', '.join(valid)}")
+        ds_list = [d for d in ds_list if d["id"] in only_datasets or d["generator"] in only_datasets]
+    if only_methods:
+        valid = sorted({m["id"] for m in m_list} | {m["method"] for m in m_list})
+        bad = [x for x in only_methods if x not in valid]
+        if bad:
+            raise ValueError(f"--only-methods: unknown method(s) {bad} in suite {doc['name']!r} tier {tier!r}; "
+                             f"valid: {', '.join(valid)}")
+        m_list = [m for m in m_list if m["id"] in only_methods or m["method"] in only_methods]
+    kept = {d["id"] for d in ds_list}
+    for m in m_list:
+        m["datasets"] = [x for x in m["datasets"] if x in kept]
+
+    suite = ResolvedSuite(name=doc["name"], tier=tier, description=tview.get("description", doc["description"]),
+                          path=str(path), protocol=protocol, datasets=ds_list, methods=m_list,
+                          est_cost=tview.get("est_cost", ""))
+    if check:
+        check_components(suite)
+    return suite
+
+
+def _resolve_dataset(did: str, d: Mapping[str, Any], protocol: Mapping[str, Any]) -> dict[str, Any]:
+    ae = dict(d.get("autoencoder", {}))
+    return {
+        "id": did,
+        "n_autoencoders": int(d.get("n_autoencoders", protocol["n_autoencoders"])),
+        "label": d.get("label", did),
+        "generator": d.get("generator", did),
+        "params": dict(d.get("params", {})),
+        "preprocessing": list(d.get("preprocessing", ["scale01"])),
+        "clusterings": list(d["clusterings"]) if "clusterings" in d else None,
+        "autoencoder": ae or None,
+    }
+
+
+def _expand_method(mid: str, m: Mapping[str, Any], dataset_ids: list[str],
+                   protocol: Mapping[str, Any]) -> list[dict[str, Any]]:
+    from benchmark import method_registry
+
+    name = m.get("method", mid)
+    spec = method_registry.get(name)
+    grid = m.get("grid", {})
+    keys = list(grid)
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
+        params = dict(m.get("params", {}))
+        params.update(dict(zip(keys, combo)))
+        label = m.get("label") or spec.label(params, tuple(keys))
+        if m.get("label") and keys:
+            label = spec.label(params, tuple(keys)).replace(spec.display, m["label"], 1)
+        out.append({
+            "id": mid,
+            "method": name,
+            "label": label,
+            "params": params,
+            "grid_keys": keys,
+            "runs_per_autoencoder": int(m.get("runs_per_autoencoder", protocol["runs_per_autoencoder"])),
+            "max_n": m.get("max_n"),
+            "datasets": [x for x in m.get("datasets", dataset_ids) if x in dataset_ids],
+        })
+    return out
+
+
+def _fmt(v: Any) -> str:
+    return str(v) if not isinstance(v, float) else f"{v:g}"
+
+
+def _dataset_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | None) -> list[str]:
+    if paper is None:
+        return ["data set: not part of the paper protocol"]
+    devs = []
+    if entry["n_autoencoders"] != paper["n_autoencoders"]:
+        devs.append(f"autoencoders: {entry['n_autoencoders']} (paper {paper['n_autoencoders']})")
+    for k in sorted(set(entry["params"]) | set(paper["params"])):
+        a, b = entry["params"].get(k, "default"), paper["params"].get(k, "default")
+        if a != b:
+            devs.append(f"data: {k}={_fmt(a)} (paper {_fmt(b)})")
+    if entry["preprocessing"] != paper["preprocessing"]:
+        devs.append(f"preprocessing: {'+'.join(entry['preprocessing'])} (paper {'+'.join(paper['preprocessing'])})")
+    ae, pae = entry["autoencoder"] or {}, paper["autoencoder"] or {}
+    if ae.get("budget") != pae.get("budget"):
+        devs.append(f"budget: autoencoder pretraining '{ae.get('budget')}' (paper '{pae.get('budget')}')")
+    if ae.get("embedding_dim") != pae.get("embedding_dim"):
+        devs.append(f"embedding: {ae.get('embedding_dim')}-d (paper {pae.get('embedding_dim')})")
+    if ae.get("arch") != pae.get("arch"):
+        devs.append(f"architecture: {ae.get('arch')} (paper {pae.get('arch')})")
+    for k in sorted((set(ae) | set(pae)) - {"budget", "embedding_dim", "arch"}):
+        if ae.get(k) != pae.get(k):
+            devs.append(f"autoencoder: {k}={ae.get(k)} (paper {pae.get(k)})")
+    return devs
+
+
+def _method_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | None) -> list[str]:
+    if paper is None:
+        return ["method: not part of the paper protocol"]
+    devs = []
+    for k in sorted(set(entry["params"]) | set(paper["params"])):
+        a, b = entry["params"].get(k, "default"), paper["params"].get(k, "default")
+        if a != b:
+            devs.append(f"budget: {k}={_fmt(a)} (paper {_fmt(b)})")
+    if entry["runs_per_autoencoder"] != paper["runs_per_autoencoder"]:
+        devs.append(f"runs: {entry['runs_per_autoencoder']} per autoencoder (paper {paper['runs_per_autoencoder']})")
+    return devs
+
+
+def check_components(suite: ResolvedSuite) -> list[str]:
+    """Check every name against its registry; raise ``ValueError`` naming the suite file and the entry.
+
+    Data-set generators and their parameter names (``generators``), preprocessing
+    steps, method names and hyperparameters (``benchmark.method_registry``: the
+    estimator's constructor), autoencoder architectures and budgets
+    (``methods``).  Components whose module has not been installed/imported
+    successfully are returned as a list of notes instead of failing, so a suite
+    can still be listed; running them records an error row.
+    """
+    import generators
+    from benchmark import method_registry
+    from generators.preprocessing import STEPS
+
+    notes: list[str] = []
+    where = suite.path
+    for d in suite.datasets:
+        key = f"datasets.{d['id']}"
+        try:
+            entry = generators.entry(d["generator"])
+        except ValueError as exc:
+            raise SuiteError(f"{where}: key '{key}.generator': {exc}") from None
+        try:
+            generators.resolve_params(d["generator"], **d["params"])
+        except ValueError as exc:
+            raise SuiteError(f"{where}: key '{key}.params': {exc}") from None
+        except ImportError as exc:
+            notes.append(f"data set {d['generator']!r}: builder not importable ({exc})")
+        for s in d["preprocessing"]:
+            if s not in STEPS:
+                raise SuiteError(f"{where}: key '{key}.preprocessing': unknown step {s!r}; valid: {', '.join(STEPS)}")
+        if d["clusterings"] is not None:
+            names = [c for c, _ in entry.clusterings]
+            bad = [c for c in d["clusterings"] if c not in names]
+            if bad:
+                raise SuiteError(f"{where}: key '{key}.clusterings': unknown clustering(s) {bad}; "
+                                 f"valid: {', '.join(names)}")
+        ae = d["autoencoder"]
+        if ae is not None:
+            try:
+                from methods.autoencoders import ARCHITECTURES
+                from methods.pretrain import BUDGETS
+            except ImportError as exc:  # pragma: no cover - methods always ship
+                notes.append(f"autoencoders not importable: {exc}")
+            else:
+                if "arch" not in ae:
+                    raise SuiteError(f"{where}: key '{key}.autoencoder.arch': expected one of "
+                                     f"{', '.join(sorted(ARCHITECTURES))} (missing)")
+                if ae["arch"] not in ARCHITECTURES:
+                    notes.append(f"autoencoder arch {ae['arch']!r} not available yet "
+                                 f"(have: {', '.join(sorted(ARCHITECTURES))})")
+                if ae.get("budget", "quick") not in BUDGETS:
+                    raise SuiteError(f"{where}: key '{key}.autoencoder.budget': unknown budget {ae.get('budget')!r}; "
+                                     f"valid: {', '.join(sorted(BUDGETS))}")
+    for m in suite.methods:
+        spec = method_registry.get(m["method"])
+        try:
+            spec.check_params(m["params"], where=f"{where}: key 'methods.{m['id']}.params'")
+        except ValueError as exc:
+            if "not available" in str(exc):
+                notes.append(str(exc))
+            else:
+                raise SuiteError(str(exc)) from None
+        if spec.uses_autoencoder:
+            for did in m["datasets"]:
+                if suite.dataset(did)["autoencoder"] is None:
+                    raise SuiteError(f"{where}: key 'datasets.{did}.autoencoder': method {m['method']!r} needs a "
+                                     "pretrained autoencoder, so the data set needs an [autoencoder] table")
+    return notes
+
+
+def count_tasks(suite: ResolvedSuite) -> tuple[int, int]:
+    """(number of fits, number of autoencoder pretrainings) of a resolved suite."""
+    fits = sum(d["n_autoencoders"] * m["runs_per_autoencoder"] for d, m in suite.pairs())
+    from benchmark import method_registry
+
+    pre = sum(d["n_autoencoders"] for d in suite.datasets
+              if any(d["id"] in m["datasets"] and method_registry.get(m["method"]).uses_autoencoder
+                     for m in suite.methods))
+    return fits, pre
+
+
+def describe_suites(directory: Path | None = None) -> list[dict[str, Any]]:
+    """Every shipped suite and tier: ``{name, tier, description, est_cost}`` (for ``nrbench list suites``).
+
+    ``est_cost`` joins the tier's stated wall-time estimate with the number of
+    fits and pretrainings it runs.  Files are parsed and validated structurally
+    only (no heavy imports); an invalid file raises :class:`SuiteError`.
+    """
+    out = []
+    for name, path in suite_files(directory).items():
+        doc = load_file(path)
+        for tier in TIERS:
+            if tier not in doc["tiers"]:
+                continue
+            s = resolve(path, tier, check=False)
+            fits, pre = count_tasks(s)
+            est = s.est_cost or "unknown"
+            out.append({"name": name, "tier": tier, "description": s.description,
+                        "est_cost": f"{est}; {fits} fits, {pre} autoencoders"})
+    return out
+
+
+#: ``nrbench run`` with no suite: the main comparison (ENRC Table 1 + ACe/DeC Table 1).
+DEFAULT_SUITES = ("enrc-table1", "acedec-table1")
