@@ -1,0 +1,139 @@
+"""The builders of the two rendered data sets, and the render driver they share.
+
+``build_nrobjects`` / ``build_objects`` are what the catalogue
+(``generators.registry``) calls; their keyword arguments are the data
+parameters and so the cache key.  :func:`render_dataset` also takes the
+execution options (workers, executor, scheduler, shard size), which change
+where and how fast the images are made but not the images, and so stay out of
+the key.
+
+A render is resumable: finished shards survive a kill (see
+``generators.render.shards``).  When every shard is done the data set is saved
+atomically to ``generators.cache_path(name, params)`` (where
+``generators.get`` finds it) and the shards are deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from generators.dataset import Dataset
+from generators.render.shards import DEFAULT_SHARD_SIZE, RenderJob
+from generators.render.spec import THREADS_PER_PROCESS, balance_note
+
+BPY_MISSING = ("bpy (Blender as a Python module) is not installed; rendering needs it: "
+               "pip install 'nrbench[render]' (Python 3.11)")
+
+
+def bpy_available() -> bool:
+    """Whether ``bpy`` can be imported (checked without importing it here)."""
+    import importlib.util
+
+    return importlib.util.find_spec("bpy") is not None
+
+
+def check_writable(folder: str | os.PathLike, what: str) -> Path:
+    """Create ``folder`` if needed and check a file can be written there; ``ValueError`` naming ``what``."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".nrbench-write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise ValueError(f"{what} {folder} is not writable: {exc.strerror or exc}") from None
+    return folder
+
+
+def render_dataset(name: str, *, n: int, resolution: int, samples: int, seed: int,
+                   progress: bool = True, executor: str = "local", workers: int = 1,
+                   scheduler: str | None = None, shard_size: int = DEFAULT_SHARD_SIZE,
+                   threads: int = THREADS_PER_PROCESS, save: bool = True,
+                   resume_hint: str | None = None) -> Dataset:
+    """Render (or resume rendering) data set ``name`` and return it.
+
+    With ``save`` the finished data set is written to the cache path that
+    ``generators.get(name, n=..., resolution=..., samples=..., seed=...)`` reads,
+    and the shard folder is removed.  Raises ``ValueError`` naming the parameter
+    for bad settings, ``RuntimeError`` when bpy is missing, and
+    :class:`~generators.render.executors.RenderWorkerError` when a worker dies.
+    """
+    from generators.registry import cache_path
+
+    job = RenderJob(name, n, resolution, samples, seed, shard_size=shard_size, threads=threads)
+    if executor not in ("local", "dask"):
+        raise ValueError(f"executor must be 'local' or 'dask'; got {executor!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer; got {workers!r}")
+    target = cache_path(name, job.params)
+    check_writable(target.parent, "the data-set cache folder")
+    check_writable(job.workdir, "the render work folder")
+    note = balance_note(job.spec, n)
+    if note:
+        warnings.warn(note, UserWarning, stacklevel=2)
+        if progress:
+            print(f"nrbench render: note: {note}", file=sys.stderr)
+
+    pending = job.pending()
+    if pending and not bpy_available():
+        raise RuntimeError(BPY_MISSING)
+    done_images = n - sum(s.size for s in pending)
+    t0 = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, initial=done_images, unit="img", desc=f"render {name}", dynamic_ncols=True)
+    try:
+        from generators.render import executors
+
+        kw: dict[str, Any] = dict(workers=workers, resume_hint=resume_hint,
+                                  on_images=(bar.update if bar is not None else None))
+        if executor == "dask":
+            executors.run_dask(job, pending, scheduler=scheduler, **kw)
+        else:
+            executors.run_local(job, pending, **kw)
+    finally:
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - t0
+    rendered = sum(s.size for s in pending)
+    ds = job.assemble()
+    # how this copy was made (not part of the cache key; informative only)
+    object.__setattr__(ds, "params", {**ds.params, "render_stats": {
+        "rendered_now": rendered, "resumed_from": done_images, "seconds": round(elapsed, 3),
+        "executor": executor, "workers": workers, "threads_per_worker": threads,
+        "shard_size": shard_size}})
+    if save:
+        ds.save(target)
+        job.cleanup()
+    return ds
+
+
+def build_nrobjects(*, n: int = 10000, resolution: int = 64, samples: int = 16, seed: int = 0,
+                    progress: bool = True) -> Dataset:
+    """NR-Objects (ENRC, AAAI 2020, Sec. 4): one CLEVR object per RGBA image.
+
+    Labels: ``color`` (6: blue, red, green, gray, yellow, purple), ``material``
+    (2: rubber, metal), ``shape`` (3: cube, sphere, cylinder), balanced and
+    shuffled.  X is uint8 ``(n, 4, resolution, resolution)``; alpha is opaque
+    (255), as in CLEVR's PNGs (ENRC's 16,384 = 4 x 64 x 64 dimensions).
+    """
+    return render_dataset("nrobjects", n=n, resolution=resolution, samples=samples, seed=seed,
+                          progress=progress)
+
+
+def build_objects(*, n: int = 10000, resolution: int = 64, samples: int = 16, seed: int = 0,
+                  progress: bool = True) -> Dataset:
+    """OBJECTS (ACe/DeC, IJCAI 2021, Sec. 4): one gray sphere, cube or cylinder under random light.
+
+    Label: ``shape`` (3).  X is uint8 ``(n, 1, resolution, resolution)``.
+    """
+    return render_dataset("objects", n=n, resolution=resolution, samples=samples, seed=seed,
+                          progress=progress)

@@ -1,0 +1,252 @@
+"""The Blender scene: built once per process, then re-posed for every image.
+
+Imported only inside a render worker (``generators.render.worker``); importing
+it imports ``bpy``.  The scene is procedural: a ground plane, the three CLEVR
+meshes (cube, UV sphere, cylinder, each 2 units across), three area lights and
+a weak sun aimed at the origin, and a 35 mm camera.  Per image,
+:meth:`Renderer.render` shows one mesh, sets its colour, material, rotation,
+the jittered camera and light positions and Cycles' seed, renders to a PNG in a
+private temporary folder and returns the pixels as a uint8 CHW array.  Every
+image sets every varying property, so the result never depends on which images
+the process rendered before (needed for resumable, sharded rendering).
+
+Cycles settings follow docs/RENDERING.md: CPU, ``samples`` paths per pixel,
+OIDN denoising at quality FAST without prefilter, at most 4 bounces, a fixed
+number of threads, the "Standard" view transform (Blender 5 defaults to AgX,
+which would shift CLEVR's colours).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _strip_inherited_bpy_paths() -> None:
+    """Drop bpy script folders inherited from a parent that imported bpy (RENDERING.md pitfall)."""
+    sys.path[:] = [p for p in sys.path if not (("bpy" in p or "blender" in p.lower()) and "scripts" in p)]
+
+
+_strip_inherited_bpy_paths()
+import bpy  # noqa: E402
+from mathutils import Vector  # noqa: E402
+
+from generators.render.spec import (  # noqa: E402
+    CAMERA_LENS_MM,
+    CAMERA_LOCATION,
+    CAMERA_SENSOR_MM,
+    CUBE_SCALE,
+    DENOISE_PREFILTER,
+    DENOISE_QUALITY,
+    FRAMING_ZOOM,
+    LIGHTS,
+    MATERIALS,
+    MAX_BOUNCES,
+    SHAPES,
+    SIZE_LARGE,
+    SUN_STRENGTH,
+    WORLD_COLOR,
+    WORLD_STRENGTH,
+    DatasetSpec,
+    ImageParams,
+)
+
+_GROUND_SIZE = 200.0
+
+
+def _aim(obj: "bpy.types.Object", target: Vector = Vector((0.0, 0.0, 0.0))) -> None:
+    """Point an object's -Z axis (cameras, lights) at ``target``, +Y up."""
+    direction = target - obj.location
+    obj.rotation_mode = "QUATERNION"
+    obj.rotation_quaternion = direction.to_track_quat("-Z", "Y")
+
+
+def _principled(name: str) -> "bpy.types.Material":
+    mat = bpy.data.materials.new(name)
+    mat.use_nodes = True
+    nodes = mat.node_tree.nodes
+    bsdf = next((nd for nd in nodes if nd.type == "BSDF_PRINCIPLED"), None)
+    if bsdf is None:
+        bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+        out = next(nd for nd in nodes if nd.type == "OUTPUT_MATERIAL")
+        mat.node_tree.links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
+    return mat
+
+
+def _bsdf(mat: "bpy.types.Material") -> "bpy.types.Node":
+    return next(nd for nd in mat.node_tree.nodes if nd.type == "BSDF_PRINCIPLED")
+
+
+class Renderer:
+    """One Blender scene for one data-set spec and one set of render settings."""
+
+    def __init__(self, spec: DatasetSpec, resolution: int, samples: int, threads: int) -> None:
+        self.spec = spec
+        self.resolution = int(resolution)
+        self.samples = int(samples)
+        self.threads = int(threads)
+        base = Path("/dev/shm") if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK) else None
+        self._tmp = Path(tempfile.mkdtemp(prefix="nrbench-render-", dir=base))
+        self._png = str(self._tmp / "frame.png")
+        self._build()
+
+    # ------------------------------------------------------------- building
+    def _build(self) -> None:
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        scene = bpy.context.scene
+        self.scene = scene
+        r = scene.render
+        r.engine = "CYCLES"
+        r.resolution_x = r.resolution_y = self.resolution
+        r.resolution_percentage = 100
+        r.threads_mode = "FIXED"
+        r.threads = self.threads
+        r.film_transparent = False
+        r.image_settings.file_format = "PNG"
+        r.image_settings.color_depth = "8"
+        r.image_settings.color_mode = "RGBA" if self.spec.channels == 4 else "BW"
+        r.image_settings.compression = 0
+        scene.display_settings.display_device = "sRGB"
+        scene.view_settings.view_transform = "Standard"
+        scene.view_settings.look = "None"
+        scene.view_settings.exposure = 0.0
+        scene.view_settings.gamma = 1.0
+        c = scene.cycles
+        c.device = "CPU"
+        c.samples = self.samples
+        c.use_adaptive_sampling = False
+        c.use_denoising = True
+        c.denoiser = "OPENIMAGEDENOISE"
+        c.denoising_quality = DENOISE_QUALITY
+        c.denoising_prefilter = DENOISE_PREFILTER
+        c.max_bounces = MAX_BOUNCES
+        c.diffuse_bounces = c.glossy_bounces = min(MAX_BOUNCES, 4)
+        c.transmission_bounces = c.volume_bounces = 0
+        c.transparent_max_bounces = 0
+        c.use_animated_seed = False
+        c.use_light_tree = False  # a few lights: the tree costs more than it saves on the CPU
+        c.caustics_reflective = c.caustics_refractive = False
+        c.blur_glossy = 1.0
+
+        world = bpy.data.worlds.new("world")
+        world.use_nodes = True
+        bg = next(nd for nd in world.node_tree.nodes if nd.type == "BACKGROUND")
+        bg.inputs["Color"].default_value = (*WORLD_COLOR, 1.0)
+        bg.inputs["Strength"].default_value = WORLD_STRENGTH
+        scene.world = world
+
+        # ground
+        bpy.ops.mesh.primitive_plane_add(size=_GROUND_SIZE, location=(0.0, 0.0, 0.0))
+        ground = bpy.context.active_object
+        gmat = _principled("ground")
+        g = self.spec.ground_gray
+        gb = _bsdf(gmat)
+        gb.inputs["Base Color"].default_value = (g, g, g, 1.0)
+        gb.inputs["Roughness"].default_value = 1.0
+        gb.inputs["Metallic"].default_value = 0.0
+        ground.data.materials.append(gmat)
+
+        # the object material, shared by the three meshes, changed per image
+        self.material = _principled("object")
+        self.bsdf = _bsdf(self.material)
+
+        # the three CLEVR meshes, 2 units across, hidden until used
+        self.shapes: dict[str, bpy.types.Object] = {}
+        for shape in SHAPES:
+            if shape == "cube":
+                bpy.ops.mesh.primitive_cube_add(size=2.0)
+                obj = bpy.context.active_object
+            elif shape == "sphere":
+                bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, segments=48, ring_count=24)
+                obj = bpy.context.active_object
+                bpy.ops.object.shade_smooth()
+            else:
+                bpy.ops.mesh.primitive_cylinder_add(radius=1.0, depth=2.0, vertices=48)
+                obj = bpy.context.active_object
+                bpy.ops.object.shade_smooth_by_angle(angle=math.radians(40.0))
+            obj.name = shape
+            obj.data.materials.append(self.material)
+            obj.hide_render = True
+            self.shapes[shape] = obj
+
+        # camera
+        cam_data = bpy.data.cameras.new("camera")
+        cam_data.lens = CAMERA_LENS_MM * FRAMING_ZOOM
+        cam_data.sensor_width = CAMERA_SENSOR_MM
+        cam_data.sensor_fit = "HORIZONTAL"
+        self.camera = bpy.data.objects.new("camera", cam_data)
+        scene.collection.objects.link(self.camera)
+        scene.camera = self.camera
+        self.camera.location = CAMERA_LOCATION
+        _aim(self.camera)
+
+        # lights
+        self.lights: list[bpy.types.Object] = []
+        for spec in LIGHTS:
+            ld = bpy.data.lights.new(spec.name, type="AREA")
+            ld.shape = "SQUARE"
+            ld.size = spec.size
+            ld.energy = spec.power
+            ld.color = spec.color
+            lo = bpy.data.objects.new(spec.name, ld)
+            scene.collection.objects.link(lo)
+            lo.location = spec.location
+            _aim(lo)
+            self.lights.append(lo)
+        sun_data = bpy.data.lights.new("sun", type="SUN")
+        sun_data.energy = SUN_STRENGTH
+        sun = bpy.data.objects.new("sun", sun_data)
+        scene.collection.objects.link(sun)
+        sun.location = (0.0, 0.0, 10.0)
+        sun.rotation_euler = (math.radians(30.0), 0.0, math.radians(30.0))
+
+    # ------------------------------------------------------------ rendering
+    def pose(self, p: ImageParams) -> None:
+        """Set every per-image property of the scene from ``p``."""
+        for name, obj in self.shapes.items():
+            obj.hide_render = name != p.shape
+        obj = self.shapes[p.shape]
+        scale = SIZE_LARGE * (CUBE_SCALE if p.shape == "cube" else 1.0)
+        obj.scale = (scale, scale, scale)
+        obj.location = (0.0, 0.0, scale)
+        obj.rotation_mode = "XYZ"
+        obj.rotation_euler = (0.0, 0.0, math.radians(p.rotation_deg))
+        self.bsdf.inputs["Base Color"].default_value = (*p.color, 1.0)
+        m = MATERIALS[p.material]
+        self.bsdf.inputs["Metallic"].default_value = m["metallic"]
+        self.bsdf.inputs["Roughness"].default_value = m["roughness"]
+        self.camera.location = p.camera_location
+        _aim(self.camera)
+        for lo, spec, loc in zip(self.lights, LIGHTS, p.light_locations):
+            lo.location = loc
+            _aim(lo)
+            lo.data.energy = spec.power * (p.key_power_factor if spec.name == "key" else 1.0)
+        self.scene.cycles.seed = int(p.image_seed) % (2**31)
+
+    def render(self, p: ImageParams) -> np.ndarray:
+        """Render one image; uint8 ``(channels, resolution, resolution)``."""
+        self.pose(p)
+        self.scene.render.filepath = self._png
+        bpy.ops.render.render(write_still=True)
+        return _read_png(self._png, self.spec.channels)
+
+    def close(self) -> None:
+        """Remove the temporary folder."""
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def _read_png(path: str, channels: int) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("RGBA" if channels == 4 else "L")
+        a = np.asarray(im, dtype=np.uint8)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    return np.ascontiguousarray(a.transpose(2, 0, 1))

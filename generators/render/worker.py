@@ -1,0 +1,145 @@
+"""The render worker: the only code that imports Blender (``bpy``).
+
+Three ways in, all rendering a *shard* (a list of :class:`ImageParams` plus the
+render settings, as JSON):
+
+- ``python -m generators.render.worker SHARD.json``: render one shard and write
+  its ``.npz`` atomically to the path the shard names; exit 0.
+- ``python -m generators.render.worker --serve``: the long-running local worker.
+  It reads shard-file paths from stdin, one per line, and for each writes the
+  shard file and reports on stdout (``img K`` after each image, ``done ID``
+  after the shard) so the parent can show a progress bar.  The scene is built
+  once and reused (RENDERING.md: start-up costs 1-2 s, the first image more).
+- :func:`render_shard_arrays` inside a Dask worker process: same, but the pixels
+  are returned to the client, so workers need no shared file system.
+
+The parent never imports this module's ``bpy`` (a child that imports bpy after
+the parent did fails with ``No module named '_bpy'``); ``scene`` is imported
+lazily here.
+
+Test hook: when ``NRBENCH_RENDER_CRASH_SHARD`` equals a shard id, the process
+exits with code 3 before rendering that shard (simulates a crashed Blender).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from generators.render.spec import ImageParams, dataset_spec
+
+CRASH_ENV = "NRBENCH_RENDER_CRASH_SHARD"
+CRASH_EXIT_CODE = 3
+SHARD_FORMAT = 1
+
+_renderers: dict[tuple[str, int, int, int], Any] = {}
+_lock = threading.Lock()  # bpy is not thread-safe: one render at a time per process
+
+
+def _renderer(shard: dict[str, Any]) -> Any:
+    """The process-wide renderer for these settings (built on first use, then reused)."""
+    from generators.render.scene import Renderer
+
+    key = (shard["dataset"], int(shard["resolution"]), int(shard["samples"]), int(shard["threads"]))
+    r = _renderers.get(key)
+    if r is None:
+        for old in _renderers.values():
+            old.close()
+        _renderers.clear()
+        r = Renderer(dataset_spec(key[0]), key[1], key[2], key[3])
+        _renderers[key] = r
+    return r
+
+
+def render_shard_arrays(shard: dict[str, Any], on_image: Callable[[int], None] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Render every image of ``shard``; return ``(X, index)`` (uint8 CHW stack, int64 indices)."""
+    crash = os.environ.get(CRASH_ENV)
+    if crash is not None and crash.strip() == str(shard["shard"]):
+        sys.stderr.write(f"nrbench render worker: {CRASH_ENV}={crash}: simulated crash\n")
+        sys.stderr.flush()
+        os._exit(CRASH_EXIT_CODE)
+    images = [ImageParams.from_json(d) for d in shard["images"]]
+    with _lock:
+        r = _renderer(shard)
+        out = []
+        for k, p in enumerate(images):
+            out.append(r.render(p))
+            if on_image is not None:
+                on_image(k + 1)
+    X = np.stack(out) if out else np.zeros((0,), np.uint8)
+    return X, np.array([p.index for p in images], dtype=np.int64)
+
+
+def write_shard_file(path: str | os.PathLike, X: np.ndarray, index: np.ndarray, digest: str) -> Path:
+    """Atomically write a finished shard (temporary file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, X=X, index=index, digest=np.frombuffer(digest.encode(), dtype=np.uint8),
+                     format=np.array(SHARD_FORMAT))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def render_shard_file(spec_path: str | os.PathLike, on_image: Callable[[int], None] | None = None) -> Path:
+    """Render the shard described by the JSON file ``spec_path`` into its ``out`` file."""
+    shard = json.loads(Path(spec_path).read_text())
+    X, index = render_shard_arrays(shard, on_image)
+    return write_shard_file(shard["out"], X, index, shard["digest"])
+
+
+def _quiet_blender_stdout() -> int:
+    """Send Blender's own chatter (fd 1) to stderr; return a private fd for the protocol."""
+    proto = os.dup(1)
+    os.dup2(2, 1)
+    return proto
+
+
+def serve() -> int:
+    """Render shard files named on stdin until EOF (the local executor's worker)."""
+    proto = os.fdopen(_quiet_blender_stdout(), "w", buffering=1)
+
+    def report(k: int) -> None:
+        proto.write(f"img {k}\n")
+
+    for line in sys.stdin:
+        spec_path = line.strip()
+        if not spec_path:
+            continue
+        render_shard_file(spec_path, on_image=report)
+        shard_id = json.loads(Path(spec_path).read_text())["shard"]
+        proto.write(f"done {shard_id}\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry (see the module docstring)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--serve"]:
+        return serve()
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m generators.render.worker (SHARD.json | --serve)\n")
+        return 2
+    _quiet_blender_stdout()
+    render_shard_file(argv[0])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
