@@ -72,6 +72,8 @@ def latex_cell(cell: Cell) -> str:
         body = cell.text.replace(f" {PM} ", r" \pm ")
         body = rf"$\mathbf{{{body}}}$" if cell.bold else f"${body}$"
         return body + star + marks
+    if cell.kind == "text":
+        return (rf"\textbf{{{latex_escape(cell.text)}}}" if cell.bold else latex_escape(cell.text)) + star + marks
     if cell.kind == "err":
         return "err" + marks + star
     if cell.kind == "skipped":

@@ -16,7 +16,7 @@ def _md(text: str) -> str:
 
 def markdown_cell(cell: Cell) -> str:
     """One cell's Markdown."""
-    text = f"**{cell.text}**" if cell.bold and cell.kind == "value" else cell.text
+    text = f"**{cell.text}**" if cell.bold and cell.kind in ("value", "text") and cell.text else cell.text
     if cell.star:
         text += "\\*"
     if cell.notes:

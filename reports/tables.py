@@ -46,6 +46,7 @@ SUITE_TABLES: dict[str, tuple[str, ...]] = {
     "enrc-table1": (NMI_BY_CLUSTERING, VI),
     "enrc-table3": (VI,),
     "acedec-table1": (NMI_BY_METHOD,),
+    "acedec-table1-aug": (NMI_BY_METHOD,),
     "acedec-table3": (DIMS,),
 }
 
@@ -79,7 +80,7 @@ class Cell:
     text: str
     mean: float = float("nan")
     std: float = float("nan")
-    kind: str = "value"  # value | n.a. | err | skipped | empty
+    kind: str = "value"  # value | n.a. | err | skipped | text (free text) | empty
     bold: bool = False
     star: bool = False
     notes: tuple[str, ...] = ()  # footnote marks, e.g. ("a",)
@@ -102,9 +103,9 @@ class Table:
     tier: str = ""
 
 
-def dataset_label(name: str) -> str:
-    """Paper-style display name of a data set (``nrobjects`` -> ``NR-Objects``)."""
-    return DATASET_LABELS.get(name, name)
+def dataset_label(name: str, labels: dict[str, str] | None = None) -> str:
+    """Display name of a data set: the suite's label, else the papers' (``nrobjects`` -> ``NR-Objects``)."""
+    return (labels or {}).get(name) or DATASET_LABELS.get(name, name)
 
 
 def _num(label: str) -> float:
@@ -219,14 +220,14 @@ def _counts_text(sub: pd.DataFrame) -> str:
     return f"mean {PM} std (ddof={STD_DDOF}) over {ae} autoencoders, {runs}, selected by the method's own loss (never by NMI)"
 
 
-def _deviations_text(sub: pd.DataFrame) -> str:
+def _deviations_text(sub: pd.DataFrame, labels: dict[str, str]) -> str:
     """Every recorded deviation, with the cells it applies to unless it applies to all."""
     where: dict[str, list[str]] = {}
     cells = sub.drop_duplicates(["dataset", "label"])
     n_cells = len(cells)
     for r in cells.itertuples(index=False):
         for d in r.deviations:
-            where.setdefault(d, []).append(f"{r.label} on {dataset_label(r.dataset)}")
+            where.setdefault(d, []).append(f"{r.label} on {dataset_label(r.dataset, labels)}")
     if not where:
         return "Deviations from the paper protocol: none recorded."
     parts = []
@@ -235,7 +236,7 @@ def _deviations_text(sub: pd.DataFrame) -> str:
     return "Deviations from the paper protocol: " + "; ".join(parts) + "."
 
 
-def _caption(kind: str, sub: pd.DataFrame, suite: str, tier: str) -> str:
+def _caption(kind: str, sub: pd.DataFrame, suite: str, tier: str, labels: dict[str, str]) -> str:
     what = {
         NMI_BY_CLUSTERING: "NMI per data set and ground-truth clustering (ENRC Table 1 layout)",
         VI: "Average VI between the found clusterings; higher means less redundant (ENRC Table 3 layout)",
@@ -254,18 +255,18 @@ def _caption(kind: str, sub: pd.DataFrame, suite: str, tier: str) -> str:
         parts.append("*: run on a subset or with an approximation (see deviations).")
     if (sub["status"] == "err").any():
         parts.append("err: the cell had failed runs (see the notes).")
-    parts.append(_deviations_text(sub))
+    parts.append(_deviations_text(sub, labels))
     return " ".join(parts)
 
 
-def _split_skipped(sub: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _split_skipped(sub: pd.DataFrame, labels: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
     """Remove data sets where every run was skipped; return them as note lines with their reason."""
     notes = []
     keep = []
     for ds, g in sub.groupby("dataset", sort=False):
         if (g["status"] == "skipped").all():
             reasons = [r for r in dict.fromkeys(g["reason"]) if r] or ["no reason recorded"]
-            notes.append(f"Skipped data set {dataset_label(ds)}: {'; '.join(reasons)}")
+            notes.append(f"Skipped data set {dataset_label(ds, labels)}: {'; '.join(reasons)}")
         else:
             keep.append(ds)
     return sub[sub["dataset"].isin(keep)], notes
@@ -281,15 +282,21 @@ def _ordered(sub: pd.DataFrame, order: Sequence[str] | None) -> tuple[list[str],
 
 
 def build_table(cells: pd.DataFrame, kind: str, suite: str, tier: str,
-                dataset_order: Sequence[str] | None = None) -> Table:
-    """Build one table of ``kind`` for (suite, tier) from :func:`reports.aggregate.aggregate` cells."""
+                dataset_order: Sequence[str] | None = None, dataset_labels: dict[str, str] | None = None) -> Table:
+    """Build one table of ``kind`` for (suite, tier) from :func:`reports.aggregate.aggregate` cells.
+
+    ``dataset_order`` and ``dataset_labels`` come from the suite config
+    (:func:`suite_datasets`); without them the papers' order and names are used.
+    """
+    names = dict(dataset_labels or {})
+    label_of = lambda d: dataset_label(d, names)  # noqa: E731
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
     metric = {NMI_BY_CLUSTERING: "nmi", NMI_BY_METHOD: "nmi", VI: "vi", DIMS: "dims"}[kind]
     sub = cells[(cells["suite"] == suite) & (cells["tier"] == tier) & (cells["metric"] == metric)]
     if sub.empty:
         raise ValueError(f"no results for suite {suite!r} tier {tier!r} in the store")
-    sub, skipped_notes = _split_skipped(sub)
+    sub, skipped_notes = _split_skipped(sub, names)
     notes = _Notes()
     if not dataset_order:
         dataset_order = ENRC_DATASET_ORDER if kind in (NMI_BY_CLUSTERING, VI) else ACEDEC_DATASET_ORDER
@@ -304,10 +311,10 @@ def build_table(cells: pd.DataFrame, kind: str, suite: str, tier: str,
         row_header, columns = ["Data set", "Clustering"], labels
         for ds in datasets:
             for cl in dict.fromkeys(sub.loc[sub["dataset"] == ds, "clustering"]):
-                line = [_cell_from(lookup(ds, lab, cl), metric, notes, f"{lab} on {dataset_label(ds)}")
+                line = [_cell_from(lookup(ds, lab, cl), metric, notes, f"{lab} on {label_of(ds)}")
                         for lab in labels]
                 _bold_best(line, DIGITS[metric])
-                rows.append([dataset_label(ds), cl])
+                rows.append([label_of(ds), cl])
                 grid.append(line)
     else:
         row_header = ["Method"]
@@ -316,10 +323,10 @@ def build_table(cells: pd.DataFrame, kind: str, suite: str, tier: str,
             cls = list(dict.fromkeys(sub.loc[sub["dataset"] == ds, "clustering"]))
             col_keys += [(ds, cl) for cl in cls]
         multi = {ds for ds in datasets if sum(1 for d, _ in col_keys if d == ds) > 1}
-        columns = [dataset_label(ds) + (f" ({cl})" if ds in multi else "") for ds, cl in col_keys]
+        columns = [label_of(ds) + (f" ({cl})" if ds in multi else "") for ds, cl in col_keys]
         for lab in labels:
             rows.append([lab])
-            grid.append([_cell_from(lookup(ds, lab, cl), metric, notes, f"{lab} on {dataset_label(ds)}")
+            grid.append([_cell_from(lookup(ds, lab, cl), metric, notes, f"{lab} on {label_of(ds)}")
                          for ds, cl in col_keys])
         if kind == NMI_BY_METHOD:
             for j in range(len(col_keys)):
@@ -328,7 +335,7 @@ def build_table(cells: pd.DataFrame, kind: str, suite: str, tier: str,
     return Table(
         name=f"{suite}-{tier}-{kind}", kind=kind, title=f"{title}: {suite} ({tier})",
         row_header=row_header, rows=rows, columns=columns, cells=grid,
-        caption=_caption(kind, sub, suite, tier), notes=notes.lines() + skipped_notes, suite=suite, tier=tier,
+        caption=_caption(kind, sub, suite, tier, names), notes=notes.lines() + skipped_notes, suite=suite, tier=tier,
     )
 
 
@@ -380,26 +387,34 @@ def build_tables(frame: pd.DataFrame, suite: str | None = None, tier: str | None
     cells = aggregate(frame, warn=warn)
     tables = []
     for (s, t) in dict.fromkeys(zip(cells["suite"], cells["tier"])):
-        order = _dataset_order((configs or {}).get((s, t), {}))
+        order, labels, _ = suite_datasets((configs or {}).get((s, t), {}))
         for kind in (kinds or table_kinds(s, cells)):
-            tables.append(build_table(cells, kind, s, t, order))
+            tables.append(build_table(cells, kind, s, t, order, labels))
     return tables
 
 
-def _dataset_order(config: dict) -> list[str] | None:
-    """Data-set names in the order the suite config lists them, if it does."""
+def suite_datasets(config: dict) -> tuple[list[str] | None, dict[str, str], dict[str, dict]]:
+    """From a resolved suite config: data-set ids in suite order, their display labels and their params."""
     ds = config.get("datasets") if isinstance(config, dict) else None
-    if isinstance(ds, dict):
-        return list(ds)
-    if isinstance(ds, list):
-        out = []
-        for d in ds:
-            if isinstance(d, str):
-                out.append(d)
-            elif isinstance(d, dict) and isinstance(d.get("name"), str):
-                out.append(d.get("id") or d["name"])
-        return out
-    return None
+    order: list[str] = []
+    labels: dict[str, str] = {}
+    params: dict[str, dict] = {}
+    items = ds.items() if isinstance(ds, dict) else ((None, d) for d in (ds or []))
+    for key, d in items:
+        if isinstance(d, str):
+            order.append(d)
+            continue
+        if not isinstance(d, dict):
+            continue
+        ident = key or d.get("id") or d.get("name")
+        if not isinstance(ident, str):
+            continue
+        order.append(ident)
+        if isinstance(d.get("label"), str):
+            labels[ident] = d["label"]
+        if isinstance(d.get("params"), dict):
+            params[ident] = d["params"]
+    return (order or None), labels, params
 
 
 def markdown_table(frame: pd.DataFrame, suite: str | None = None, tier: str | None = None,

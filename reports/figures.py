@@ -1,0 +1,444 @@
+"""The papers' figures, drawn with matplotlib (Agg, no pyplot state) from stored results only.
+
+==================  =====================================================================  =================
+name                what                                                                   produced by suite
+==================  =====================================================================  =================
+``acedec-fig1a``    ACe/DeC Fig. 1a: NMI vs the number of noise dimensions k of SYNTH-k,    ``acedec-fig1a``
+                    mean and 95% CI over the autoencoders, DCN vs ACe/DeC+DCN
+``acedec-fig4``     ACe/DeC Fig. 4: NMI over the learning rate 10⁻³·γ, DCN per λ (a) and    ``acedec-fig4``
+                    ACe/DeC+DCN per data set (b, c); mean and 95% CI
+``enrc-fig4``       ENRC Fig. 4: sorted feature weights β_s per clustering, after the       ``enrc-casestudy``
+                    initialisation (top) and after training (bottom)
+``enrc-fig3``       ENRC Fig. 3: per clustering, the two embedded dimensions with the       ``enrc-casestudy``
+                    highest β_s (scatter, histograms on the diagonal) and the decoded
+                    centres dec(V μ_{s,i}) as images
+``acedec-fig3``     ACe/DeC Fig. 3: latent traversal, decoded images along the shared       ``acedec-table1``
+                    space's first principal component (x) and the top-β_cs dimension (y)
+==================  =====================================================================  =================
+
+Each figure is computed from the protocol aggregation (``reports.aggregate``:
+best run by own loss per autoencoder) or, for the case-study figures, from the
+artefacts of the run with the lowest loss.  Images stored as flat vectors are
+reshaped to the square (1 or 3 channel) image they came from, and every image is
+min-max scaled for display (the data are z-transformed); RGBA is shown as RGB.
+A figure whose inputs are not in the store raises :class:`MissingArtefactError`
+naming what is missing and the suite that produces it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from benchmark.metrics import NMI_CAPTION
+from reports.aggregate import aggregate, mean_ci95, select_best
+from reports.source import MissingArtefactError, artefact_keys, load_artefact
+from reports.tables import dataset_label, method_order
+
+TIER_PREFERENCE = ("paper", "standard", "quick")
+FORMATS = ("png", "pdf")
+PNG_DPI = 150
+
+#: The learning rate Fig. 4's γ multiplies (ACe/DeC: "10⁻³γ, where the start value 10⁻³ is based on the pretraining").
+FIG4_BASE_LR = 1e-3
+
+
+def _new_figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Any, out_dir: str | Path, name: str, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write ``<out_dir>/<name>.png`` and ``.pdf``; return the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        p = out / f"{name}.{fmt}"
+        fig.savefig(p, dpi=PNG_DPI if fmt == "png" else None)
+        paths.append(p)
+    return paths
+
+
+def _missing(figure: str, what: str, frame: pd.DataFrame) -> MissingArtefactError:
+    store = frame.attrs.get("store_path", "the store")
+    suite = FIGURES[figure].suite
+    return MissingArtefactError(f"{figure} needs {what}, which {store} does not hold; "
+                                f"produce it with `nrbench run {suite}`")
+
+
+def _one_tier(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Rows of the most complete stored tier (paper > standard > quick > others)."""
+    tiers = list(dict.fromkeys(frame["tier"]))
+    tiers.sort(key=lambda t: TIER_PREFERENCE.index(t) if t in TIER_PREFERENCE else len(TIER_PREFERENCE))
+    return frame[frame["tier"] == tiers[0]], tiers[0]
+
+
+def _prefer_suite(frame: pd.DataFrame, suite: str | None, preferred: str) -> pd.DataFrame:
+    if suite is not None:
+        out = frame[frame["suite"] == suite]
+        if out.empty:
+            raise ValueError(f"suite {suite!r} has no results; stored suites: {', '.join(sorted(set(frame['suite'])))}")
+        return out
+    if (frame["suite"] == preferred).any():
+        return frame[frame["suite"] == preferred]
+    return frame
+
+
+# --------------------------------------------------------------------------- ACe/DeC Fig. 1a
+def noise_dims(dataset: str, config_params: dict[str, Any] | None = None) -> int | None:
+    """Number of added noise dimensions k of a SYNTH-k data set: suite params ``noise_dims``/``k``, else the id."""
+    for key in ("noise_dims", "k", "n_noise"):
+        if config_params and config_params.get(key) is not None:
+            return int(config_params[key])
+    m = re.fullmatch(r"synth[-_]?k?(\d+)", dataset.strip().lower())
+    return int(m.group(1)) if m else None
+
+
+def fig_acedec_fig1a(frame: pd.DataFrame, suite: str | None = None, configs: dict | None = None,
+                     tier: str | None = None) -> Any:
+    """ACe/DeC Fig. 1a: NMI against the number of noise dimensions, mean and 95% CI per method label."""
+    from reports.tables import suite_datasets
+
+    f = _prefer_suite(frame, suite, "acedec-fig1a")
+    f = f[f["method"].isin(["dcn", "acedec"])]
+    k_of: dict[tuple[str, str, str], int] = {}
+    for (s, t, d) in set(zip(f["suite"], f["tier"], f["dataset"])):
+        _, _, params = suite_datasets((configs or {}).get((s, t), {}))
+        k = noise_dims(d, params.get(d))
+        if k is not None:
+            k_of[(s, t, d)] = k
+    f = f[[(s, t, d) in k_of for s, t, d in zip(f["suite"], f["tier"], f["dataset"])]]
+    if tier is not None:
+        f = f[f["tier"] == tier]
+    if f.empty or len({k for key, k in k_of.items() if key[1] in set(f["tier"])}) < 2:
+        raise _missing("acedec-fig1a", "NMI results of DCN and ACe/DeC+DCN on SYNTH-k with at least two noise "
+                       "levels k", frame)
+    f, tier_used = _one_tier(f)
+    cells = aggregate(f, warn=False)
+    cells = cells[(cells["metric"] == "nmi") & (cells["status"] == "ok")]
+    fig = _new_figure(6.0, 4.0)
+    ax = fig.add_subplot()
+    for label in method_order(zip(cells["method"], cells["label"])):
+        g = cells[cells["label"] == label]
+        pts = sorted((k_of[(r.suite, r.tier, r.dataset)], *mean_ci95(r.values)) for r in g.itertuples())
+        x = np.array([p[0] for p in pts], dtype=float)
+        y = np.array([p[1] for p in pts])
+        ci = np.nan_to_num(np.array([p[2] for p in pts]))
+        line, = ax.plot(x, y, marker="o", label=label)
+        ax.fill_between(x, y - ci, y + ci, color=line.get_color(), alpha=0.2, linewidth=0)
+    n_ae = sorted(set(cells["n_ae"]))
+    ax.set_xlabel("number of added noise dimensions k")
+    ax.set_ylabel("NMI")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(f"ACe/DeC Fig. 1a: SYNTH-k ({tier_used} tier), mean and 95% CI over "
+                 f"{'/'.join(map(str, n_ae))} AEs", fontsize=9)
+    return fig
+
+
+# --------------------------------------------------------------------------- ACe/DeC Fig. 4
+def _lr_of(params: dict[str, Any]) -> float | None:
+    for key in ("lr", "learning_rate"):
+        if params.get(key) is not None:
+            return float(params[key])
+    return None
+
+
+def _strip_lr(label: str) -> str:
+    return re.sub(r"\s*(?:lr|learning_rate)\s*=\s*[-+0-9.eE]+", "", label).strip()
+
+
+def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | None = None) -> Any:
+    """ACe/DeC Fig. 4: NMI over γ (learning rate 10⁻³·γ); DCN per λ per data set, ACe/DeC+DCN per data set."""
+    f = _prefer_suite(frame, suite, "acedec-fig4")
+    f = f[f["method"].isin(["dcn", "acedec"]) & [(_lr_of(p) is not None) for p in f["params"]]]
+    if tier is not None:
+        f = f[f["tier"] == tier]
+    if f.empty:
+        raise _missing("acedec-fig4", "NMI results of DCN / ACe/DeC+DCN over a learning-rate grid (params 'lr')",
+                       frame)
+    f, tier_used = _one_tier(f)
+    cells = aggregate(f, warn=False)
+    cells = cells[(cells["metric"] == "nmi") & (cells["status"] == "ok")].copy()
+    cells["gamma"] = [_lr_of(p) / FIG4_BASE_LR for p in cells["params"]]
+    cells["line"] = [_strip_lr(lab) for lab in cells["label"]]
+    dcn_sets = list(dict.fromkeys(cells.loc[cells["method"] == "dcn", "dataset"]))
+    panels = [("dcn", ds) for ds in dcn_sets] + ([("acedec", None)] if (cells["method"] == "acedec").any() else [])
+    fig = _new_figure(4.2 * len(panels), 3.6)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for i, (ax, (method, ds)) in enumerate(zip(axes, panels)):
+        g = cells[(cells["method"] == method) & ((cells["dataset"] == ds) if ds else True)]
+        if method == "dcn":
+            groups = [(ln, g[g["line"] == ln]) for ln in method_order(zip(g["method"], g["line"]))]
+            title = f"({chr(97 + i)}) DCN on {dataset_label(ds)}"
+        else:
+            groups = [(dataset_label(d), g[g["dataset"] == d]) for d in dict.fromkeys(g["dataset"])]
+            title = f"({chr(97 + i)}) ACe/DeC+DCN"
+        for name, gg in groups:
+            pts = sorted((r.gamma, *mean_ci95(r.values)) for r in gg.itertuples())
+            x = [p[0] for p in pts]
+            ax.errorbar(x, [p[1] for p in pts], yerr=np.nan_to_num([p[2] for p in pts]), marker="o",
+                        capsize=3, label=name)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(f"γ (learning rate {FIG4_BASE_LR:g}·γ)")
+        ax.set_ylabel("NMI")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"ACe/DeC Fig. 4 ({tier_used} tier): mean and 95% CI over the autoencoders", fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------- artefact-based figures
+def pick_run(frame: pd.DataFrame, figure: str, methods: Sequence[str], keys: Sequence[str],
+             suite: str | None = None, dataset: str | None = None,
+             prefer_datasets: Sequence[str] = ()) -> tuple[pd.Series, dict[str, np.ndarray]]:
+    """The OK run of ``methods`` whose artefact has every key in ``keys``, with the lowest loss.
+
+    Preference: the figure's own suite, then ``prefer_datasets`` in order, then the lowest loss.
+    """
+    f = _prefer_suite(frame, suite, FIGURES[figure].suite)
+    f = f[(f["status"] == "ok") & f["method"].isin(list(methods))]
+    if dataset is not None:
+        if dataset not in set(f["dataset"]):
+            raise ValueError(f"dataset {dataset!r} has no {'/'.join(methods)} results; stored: "
+                             f"{', '.join(sorted(set(f['dataset']))) or '(none)'}")
+        f = f[f["dataset"] == dataset]
+    f = select_best(f, warn=False)
+    have = [set(keys) <= artefact_keys(frame, r) for _, r in f.iterrows()]
+    f = f[have]
+    if f.empty:
+        raise _missing(figure, f"artefact(s) {', '.join(keys)} of a {'/'.join(methods)} run", frame)
+    rank = {d: i for i, d in enumerate(prefer_datasets)}
+    f = f.assign(_r=[rank.get(d, len(rank)) for d in f["dataset"]])
+    f = f.sort_values(["_r", "loss", "ae_seed"], na_position="last", kind="mergesort")
+    row = f.iloc[0]
+    return row, load_artefact(frame, row)
+
+
+def as_image(a: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """An array as a displayable (H, W) or (H, W, 3) image in [0, 1] and the colormap to use.
+
+    CHW with 1, 3 or 4 channels; HW; or a flat vector of a square 1- or 3-channel
+    image.  Min-max scaled per image (the stored data are z-transformed).
+    """
+    a = np.asarray(a, dtype=float)
+    if a.ndim == 1:
+        for c in (1, 3):
+            side = math.isqrt(a.size // c) if a.size % c == 0 else 0
+            if side and c * side * side == a.size:
+                a = a.reshape(c, side, side)
+                break
+        else:
+            raise ValueError(f"cannot show a flat vector of {a.size} values as a square image")
+    if a.ndim == 3:
+        if a.shape[0] in (1, 3, 4):
+            a = a[0] if a.shape[0] == 1 else np.moveaxis(a[:3], 0, -1)
+        elif a.shape[-1] in (1, 3, 4):
+            a = a[..., 0] if a.shape[-1] == 1 else a[..., :3]
+        else:
+            raise ValueError(f"cannot show an array of shape {a.shape} as an image")
+    elif a.ndim != 2:
+        raise ValueError(f"cannot show an array of shape {a.shape} as an image")
+    lo, hi = np.nanmin(a), np.nanmax(a)
+    a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    return a, ("gray" if a.ndim == 2 else None)
+
+
+def _clustering_names(row: pd.Series, n: int) -> list[str]:
+    names = [str(c) for c in row["clusterings"]]
+    return names if len(names) == n else [f"clustering {s + 1}" for s in range(n)]
+
+
+def fig_enrc_fig4(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None) -> Any:
+    """ENRC Fig. 4: per clustering, the β_s weights sorted in decreasing order, before and after training."""
+    row, art = pick_run(frame, "enrc-fig4", ["enrc"], ["betas_init", "betas"], suite, dataset,
+                        prefer_datasets=("nrobjects", "stickfigures"))
+    b0, b1 = np.atleast_2d(art["betas_init"]), np.atleast_2d(art["betas"])
+    S, D = b1.shape
+    _, match, _ = _truth_for_found(art, S)
+    gt = [str(c) for c in row["clusterings"]]
+    names = [f"clustering {s + 1}" + (f" (↔ {gt[match[s]]})" if "Z_labels_true" in art and match[s] < len(gt) else "")
+             for s in range(S)]
+    fig = _new_figure(max(4.0, 3.2 * S), 4.8)
+    axes = fig.subplots(2, S, squeeze=False, sharey=True)
+    for r, (b, when) in enumerate(((b0, "after initialisation"), (b1, "after training"))):
+        for s in range(S):
+            ax = axes[r][s]
+            order = np.argsort(-b[s], kind="stable")
+            ax.bar(np.arange(D), b[s][order], color=f"C{s}")
+            ax.set_xticks(np.arange(D), [str(i) for i in order], fontsize=6 if D > 12 else 8)
+            ax.set_ylim(0, 1)
+            ax.set_title(f"β for {names[s]}, {when}", fontsize=9)
+            if s == 0:
+                ax.set_ylabel("β")
+            if r == 1:
+                ax.set_xlabel("embedded dimension (sorted by β)")
+    fig.suptitle(f"ENRC Fig. 4: sorted feature weights, {dataset_label(row['dataset'])} "
+                 f"(ae_seed {row['ae_seed']}, run {row['run_seed']}, {row['tier']} tier)", fontsize=10)
+    return fig
+
+
+def _truth_for_found(art: dict[str, np.ndarray], S: int) -> tuple[np.ndarray | None, list[int], list[float]]:
+    """Ground-truth labels of the Z_rot points and, per found clustering, the best-matching truth (by NMI)."""
+    from benchmark.metrics import nmi_matrix
+
+    truth = art.get("Z_labels_true")
+    if truth is None:
+        return None, [0] * S, [math.nan] * S
+    truth = truth.reshape(len(truth), -1)
+    labels = art.get("labels")
+    idx = art.get("Z_index")
+    if labels is not None and idx is not None:
+        found = np.asarray(labels).reshape(len(labels), -1)[idx]
+    elif labels is not None and len(labels) == len(truth):
+        found = np.asarray(labels).reshape(len(labels), -1)
+    else:
+        return truth, [min(s, truth.shape[1] - 1) for s in range(S)], [math.nan] * S
+    M = nmi_matrix(truth, found)  # (S_true, S_found)
+    best = [int(M[:, s].argmax()) if s < M.shape[1] else 0 for s in range(S)]
+    return truth, best, [float(M[best[s], s]) if s < M.shape[1] else math.nan for s in range(S)]
+
+
+def fig_enrc_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None) -> Any:
+    """ENRC Fig. 3: per clustering, top-2-β scatter with histograms on the diagonal, decoded centres below."""
+    row, art = pick_run(frame, "enrc-fig3", ["enrc"], ["Z_rot", "betas"], suite, dataset,
+                        prefer_datasets=("nrobjects", "stickfigures"))
+    Z, B = art["Z_rot"], np.atleast_2d(art["betas"])
+    S = B.shape[0]
+    missing = [f"decoded_centers_{s}" for s in range(S) if f"decoded_centers_{s}" not in art]
+    if missing:
+        raise _missing("enrc-fig3", f"artefact(s) {', '.join(missing)} of the ENRC run", frame)
+    truth, match, match_nmi = _truth_for_found(art, S)
+    gt_names = [str(c) for c in row["clusterings"]]
+    from matplotlib.gridspec import GridSpecFromSubplotSpec
+
+    k_max = max(art[f"decoded_centers_{s}"].shape[0] for s in range(S))
+    fig = _new_figure(3.6 * S, 3.6 + 1.2 * math.ceil(k_max / 6))
+    outer = fig.add_gridspec(2, S, height_ratios=[3.2, 1.2 * math.ceil(k_max / 6)])
+    for s in range(S):
+        top = np.argsort(-B[s], kind="stable")[:2]
+        colours = truth[:, match[s]] if truth is not None else np.zeros(len(Z), dtype=int)
+        gt = gt_names[match[s]] if match[s] < len(gt_names) else f"truth {match[s] + 1}"
+        inner = GridSpecFromSubplotSpec(2, 2, subplot_spec=outer[0, s], hspace=0.05, wspace=0.05)
+        for i in range(2):
+            for j in range(2):
+                ax = fig.add_subplot(inner[i, j])
+                a, b = top[j], top[i]
+                if i == j:
+                    classes = np.unique(colours)
+                    ax.hist([Z[colours == c, a] for c in classes], bins=30, stacked=True,
+                            color=[f"C{int(c) % 10}" for c in range(len(classes))])
+                    ax.set_yticks([])
+                else:
+                    ax.scatter(Z[:, a], Z[:, b], c=[f"C{int(c) % 10}" for c in np.searchsorted(np.unique(colours), colours)],
+                               s=3, alpha=0.6, linewidths=0)
+                ax.tick_params(labelsize=6)
+                if i == 1:
+                    ax.set_xlabel(f"z{a} (β={B[s, a]:.2f})", fontsize=7)
+                else:
+                    ax.set_xticklabels([])
+                if j == 0 and i != j:
+                    ax.set_ylabel(f"z{b} (β={B[s, b]:.2f})", fontsize=7)
+                if i == 0 and j == 0:
+                    nmi_txt = f", NMI {match_nmi[s]:.2f}" if not math.isnan(match_nmi[s]) else ""
+                    ax.set_title(f"found clustering {s + 1} ↔ {gt}{nmi_txt}", fontsize=8, loc="left")
+        centers = art[f"decoded_centers_{s}"]
+        k = centers.shape[0]
+        cols = min(k, 6)
+        img_grid = GridSpecFromSubplotSpec(math.ceil(k / cols), cols, subplot_spec=outer[1, s], wspace=0.05, hspace=0.05)
+        for c in range(k):
+            ax = fig.add_subplot(img_grid[c // cols, c % cols])
+            img, cmap = as_image(centers[c])
+            ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
+            ax.set_axis_off()
+    fig.suptitle(f"ENRC Fig. 3: {dataset_label(row['dataset'])}, top-β dimensions per clustering and decoded "
+                 f"centres dec(Vμ) (ae_seed {row['ae_seed']}, {row['tier']} tier); colours: ground truth",
+                 fontsize=9)
+    return fig
+
+
+def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None) -> Any:
+    """ACe/DeC Fig. 3 (right): decoded images along PC1 of the shared space (x) and the top-β_cs dimension (y)."""
+    row, art = pick_run(frame, "acedec-fig3", ["acedec", "acedec-aug"], ["traversal"], suite, dataset,
+                        prefer_datasets=("mnist", "mnist-test", "objects"))
+    T = np.asarray(art["traversal"])
+    if T.ndim < 3:
+        raise ValueError(f"artefact 'traversal' must have shape (rows, cols, *sample_shape); got {T.shape}")
+    rows, cols = T.shape[:2]
+    axes_vals = art.get("traversal_axes")
+    xs = ys = None
+    if axes_vals is not None:
+        A = np.asarray(axes_vals, dtype=float)
+        if A.shape == (rows, cols, 2):
+            ys, xs = A[:, 0, 0], A[0, :, 1]
+        elif A.ndim == 2 and A.shape[0] == 2 and A.shape[1] == max(rows, cols) and rows == cols:
+            xs, ys = A[0], A[1]
+    fig = _new_figure(0.9 * cols + 1.2, 0.9 * rows + 1.0)
+    grid = fig.subplots(rows, cols, squeeze=False, gridspec_kw={"wspace": 0.03, "hspace": 0.03})
+    for i in range(rows):
+        for j in range(cols):
+            ax = grid[i][j]
+            img, cmap = as_image(T[i, j])
+            ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == rows - 1 and xs is not None:
+                ax.set_xlabel(f"{xs[j]:.2g}", fontsize=7)
+            if j == 0 and ys is not None:
+                ax.set_ylabel(f"{ys[i]:.2g}", fontsize=7)
+    fig.supxlabel("first principal component of the shared space →", fontsize=9)
+    fig.supylabel("dimension with the highest β_cs →", fontsize=9)
+    fig.suptitle(f"ACe/DeC Fig. 3: latent traversal, {dataset_label(row['dataset'])} "
+                 f"(ae_seed {row['ae_seed']}, {row['tier']} tier)", fontsize=10)
+    return fig
+
+
+class FigureSpec:
+    """A named figure: its drawing function, the suite that produces its inputs, a description."""
+
+    def __init__(self, func: Callable[..., Any], suite: str, description: str, options: tuple[str, ...]) -> None:
+        self.func, self.suite, self.description, self.options = func, suite, description, options
+
+
+FIGURES: dict[str, FigureSpec] = {
+    "acedec-fig1a": FigureSpec(fig_acedec_fig1a, "acedec-fig1a",
+                               "NMI vs number of noise dimensions (SYNTH-k), DCN vs ACe/DeC+DCN, mean and 95% CI",
+                               ("suite", "configs", "tier")),
+    "acedec-fig4": FigureSpec(fig_acedec_fig4, "acedec-fig4",
+                              "NMI over the λ × learning-rate grid (DCN) and the learning rate (ACe/DeC), 95% CI",
+                              ("suite", "tier")),
+    "enrc-fig3": FigureSpec(fig_enrc_fig3, "enrc-casestudy",
+                            "top-β scatter per clustering with histograms, and decoded centres as images",
+                            ("suite", "dataset")),
+    "enrc-fig4": FigureSpec(fig_enrc_fig4, "enrc-casestudy",
+                            "sorted β weights per clustering, after initialisation and after training",
+                            ("suite", "dataset")),
+    "acedec-fig3": FigureSpec(fig_acedec_fig3, "acedec-table1",
+                              "latent traversal: decoded images along shared-space PC1 vs the top-β_cs dimension",
+                              ("suite", "dataset")),
+}
+
+
+def draw(name: str, frame: pd.DataFrame, **options: Any) -> Any:
+    """Draw figure ``name`` (a key of :data:`FIGURES`) from a store frame; unused options are ignored."""
+    if name not in FIGURES:
+        raise ValueError(f"figure must be one of {', '.join(FIGURES)}; got {name!r}")
+    spec = FIGURES[name]
+    if frame.empty:
+        raise _missing(name, "results", frame)
+    return spec.func(frame, **{k: v for k, v in options.items() if k in spec.options and v is not None})
+
+
+__all__ = ["FIGURES", "draw", "save_figure", "as_image", "noise_dims", "pick_run", "NMI_CAPTION"]

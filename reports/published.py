@@ -1,0 +1,236 @@
+"""The papers' published numbers, kept as data, and the paper-vs-nrbench comparison.
+
+``benchmark/published/*.csv`` holds one file per published table (transcribed
+from PROTOCOL.md and the papers' text; package data):
+
+============================  ===============================================
+``enrc_table1.csv``           ENRC (AAAI 2020) Table 1, NMI
+``enrc_table3.csv``           ENRC Table 3, VI
+``acedec_table1.csv``         ACe/DeC (IJCAI 2021) Table 1, NMI
+``acedec_table1_aug.csv``     ACe/DeC Table 1, lower part (+Aug), NMI
+``acedec_table3.csv``         ACe/DeC Table 3, cluster-space dimensions
+============================  ===============================================
+
+Columns: ``paper, table, metric, dataset`` (the nrbench data-set id),
+``dataset_label, clustering`` (empty for single-clustering data), ``method``
+(the ``benchmark.method_registry`` name), ``method_label`` (as printed),
+``variant`` (``lambda=0.1``, ``aug``, ``aug;lambda=0.1``), ``mean, std``
+(empty where the paper has no number) and ``marker`` (``*`` subset,
+``n.a.`` no VI, ``–`` not run, ``N/A`` not applicable).
+
+:func:`compare` lines the published values up with ours (after the protocol
+aggregation) and judges each: *reproduced* when |ours − paper| ≤
+max(:data:`ABS_TOL`, std_paper + std_ours), i.e. the one-std bands touch or the
+difference is below rounding noise; otherwise *higher* or *lower*.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from importlib import resources
+from typing import Any, Mapping
+
+import pandas as pd
+
+from benchmark.metrics import NMI_CAPTION, VI_CAPTION
+from reports.tables import DIGITS, PM, Cell, Table, dataset_label, format_value
+
+PUBLISHED_COLUMNS = ["paper", "table", "metric", "dataset", "dataset_label", "clustering", "method",
+                     "method_label", "variant", "mean", "std", "marker"]
+PUBLISHED_FILES = ("enrc_table1.csv", "enrc_table3.csv", "acedec_table1.csv", "acedec_table1_aug.csv",
+                   "acedec_table3.csv")
+
+#: Differences below this count as reproduced whatever the stds (the papers round to 0.01).
+ABS_TOL = 0.02
+
+#: Data-set ids that name the same published data set (canonical id on the right).
+DATASET_ALIASES = {"synth": "synth-25", "mnist-full": "mnist", "stickfigures-file": "stickfigures"}
+
+#: Parameter names that carry DCN's λ, and augmentation switches, in stored params.
+LAMBDA_KEYS = ("lambda_", "lambda", "lam", "lmbda")
+AUG_KEYS = ("augmentation", "augment", "aug")
+
+
+def load_published(paper: str | None = None) -> pd.DataFrame:
+    """All published values (one row per table cell), optionally of one paper (``enrc``/``acedec``)."""
+    base = resources.files("benchmark") / "published"
+    frames = []
+    for name in PUBLISHED_FILES:
+        with resources.as_file(base / name) as path:
+            df = pd.read_csv(path, dtype={"table": str, "clustering": str, "variant": str, "marker": str},
+                             keep_default_na=False, na_values={"mean": [""], "std": [""]})
+        if list(df.columns) != PUBLISHED_COLUMNS:
+            raise ValueError(f"published/{name}: columns {list(df.columns)}; expected {PUBLISHED_COLUMNS}")
+        df["source"] = name
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    out["mean"] = pd.to_numeric(out["mean"], errors="raise")
+    out["std"] = pd.to_numeric(out["std"], errors="raise")
+    if paper is not None:
+        papers = sorted(set(out["paper"]))
+        hit = [p for p in papers if p == paper or p.split("-")[0] == paper]
+        if not hit:
+            raise ValueError(f"paper must be one of {', '.join(papers)} (or enrc, acedec); got {paper!r}")
+        out = out[out["paper"].isin(hit)].reset_index(drop=True)
+    return out
+
+
+def canonical_dataset(name: str) -> str:
+    """The published data-set id a stored data-set id corresponds to (``synth`` -> ``synth-25``)."""
+    n = str(name).strip().lower().replace("_", "-")
+    return DATASET_ALIASES.get(n, n)
+
+
+def variant_of(method: str, label: str, params: Mapping[str, Any] | None) -> tuple[str, bool, float | None]:
+    """(base method, augmentation?, λ or None) of a stored result, from its method id, params and label."""
+    params = dict(params or {})
+    base, aug = method, False
+    if base.endswith("-aug"):
+        base, aug = base[: -len("-aug")], True
+    if any(params.get(k) for k in AUG_KEYS) or re.search(r"\+\s*aug\b", label, flags=re.I):
+        aug = True
+    lam = next((float(params[k]) for k in LAMBDA_KEYS if params.get(k) is not None), None)
+    if lam is None:
+        m = re.search(r"(?:λ|lambda)\s*=\s*([-+]?\d*\.?\d+(?:e[-+]?\d+)?)", label, flags=re.I)
+        lam = float(m.group(1)) if m else None
+    return base, aug, lam
+
+
+def parse_variant(variant: str) -> tuple[bool, float | None]:
+    """(augmentation?, λ or None) of a published ``variant`` string such as ``aug;lambda=0.1``."""
+    aug, lam = False, None
+    for part in filter(None, (p.strip() for p in str(variant or "").split(";"))):
+        if part == "aug":
+            aug = True
+        elif part.startswith("lambda="):
+            lam = float(part.split("=", 1)[1])
+        else:
+            raise ValueError(f"variant: unknown part {part!r} in {variant!r}")
+    return aug, lam
+
+
+def _matches(pub: Any, cell: Any) -> bool:
+    base, aug, lam = variant_of(cell.method, cell.label, cell.params)
+    p_aug, p_lam = parse_variant(pub.variant)
+    if base != pub.method or aug != p_aug:
+        return False
+    if p_lam is not None and (lam is None or not math.isclose(lam, p_lam, rel_tol=1e-9)):
+        return False
+    # Stored grids over other hyperparameters (e.g. the learning rate of Fig. 4) are not the table's entry.
+    extra = {k for k in (cell.params or {}) if k in ("lr", "learning_rate")}
+    return not extra
+
+
+def verdict(ours: float, our_std: float, paper: float, paper_std: float) -> str:
+    """``reproduced`` / ``higher`` / ``lower`` (rule in the module docstring)."""
+    tol = max(ABS_TOL, (0.0 if math.isnan(paper_std) else paper_std) + (0.0 if math.isnan(our_std) else our_std))
+    d = ours - paper
+    if abs(d) <= tol + 1e-12:
+        return "reproduced"
+    return "higher" if d > 0 else "lower"
+
+
+def compare(cells: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Published values beside ours: one row per (published cell, our suite/tier holding it).
+
+    Columns: suite, tier, paper, table, metric, dataset_label, clustering,
+    method_label, paper_mean, paper_std, paper_marker, ours_mean, ours_std,
+    ours_label, status, marker, delta, verdict.  Published cells nobody ran are
+    left out (see :func:`unmatched`).
+    """
+    published = load_published() if published is None else published
+    rows = []
+    if cells.empty:
+        return pd.DataFrame(rows)
+    c = cells.copy()
+    c["canon"] = [canonical_dataset(d) for d in c["dataset"]]
+    by_key: dict[tuple, list] = {}
+    n_cl = c[c["metric"] == "nmi"].groupby(["suite", "tier", "dataset"])["clustering"].nunique().to_dict()
+    for cell in c.itertuples(index=False):
+        by_key.setdefault((cell.metric, cell.canon), []).append(cell)
+    for pub in published.itertuples(index=False):
+        for cell in by_key.get((pub.metric, canonical_dataset(pub.dataset)), []):
+            if pub.clustering and cell.clustering != pub.clustering:
+                continue
+            if not pub.clustering and pub.metric == "nmi" and n_cl.get((cell.suite, cell.tier, cell.dataset), 1) > 1:
+                continue
+            if not _matches(pub, cell):
+                continue
+            ok = cell.status == "ok" and len(cell.values) > 0
+            has_paper = not math.isnan(pub.mean)
+            rows.append({
+                "suite": cell.suite, "tier": cell.tier, "paper": pub.paper, "table": pub.table,
+                "metric": pub.metric, "dataset_label": pub.dataset_label, "clustering": pub.clustering,
+                "method_label": pub.method_label, "paper_mean": pub.mean, "paper_std": pub.std,
+                "paper_marker": pub.marker, "ours_mean": cell.mean if ok else math.nan,
+                "ours_std": cell.std if ok else math.nan, "ours_label": cell.label, "status": cell.status,
+                "marker": cell.marker,
+                "delta": (cell.mean - pub.mean) if ok and has_paper else math.nan,
+                "verdict": (verdict(cell.mean, cell.std, pub.mean, pub.std) if ok and has_paper
+                            else ("no published value" if ok else cell.status)),
+            })
+    return pd.DataFrame(rows)
+
+
+def unmatched(cells: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Published cells with no nrbench result in ``cells`` (not run yet)."""
+    published = load_published() if published is None else published
+    comp = compare(cells, published)
+    if comp.empty:
+        return published
+    done = set(zip(comp["paper"], comp["table"], comp["dataset_label"], comp["clustering"], comp["method_label"]))
+    mask = [(r.paper, r.table, r.dataset_label, r.clustering, r.method_label) not in done
+            for r in published.itertuples(index=False)]
+    return published[mask]
+
+
+def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None) -> list[Table]:
+    """One :class:`Table` per (suite, tier): published value, ours, the difference and the verdict."""
+    published = load_published() if published is None else published
+    comp = compare(cells, published)
+    if comp.empty:
+        raise ValueError("none of the stored results corresponds to a published table cell "
+                         "(run e.g. `nrbench run enrc-table1` or `nrbench run acedec-table1`)")
+    tables = []
+    n_unmatched = len(unmatched(cells, published))
+    for (suite, tier), g in comp.groupby(["suite", "tier"], sort=False):
+        rows, grid = [], []
+        for r in g.itertuples(index=False):
+            digits = DIGITS[r.metric]
+            paper_txt = (format_value(r.paper_mean, r.paper_std, digits) if not math.isnan(r.paper_std)
+                         else (f"{r.paper_mean:.{digits}f}" if not math.isnan(r.paper_mean) else r.paper_marker))
+            if not math.isnan(r.paper_mean) and r.paper_marker not in ("", "N/A"):
+                paper_txt += r.paper_marker.replace("n.a.", "")
+            if r.status == "ok" and not math.isnan(r.ours_mean):
+                ours = Cell(format_value(r.ours_mean, r.ours_std, digits), r.ours_mean, r.ours_std,
+                            star=r.marker == "*")
+            else:
+                ours = Cell({"err": "err", "skipped": "–", "n.a.": "n.a."}.get(r.status, r.status), kind="text")
+            delta = Cell(f"{r.delta:+.{digits}f}" if not math.isnan(r.delta) else "", kind="text")
+            v = Cell(r.verdict, kind="text", bold=r.verdict == "reproduced")
+            rows.append([f"{r.paper.split('-')[0].upper().replace('ACEDEC', 'ACe/DeC')} T{r.table}",
+                         r.dataset_label, r.clustering or "", r.method_label])
+            grid.append([Cell(paper_txt, kind="text"), ours, delta, v])
+        n_rep = int((g["verdict"] == "reproduced").sum())
+        n_cmp = int(g["verdict"].isin(["reproduced", "higher", "lower"]).sum())
+        metrics = set(g["metric"])
+        caption = (
+            f"Published values beside nrbench's (suite {suite}, tier {tier}); {n_rep} of {n_cmp} compared "
+            f"values reproduced, i.e. |Δ| ≤ max({ABS_TOL}, std_paper + std_ours); Δ = ours − paper. "
+            f"nrbench: mean {PM} std over the autoencoders of the run with the lowest own loss per autoencoder. "
+            + (f"{NMI_CAPTION}. " if metrics & {"nmi"} else "")
+            + (f"{VI_CAPTION}. " if "vi" in metrics else "")
+            + ("A tier other than 'paper' runs reduced budgets, so differences are expected. " if tier != "paper" else "")
+            + "*: subset or approximation."
+        )
+        notes = [f"{n_unmatched} published values have no nrbench result in this store (not run)."] if n_unmatched else []
+        tables.append(Table(name=f"{suite}-{tier}-vs-paper", kind="compare", title=f"Paper vs nrbench: {suite} ({tier})",
+                            row_header=["Table", "Data set", "Clustering", "Method"], rows=rows,
+                            columns=["Paper", "nrbench", "Δ", "Verdict"], cells=grid, caption=caption,
+                            notes=notes, suite=suite, tier=tier))
+    return tables
+
+
+__all__ = ["load_published", "compare", "unmatched", "comparison_tables", "verdict", "variant_of",
+           "canonical_dataset", "dataset_label"]
