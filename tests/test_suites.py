@@ -1,0 +1,157 @@
+"""Suite files: every shipped suite and tier parses and validates; bad files name path, key and expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import harness_fixtures as hf
+from benchmark import suites
+from benchmark.suites import SuiteError, describe_suites, resolve
+
+EXPECTED = {"enrc-table1", "enrc-casestudy", "acedec-table1", "acedec-table1-aug", "acedec-table3",
+            "acedec-fig1a", "acedec-fig4"}
+
+
+@pytest.fixture(autouse=True)
+def _fixtures():
+    hf.register()
+
+
+def test_every_table_and_figure_is_a_shipped_suite():
+    assert EXPECTED <= set(suites.available())
+    assert set(suites.DEFAULT_SUITES) <= EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("tier", suites.TIERS)
+def test_shipped_suites_resolve_and_validate(name, tier):
+    s = resolve(name, tier, check=False)
+    suites.check_components(s)  # raises on any unknown name/parameter; notes only for modules not yet present
+    assert s.datasets and s.methods and s.pairs()
+    fits, _ = suites.count_tasks(s)
+    assert fits > 0
+    assert s.protocol["selection"] == "min-loss"
+    if tier == "paper":
+        assert all(not d["deviations"] or d["deviations"] == [] for d in s.datasets)
+    else:  # every reduction against the paper tier is recorded
+        assert any(d["deviations"] for d in s.datasets) or any(m["deviations"] for m in s.methods)
+
+
+def test_quick_tiers_use_generated_data_only():
+    import generators
+
+    for name in EXPECTED:
+        for d in resolve(name, "quick", check=False).datasets:
+            assert generators.entry(d["generator"]).source == "generated", (name, d["id"])
+
+
+def test_paper_tier_follows_the_published_protocol():
+    s = resolve("enrc-table1", "paper", check=False)
+    assert s.protocol["n_autoencoders"] == 10 and s.protocol["runs_per_autoencoder"] == 10
+    runs = {m["method"]: m["runs_per_autoencoder"] for m in s.methods}
+    assert runs["msc"] == 1 and runs["isaac"] == 1 and runs["nrkmeans"] == 10
+    assert {d["id"] for d in s.datasets} == {"nrobjects", "gtsrb", "stickfigures", "cmnist"}
+    a = resolve("acedec-table1", "paper", check=False)
+    assert a.dataset("synth")["n_autoencoders"] == 20 and a.dataset("mnist")["n_autoencoders"] == 10
+    assert [m["label"] for m in a.methods if m["method"] == "dcn"] == ["DCN λ=0.1", "DCN λ=1.0", "DCN λ=10.0"]
+
+
+def test_grid_expands_into_labelled_entries():
+    s = resolve("acedec-fig4", "quick", check=False)
+    dcn = [m for m in s.methods if m["method"] == "dcn"]
+    assert len(dcn) == 9 and len({m["label"] for m in dcn}) == 9
+    assert {(m["params"]["lambda_"], m["params"]["lr"]) for m in dcn} == {
+        (lam, lr) for lam in (0.1, 1.0, 10.0) for lr in (1e-4, 5e-4, 9e-4)}
+
+
+def test_quick_deviations_are_computed_against_paper():
+    s = resolve("enrc-table1", "quick", check=False)
+    devs = s.dataset("stickfigures")["deviations"]
+    assert "autoencoders: 2 (paper 10)" in devs
+    assert any(d.startswith("budget: autoencoder pretraining 'quick'") for d in devs)
+    assert all("runs: 2 per autoencoder (paper" in " ".join(m["deviations"]) for m in s.methods
+               if m["method"] != "enrc")
+
+
+def test_describe_suites_lists_every_suite_and_tier_with_cost():
+    rows = describe_suites()
+    names = {(r["name"], r["tier"]) for r in rows}
+    assert {(n, t) for n in EXPECTED for t in suites.TIERS} <= names
+    for r in rows:
+        assert set(r) == {"name", "tier", "description", "est_cost"}
+        assert "fits" in r["est_cost"] and r["description"]
+
+
+def _suite(tmp_path: Path, body: str, name: str = "bad") -> Path:
+    p = tmp_path / f"{name}.toml"
+    p.write_text(body)
+    return p
+
+
+GOOD = """
+name = "bad"
+description = "x"
+[datasets.planted]
+params = { n = 300 }
+[methods.kmeans]
+[tiers.quick]
+[tiers.paper]
+"""
+
+
+@pytest.mark.parametrize("edit, key, expected", [
+    (("[tiers.quick]", "[tiers.quick]\nprotocol = { selection = 'max-nmi' }"), "tiers.quick.protocol.selection",
+     "min-loss"),
+    (("[methods.kmeans]", "[methods.kmeans]\nruns_per_autoencoder = 'ten'"), "methods.kmeans.runs_per_autoencoder",
+     "integer"),
+    (("[methods.kmeans]", "[methods.kmeans]\ncolour = 1"), "methods.kmeans.colour", "unknown key"),
+    (("[tiers.paper]", "[tiers.paper]\n[tiers.huge]"), "tiers.huge", "one of quick, standard, paper"),
+    (("[tiers.quick]", "[tiers.quick]\ndatasets = ['nope']"), "tiers.quick.datasets", "ids defined"),
+    (("name = \"bad\"", "name = \"other\""), "name", "stem"),
+    (("[tiers.paper]", ""), "tiers.paper", "[tiers.paper]"),
+    (("[methods.kmeans]", "[methods.kmeans]\ngrid = { n_init = [] }"), "methods.kmeans.grid.n_init", "non-empty"),
+])
+def test_bad_suite_files_name_path_key_and_expectation(tmp_path, edit, key, expected):
+    p = _suite(tmp_path, GOOD.replace(*edit))
+    with pytest.raises(SuiteError) as ei:
+        resolve(p, "quick")
+    msg = str(ei.value)
+    assert str(p) in msg and f"'{key}'" in msg and expected in msg
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    p = _suite(tmp_path, "name = ")
+    with pytest.raises(SuiteError, match=f"{p}: not valid TOML"):
+        resolve(p)
+
+
+def test_unknown_names_list_the_valid_ones(tmp_path):
+    p = _suite(tmp_path, GOOD.replace("[methods.kmeans]", "[methods.kmeans]\nmethod = 'kmeanz'"))
+    with pytest.raises(ValueError, match=r"unknown method 'kmeanz'; valid: .*enrc.*kmeans"):
+        resolve(p)
+    p = _suite(tmp_path, GOOD.replace("[methods.kmeans]", "[methods.kmeans]\nparams = { n_clustr = 3 }"))
+    with pytest.raises(SuiteError, match=r"methods.kmeans.params.*unknown parameter\(s\) \['n_clustr'\].*valid: .*n_init"):
+        resolve(p)
+    p = _suite(tmp_path, GOOD.replace("params = { n = 300 }", "params = { m = 300 }"))
+    with pytest.raises(SuiteError, match=r"datasets.planted.params.*unknown parameter.*'m'.*valid: .*n_clusters"):
+        resolve(p)
+    p = _suite(tmp_path, GOOD.replace("[datasets.planted]", "[datasets.planted]\ngenerator = 'plantd'"))
+    with pytest.raises(SuiteError, match=r"unknown data set 'plantd'; available: .*planted"):
+        resolve(p)
+    p = _suite(tmp_path, GOOD.replace("params = { n = 300 }", "params = { n = 300 }\npreprocessing = ['zcore']"))
+    with pytest.raises(SuiteError, match=r"unknown step 'zcore'; valid: scale01, zscore"):
+        resolve(p)
+    with pytest.raises(ValueError, match=r"unknown suite 'enrc-tabel1'; valid: .*enrc-table1"):
+        resolve("enrc-tabel1")
+    with pytest.raises(ValueError, match=r"--only-methods: unknown method\(s\) \['dcn'\].*valid: kmeans"):
+        resolve(_suite(tmp_path, GOOD), only_methods=["dcn"])
+    with pytest.raises(ValueError, match=r"--only-datasets: unknown data set\(s\) \['mnist'\].*valid: planted"):
+        resolve(_suite(tmp_path, GOOD), only_datasets=["mnist"])
+
+
+def test_deep_method_needs_an_autoencoder_table(tmp_path):
+    p = _suite(tmp_path, GOOD.replace("[methods.kmeans]", "[methods.ae]\nmethod = 'orth1'"))
+    with pytest.raises(SuiteError, match=r"datasets.planted.autoencoder.*needs a pretrained autoencoder"):
+        resolve(p)
