@@ -1,0 +1,181 @@
+"""MNIST / Fashion-MNIST loaders, the IDX reader and the verified download path.
+
+Fake IDX files (generators.fakes) stand in for the real ones; the real files are
+checked in the `slow` tests when NRBENCH_DATA has them.  No test touches the
+network: downloads use file:// URLs or a monkeypatched fetch.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import generators.download as download
+from generators.download import ChecksumError, DataUnavailableError, ensure_file
+from generators.fakes import fake_idx_sources, write_idx
+from generators.idx import parse_idx, read_idx
+from generators.mnist import load_fmnist, load_mnist
+from generators.sources import FMNIST, MNIST, SourceFile
+
+
+@pytest.fixture
+def fake_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data dir with fake MNIST (60 train, 20 test) whose checksums replace the published ones."""
+    for key, src in fake_idx_sources(tmp_path, "mnist", n_train=60, n_test=20).items():
+        monkeypatch.setitem(MNIST, key, src)
+    return tmp_path
+
+
+# ----------------------------------------------------------------------------- IDX
+def test_parse_idx_exact_bytes() -> None:
+    data = bytes([0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3]) + bytes(range(6))
+    arr = parse_idx(data)
+    assert arr.dtype == np.uint8 and arr.shape == (2, 3)
+    assert arr.tolist() == [[0, 1, 2], [3, 4, 5]]
+    arr.flags.writeable or pytest.fail("parsed array must be writable")
+
+
+def test_parse_idx_big_endian_int32() -> None:
+    data = bytes([0, 0, 0x0C, 1, 0, 0, 0, 2]) + (258).to_bytes(4, "big") + (-1).to_bytes(4, "big", signed=True)
+    assert parse_idx(data).tolist() == [258, -1]
+
+
+@pytest.mark.parametrize("data, msg", [
+    (b"\x00\x00\x07\x01\x00\x00\x00\x01\x00", "not an IDX file"),  # unknown type code
+    (b"\x01\x00\x08\x01", "not an IDX file"),
+    (b"\x00\x00\x08\x02\x00\x00", "truncated IDX header"),
+    (bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]), "needs 13"),  # payload too short
+])
+def test_parse_idx_rejects_bad_bytes(data: bytes, msg: str) -> None:
+    with pytest.raises(ValueError, match=msg):
+        parse_idx(data, "x.idx")
+
+
+def test_read_idx_gzip_and_plain_roundtrip(tmp_path: Path) -> None:
+    a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "a.gz", a)
+    (tmp_path / "a.idx").write_bytes(gzip.decompress((tmp_path / "a.gz").read_bytes()))
+    assert np.array_equal(read_idx(tmp_path / "a.gz"), a)
+    assert np.array_equal(read_idx(tmp_path / "a.idx"), a)
+
+
+# ------------------------------------------------------------------------ loaders
+@pytest.mark.parametrize("split, n", [("full", 80), ("train", 60), ("test", 20)])
+def test_load_mnist_splits(fake_mnist: Path, split: str, n: int) -> None:
+    ds = load_mnist(split=split, data_dir=fake_mnist, progress=False)
+    assert ds.X.shape == (n, 1, 28, 28) and ds.X.dtype == np.uint8
+    assert ds.clusterings == ("digit",)
+    # pixel (0, 2) of each fake image carries its label: X and labels stay aligned
+    assert np.array_equal(ds.X[:, 0, 0, 2], ds.labels[:, 0])
+    if split == "full":  # train first, then test
+        train = read_idx(fake_mnist / "mnist" / MNIST["train-images"].filename)
+        assert np.array_equal(ds.X[:60, 0], train)
+    assert set(ds.params["sources"].values()) <= {s.sha256 for s in MNIST.values()}
+
+
+def test_load_fmnist_uses_its_own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, src in fake_idx_sources(tmp_path, "fmnist", n_train=30, n_test=10, seed=5).items():
+        monkeypatch.setitem(FMNIST, key, src)
+    ds = load_fmnist(split="test", data_dir=tmp_path, progress=False)
+    assert ds.n == 10 and ds.clusterings == ("class",) and ds.name == "fmnist-test"
+    assert (tmp_path / "fashion-mnist" / "t10k-images-idx3-ubyte.gz").exists()
+
+
+def test_loader_is_deterministic(fake_mnist: Path) -> None:
+    a = load_mnist(split="full", data_dir=fake_mnist, progress=False)
+    b = load_mnist(split="full", data_dir=fake_mnist, progress=False)
+    assert a.checksum == b.checksum
+
+
+def test_unknown_split_names_parameter(fake_mnist: Path) -> None:
+    with pytest.raises(ValueError, match="split"):
+        load_mnist(split="validation", data_dir=fake_mnist)
+
+
+def test_data_dir_from_environment(fake_mnist: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NRBENCH_DATA", str(fake_mnist))
+    assert load_mnist(split="test", progress=False).n == 20
+
+
+# --------------------------------------------------------------- checksum / download
+def test_altered_file_names_file_and_expected_checksum(fake_mnist: Path) -> None:
+    path = fake_mnist / "mnist" / MNIST["test-labels"].filename
+    data = path.read_bytes()
+    path.write_bytes(data[:-3])  # truncated
+    with pytest.raises(ChecksumError) as err:
+        load_mnist(split="test", data_dir=fake_mnist, progress=False)
+    assert str(path) in str(err.value) and MNIST["test-labels"].sha256 in str(err.value)
+
+
+def _source_for(payload: bytes, urls: tuple[str, ...]) -> SourceFile:
+    return SourceFile("mnist", "t10k-labels-idx1-ubyte.gz", hashlib.sha256(payload).hexdigest(), len(payload), urls)
+
+
+def test_download_from_file_url_verifies_and_installs(tmp_path: Path) -> None:
+    payload = b"fake archive bytes"
+    remote = tmp_path / "remote.bin"
+    remote.write_bytes(payload)
+    src = _source_for(payload, ("file:///nonexistent/first.gz", remote.as_uri()))
+    path = ensure_file(src, tmp_path / "data", progress=False)  # first URL fails, second works
+    assert path == tmp_path / "data" / "mnist" / src.filename and path.read_bytes() == payload
+    assert [p.name for p in path.parent.iterdir()] == [src.filename]  # no temporary left
+
+
+def test_download_with_wrong_checksum_is_rejected(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.bin"
+    remote.write_bytes(b"something else")
+    src = _source_for(b"expected bytes", (remote.as_uri(),))
+    with pytest.raises(DataUnavailableError) as err:
+        ensure_file(src, tmp_path / "data", progress=False)
+    assert src.sha256 in str(err.value)
+    assert list((tmp_path / "data" / "mnist").iterdir()) == []  # nothing half-written stays
+
+
+def test_loader_downloads_missing_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mirror = tmp_path / "mirror"
+    fakes = fake_idx_sources(mirror, "mnist", n_train=20, n_test=10)
+    calls = []
+
+    def fake_fetch(url: str, dest: Path, **kw: object) -> None:
+        calls.append(url)
+        dest.write_bytes((mirror / "mnist" / url.rsplit("/", 1)[1]).read_bytes())
+
+    for key, src in fakes.items():
+        monkeypatch.setitem(MNIST, key, SourceFile(src.folder, src.filename, src.sha256, src.size,
+                                                   (f"https://example.invalid/{src.filename}",)))
+    monkeypatch.setattr(download, "fetch", fake_fetch)
+    ds = load_mnist(split="full", data_dir=tmp_path / "empty", progress=False)
+    assert ds.n == 30 and len(calls) == 4
+    load_mnist(split="full", data_dir=tmp_path / "empty", progress=False)
+    assert len(calls) == 4  # present and verified now: no second download
+
+
+def test_missing_data_without_download_says_where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(url: str, dest: Path, **kw: object) -> None:
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(download, "fetch", offline)
+    with pytest.raises(DataUnavailableError) as err:
+        load_mnist(split="test", data_dir=tmp_path, progress=False)
+    msg = str(err.value)
+    assert str(tmp_path / "mnist") in msg and "NRBENCH_DATA" in msg and "network unreachable" in msg
+
+
+# --------------------------------------------------------------------- real files
+@pytest.mark.slow
+@pytest.mark.parametrize("loader, folder", [(load_mnist, "mnist"), (load_fmnist, "fashion-mnist")])
+def test_real_files_parse_and_verify(real_data_dir: Path, loader, folder: str) -> None:
+    ds = loader(split="full", data_dir=real_data_dir, progress=False)
+    assert ds.X.shape == (70000, 1, 28, 28) and ds.X.dtype == np.uint8
+    assert ds.X.max() == 255 and ds.X.min() == 0
+    counts = np.bincount(ds.labels[:60000, 0])
+    if folder == "fashion-mnist":
+        assert counts.tolist() == [6000] * 10
+        assert np.bincount(ds.labels[60000:, 0]).tolist() == [1000] * 10
+    else:
+        assert counts.tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert len(ds.params["sources"]) == 4
