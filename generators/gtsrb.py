@@ -159,7 +159,7 @@ def load_gtsrb(*, path: str | os.PathLike | None = None, layout: str = "auto", s
         X[i] = _read(item, size)
     cls = np.array([it.class_id for it in items])
     labels = np.stack([np.searchsorted(CLASSES, cls), np.array([COLORS[c] for c in cls])], axis=1)
-    counts = {int(c): int((cls == c).sum()) for c in CLASSES}
+    counts = {str(c): int((cls == c).sum()) for c in CLASSES}  # str keys: JSON-stable
     return Dataset(name="gtsrb", X=X, labels=labels, clusterings=("type", "color"),
                    params={"layout": layout, "size": int(size), "classes": list(CLASSES),
                            "class_counts": counts, "source_sha256": digest.hexdigest()})
