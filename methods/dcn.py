@@ -1,0 +1,275 @@
+"""DCN, the Deep Clustering Network (Yang, Fu, Sidiropoulos, Hong, ICML 2017), as compared in ACe/DeC.
+
+Loss (ACe/DeC §2.1, "the loss function of DCN L = λ/2 L_comp + L_rec"; PROTOCOL.md):
+
+- ``L_comp``: the squared distance of each embedded point ``z = enc(x)`` to its
+  (hard-)assigned centre ``mu_{s(x)}``;
+- ``L_rec``: the squared reconstruction error ``||x - dec(z)||^2``;
+
+both summed over the features and averaged over the mini-batch (the papers'
+sums over points divided by the batch size, as in :mod:`methods.layer_estimator`,
+so λ weighs the same quantities as in ACe/DeC).
+
+Optimisation: DCN alternates network updates (centres fixed) with assignment and
+centre updates (network fixed).  Like ACe/DeC (§2.1, "an update without
+alternation using mini-batch k-means"), each mini-batch iteration here
+
+1. embeds the batch and assigns every point to its nearest centre;
+2. updates the assigned centres with DCN's per-cluster-count step
+   ``mu_k <- mu_k - (1/c_k)(mu_k - z)`` in its batch form (cumulative counts
+   ``c_k``; :class:`methods.base.MiniBatchCenters` with ``alpha=None``);
+3. takes one Adam step on ``λ/2 L_comp + L_rec`` against the updated centres.
+
+Centres are initialised by k-means on the pretrained embedding.  The network is
+kept in eval mode (dropout off, BatchNorm frozen), as in ACe/DeC's
+implementation here, so the embedding that is trained is the one labelled.
+
+With ``augmentation=f`` (ACe/DeC Table 1's "+Aug" rows for DCN): the augmented
+point ``f(x)`` is pulled to the centre of the original point and reconstructed
+too; each loss term is the mean of its original and augmented versions.
+``loss_`` is always the objective without augmentation on the full data.
+
+Also the shared helpers of the deep single-clustering estimators (DCN, DEC/IDEC):
+parameter checks, nearest-centre assignment in chunks, label-change early stopping.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import KMeans
+from tqdm.auto import tqdm
+
+from methods.autoencoders import Autoencoder
+from methods.base import MiniBatchCenters, check_finite_loss, check_fit_input, encode_all, minibatches
+from methods.device import resolve_device
+
+
+# --------------------------------------------------------------------------- shared helpers
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """An integer ``>= minimum`` or a ``ValueError`` naming the parameter."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def check_real(value: Any, name: str, minimum: float = 0.0, strict: bool = True) -> float:
+    """A finite real ``> minimum`` (``>=`` when not strict) or a ``ValueError`` naming the parameter."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if ok:
+        ok = value > minimum if strict else value >= minimum
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum}; got {value!r}")
+    return float(value)
+
+
+def check_tol(tol: Any) -> float | None:
+    """``None`` (no early stop) or a fraction in [0, 1)."""
+    if tol is None:
+        return None
+    if not isinstance(tol, numbers.Real) or isinstance(tol, bool) or not 0 <= tol < 1:
+        raise ValueError(f"tol must be None or a fraction in [0, 1); got {tol!r}")
+    return float(tol)
+
+
+def check_autoencoder(ae: Any) -> Autoencoder:
+    """The ``autoencoder`` argument must be a :class:`methods.autoencoders.Autoencoder`."""
+    if not isinstance(ae, Autoencoder):
+        raise ValueError(f"autoencoder must be a methods.autoencoders.Autoencoder (e.g. from methods.pretrain); "
+                         f"got {type(ae).__name__}")
+    return ae
+
+
+def copy_network(ae: Autoencoder, device: torch.device) -> Autoencoder:
+    """A trainable deep copy on ``device`` in eval mode; the caller's network is never mutated."""
+    net = copy.deepcopy(ae).to(device).eval()
+    for p in net.parameters():
+        p.requires_grad_(True)
+    return net
+
+
+@torch.no_grad()
+def nearest_center(Z: torch.Tensor, centers: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index of the nearest centre of each row of Z and the squared distance to it (exact differences)."""
+    labels, d2 = [], []
+    for i in range(0, Z.shape[0], chunk):
+        dist = ((Z[i:i + chunk, None, :] - centers[None, :, :]) ** 2).sum(-1)
+        m, a = dist.min(1)
+        labels.append(a)
+        d2.append(m)
+    return torch.cat(labels), torch.cat(d2)
+
+
+def squared_error(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """Batch mean of the per-sample squared L2 error (summed over features)."""
+    return ((x_hat.reshape(x.shape[0], -1) - x.reshape(x.shape[0], -1)) ** 2).sum(1).mean()
+
+
+@torch.no_grad()
+def reconstruction_sq_error(ae: Autoencoder, X: np.ndarray, device: torch.device, chunk: int = 1024) -> float:
+    """Mean over all points of ``||x - dec(enc(x))||^2`` in eval mode."""
+    total = 0.0
+    for i in range(0, len(X), chunk):
+        xb = torch.as_tensor(X[i:i + chunk], device=device)
+        total += float(squared_error(xb, ae(xb))) * len(xb)
+    return total / len(X)
+
+
+def kmeans_init(Z: np.ndarray, k: int, n_init: int, rng: np.random.Generator) -> KMeans:
+    """k-means (k-means++ seeding, ``n_init`` restarts) on the pretrained embedding, seeded from ``rng``."""
+    return KMeans(n_clusters=k, n_init=n_init, random_state=int(rng.integers(2**31 - 1))).fit(Z)
+
+
+def check_n_clusters(k: Any, n: int) -> int:
+    """``n_clusters`` must be an integer in [2, n]."""
+    k = check_int(k, "n_clusters", 2)
+    if k > n:
+        raise ValueError(f"n_clusters = {k} exceeds the number of samples n = {n}")
+    return k
+
+
+# --------------------------------------------------------------------------- DCN
+class DCN(BaseEstimator, ClusterMixin):
+    """Deep Clustering Network (Yang et al. 2017) with mini-batch centre updates.
+
+    Parameters
+    ----------
+    n_clusters : int (>= 2).
+    autoencoder : Autoencoder, the pretrained network (copied; never modified).
+    lambda_ : float >= 0, the weight λ of ``λ/2 L_comp`` (ACe/DeC compares 0.1, 1, 10).
+    augmentation : callable ``x_batch -> x_aug`` or None (DCN +Aug).
+    max_iter : mini-batch iterations (ACe/DeC: the same budget for every method).
+    batch_size : int.
+    lr : Adam learning rate of the network (ACe/DeC Fig. 4 sweeps 1e-3·γ).
+    kmeans_n_init : k-means restarts of the centre initialisation.
+    tol : None, or stop when fewer than this fraction of labels changed over one
+        epoch (checked every ``n // batch_size`` iterations).
+    device : None (``$NRBENCH_DEVICE``, else CUDA when available), "cpu", "cuda".
+    random_state : int or None (batch order and k-means seeding).
+    progress : tqdm progress bar.
+
+    Attributes
+    ----------
+    labels_ : (n,) nearest centre of the trained embedding.
+    cluster_centers_ : (k, embedding_dim) centres in the embedding.
+    loss_ : ``λ/2 L_comp + L_rec`` on the full data (no augmentation); ``loss_terms_`` the two terms.
+    n_iter_, converged_ (tol met), autoencoder_ (the trained copy), init_labels_ (k-means on the pretrained embedding).
+    """
+
+    def __init__(self, n_clusters: int = 10, autoencoder: Autoencoder | None = None, *, lambda_: float = 1.0,
+                 augmentation: Callable[[torch.Tensor], torch.Tensor] | None = None, max_iter: int = 2000,
+                 batch_size: int = 256, lr: float = 1e-3, kmeans_n_init: int = 10, tol: float | None = None,
+                 device: str | None = None, random_state: int | None = None, progress: bool = True) -> None:
+        self.n_clusters = n_clusters
+        self.autoencoder = autoencoder
+        self.lambda_ = lambda_
+        self.augmentation = augmentation
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.lr = lr
+        self.kmeans_n_init = kmeans_n_init
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    def fit(self, X: np.ndarray, y: Any = None) -> "DCN":
+        """k-means on the pretrained embedding, then ``max_iter`` joint mini-batch iterations."""
+        ae0 = check_autoencoder(self.autoencoder)
+        lam = check_real(self.lambda_, "lambda_", 0.0, strict=False)
+        max_iter = check_int(self.max_iter, "max_iter", 0)
+        batch_size = check_int(self.batch_size, "batch_size", 1)
+        lr = check_real(self.lr, "lr")
+        n_init = check_int(self.kmeans_n_init, "kmeans_n_init", 1)
+        tol = check_tol(self.tol)
+        if self.augmentation is not None and not callable(self.augmentation):
+            raise ValueError(f"augmentation must be None or a callable batch -> batch; got {self.augmentation!r}")
+        X = check_fit_input(X, ae0)
+        n = X.shape[0]
+        k = check_n_clusters(self.n_clusters, n)
+        device = resolve_device(self.device)
+        rng = np.random.default_rng(self.random_state)
+        ae = copy_network(ae0, device)
+
+        km = kmeans_init(encode_all(ae, X, device), k, n_init, rng)
+        self.init_labels_ = km.labels_.astype(np.int64)
+        centers = MiniBatchCenters(torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=device),
+                                   alpha=None)
+        opt = torch.optim.Adam(ae.parameters(), lr=lr)
+        Xt = torch.from_numpy(X)
+        batches = minibatches(n, batch_size, rng)
+        epoch = max(1, n // min(batch_size, n))
+        prev = self.init_labels_
+        converged = False
+        it = 0
+        bar = tqdm(range(1, max_iter + 1), desc="DCN", disable=not self.progress, leave=False)
+        for it in bar:
+            xb = Xt[next(batches)].to(device)
+            z = ae.encode(xb)
+            with torch.no_grad():
+                assign, _ = nearest_center(z.detach(), centers.centers)
+                mu = centers.update(z.detach(), assign)[assign]
+            comp = ((z - mu) ** 2).sum(1).mean()
+            rec = squared_error(xb, ae.decode(z))
+            if self.augmentation is not None:
+                x_aug = self.augmentation(xb)
+                if x_aug.shape != xb.shape:
+                    raise ValueError(f"augmentation must keep the batch shape {tuple(xb.shape)}; "
+                                     f"got {tuple(x_aug.shape)}")
+                z_aug = ae.encode(x_aug)
+                comp = 0.5 * (comp + ((z_aug - mu) ** 2).sum(1).mean())
+                rec = 0.5 * (rec + squared_error(x_aug, ae.decode(z_aug)))
+            check_finite_loss(it, {"compression": comp, "reconstruction": rec})
+            loss = 0.5 * lam * comp + rec
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if self.progress and it % 50 == 0:
+                bar.set_postfix(comp=f"{float(comp):.3g}", rec=f"{float(rec):.3g}")
+            if tol is not None and it % epoch == 0:
+                labels = self._assign(ae, centers.centers, X, device)[0]
+                if float(np.mean(labels != prev)) < tol:
+                    converged = True
+                    break
+                prev = labels
+        bar.close()
+
+        self.autoencoder_ = ae
+        self.cluster_centers_ = centers.centers.cpu().numpy().copy()
+        labels, d2 = self._assign(ae, centers.centers, X, device)
+        rec_all = reconstruction_sq_error(ae, X, device)
+        self.labels_ = labels
+        self.loss_terms_ = {"compression": float(d2.mean()), "reconstruction": rec_all}
+        self.loss_ = 0.5 * lam * self.loss_terms_["compression"] + rec_all
+        self.n_iter_ = it
+        self.converged_ = converged
+        return self
+
+    @staticmethod
+    def _assign(ae: Autoencoder, centers: torch.Tensor, X: np.ndarray,
+                device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+        Z = torch.as_tensor(encode_all(ae, X, device), device=device)
+        lab, d2 = nearest_center(Z, centers)
+        return lab.cpu().numpy().astype(np.int64), d2.double().cpu().numpy()
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "autoencoder_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Nearest centre of the trained embedding of X."""
+        self._check_fitted()
+        X = check_fit_input(X, self.autoencoder_)
+        device = next(self.autoencoder_.parameters()).device
+        return self._assign(self.autoencoder_, torch.as_tensor(self.cluster_centers_, device=device), X, device)[0]
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """The trained embedding ``enc(X)`` (the space of ``cluster_centers_``)."""
+        self._check_fitted()
+        X = check_fit_input(X, self.autoencoder_)
+        return encode_all(self.autoencoder_, X, next(self.autoencoder_.parameters()).device)

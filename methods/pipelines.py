@@ -1,0 +1,116 @@
+"""Two-step pipelines of ACe/DeC Table 1: cluster the pretrained embedding with a classical method.
+
+- :class:`AEKMeans` ("AE+k-means"): k-means on ``enc(X)``;
+- :class:`AESubKmeans` ("AE+SubKmeans"): SubKmeans (Mautz et al. 2017,
+  :class:`baselines.subkmeans.SubKmeans`) on ``enc(X)``; its cluster-space
+  dimensionality is ACe/DeC Table 3's "AE+SubKmeans" row (``n_cluster_dims_``).
+
+The network is only used for encoding (eval mode, no gradient) and is never
+modified; it is copied to the chosen device.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import KMeans
+
+from methods.autoencoders import Autoencoder
+from methods.base import check_fit_input, encode_all
+from methods.dcn import check_autoencoder, check_int, check_n_clusters
+from methods.device import resolve_device
+
+
+def _embed(autoencoder: Any, X: Any, device: Any) -> np.ndarray:
+    ae0 = check_autoencoder(autoencoder)
+    Xf = check_fit_input(X, ae0)
+    dev = resolve_device(device)
+    ae = copy.deepcopy(ae0).to(dev).eval()
+    return encode_all(ae, Xf, dev)
+
+
+class AEKMeans(BaseEstimator, ClusterMixin):
+    """k-means on the pretrained embedding (ACe/DeC Table 1, "AE+k-means").
+
+    Attributes: ``labels_``, ``cluster_centers_`` (in the embedding), ``loss_`` (the
+    k-means objective, sklearn's ``inertia_``), ``n_iter_``.
+    """
+
+    def __init__(self, n_clusters: int = 10, autoencoder: Autoencoder | None = None, *, n_init: int = 10,
+                 max_iter: int = 300, device: str | None = None, random_state: int | None = None) -> None:
+        self.n_clusters = n_clusters
+        self.autoencoder = autoencoder
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.device = device
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: Any = None) -> "AEKMeans":
+        """Embed X with the pretrained encoder and run k-means (best of ``n_init`` by inertia)."""
+        n_init = check_int(self.n_init, "n_init", 1)
+        max_iter = check_int(self.max_iter, "max_iter", 1)
+        Z = _embed(self.autoencoder, X, self.device)
+        k = check_n_clusters(self.n_clusters, Z.shape[0])
+        seed = int(np.random.default_rng(self.random_state).integers(2**31 - 1))
+        km = KMeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=seed).fit(Z)
+        self.labels_ = km.labels_.astype(np.int64)
+        self.cluster_centers_ = km.cluster_centers_
+        self.loss_ = float(km.inertia_)
+        self.n_iter_ = int(km.n_iter_)
+        self.kmeans_ = km
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Nearest centre of ``enc(X)``."""
+        if not hasattr(self, "kmeans_"):
+            raise ValueError("this AEKMeans is not fitted yet: call fit(X) first")
+        return self.kmeans_.predict(_embed(self.autoencoder, X, self.device)).astype(np.int64)
+
+
+class AESubKmeans(BaseEstimator, ClusterMixin):
+    """SubKmeans on the pretrained embedding (ACe/DeC Tables 1 and 3, "AE+SubKmeans").
+
+    Attributes: ``labels_``, ``m_`` = ``n_cluster_dims_`` (cluster-space dimensions),
+    ``loss_`` (SubKmeans' cost J), ``n_iter_``, ``cluster_centers_`` (in the
+    embedding), ``subkmeans_`` (the fitted :class:`baselines.subkmeans.SubKmeans`).
+    """
+
+    def __init__(self, n_clusters: int = 10, autoencoder: Autoencoder | None = None, *, n_init: int = 10,
+                 max_iter: int = 300, device: str | None = None, random_state: int | None = None,
+                 progress: bool = True) -> None:
+        self.n_clusters = n_clusters
+        self.autoencoder = autoencoder
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    def fit(self, X: np.ndarray, y: Any = None) -> "AESubKmeans":
+        """Embed X with the pretrained encoder and run SubKmeans (best of ``n_init`` by its cost)."""
+        from baselines.subkmeans import SubKmeans  # lazily: the classical baselines are a separate package
+
+        n_init = check_int(self.n_init, "n_init", 1)
+        max_iter = check_int(self.max_iter, "max_iter", 1)
+        Z = _embed(self.autoencoder, X, self.device)
+        k = check_n_clusters(self.n_clusters, Z.shape[0])
+        seed = int(np.random.default_rng(self.random_state).integers(2**31 - 1))
+        sk = SubKmeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=seed,
+                       progress=self.progress).fit(Z)
+        self.subkmeans_ = sk
+        self.labels_ = np.asarray(sk.labels_, dtype=np.int64)
+        self.m_ = int(sk.m_)
+        self.n_cluster_dims_ = self.m_
+        self.loss_ = float(sk.loss_)
+        self.n_iter_ = int(sk.n_iter_)
+        self.cluster_centers_ = sk.cluster_centers_
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Nearest centre in SubKmeans' cluster space of ``enc(X)``."""
+        if not hasattr(self, "subkmeans_"):
+            raise ValueError("this AESubKmeans is not fitted yet: call fit(X) first")
+        return np.asarray(self.subkmeans_.predict(_embed(self.autoencoder, X, self.device)), dtype=np.int64)
