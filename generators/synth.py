@@ -34,7 +34,6 @@ X is float32 (n, k + 2); one clustering, ``cluster``.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import ortho_group
 from tqdm.auto import tqdm
 
 from generators.dataset import Dataset
@@ -45,6 +44,17 @@ N_CLUSTERS = 4
 CLUSTER_HALF_SEPARATION = 5.0
 #: Standard deviation of each noise dimension (calibrated, see the module docstring).
 NOISE_STD = 4.85
+
+
+def haar_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
+    """A Haar-distributed random orthogonal d x d matrix.
+
+    QR decomposition of a standard Gaussian matrix, with the signs of R's
+    diagonal moved into Q so that the distribution is exactly uniform
+    (Mezzadri 2007, "How to generate random matrices from the classical compact groups").
+    """
+    Q, R = np.linalg.qr(rng.standard_normal((d, d)))
+    return Q * np.sign(np.diag(R))
 
 
 def build_synth(*, n: int = 12000, k: int = 25, seed: int = 0, rotate: bool = False,
@@ -66,7 +76,7 @@ def build_synth(*, n: int = 12000, k: int = 25, seed: int = 0, rotate: bool = Fa
     X[:, 2:] = NOISE_STD * rng.standard_normal((n, k))
     steps.update()
     if rotate:
-        Q = ortho_group.rvs(2 + k, random_state=rng)
+        Q = haar_rotation(2 + k, rng)
         X = X @ Q.T
         steps.update()
     steps.close()

@@ -80,3 +80,14 @@ def test_k_zero_is_plain_2d() -> None:
 def test_impossible_parameters(kwargs: dict, param: str) -> None:
     with pytest.raises(ValueError, match=rf"^{param}\b"):
         build_synth(**kwargs)
+
+
+def test_haar_rotation_is_orthogonal_and_unbiased() -> None:
+    from generators.synth import haar_rotation
+
+    rng = np.random.default_rng(0)
+    Q = haar_rotation(7, rng)
+    assert np.allclose(Q @ Q.T, np.eye(7), atol=1e-12)
+    # Haar measure: E[Q_11] = 0 and E[Q_11^2] = 1/d; the unsigned QR would bias Q_11 negative
+    q11 = np.array([haar_rotation(3, rng)[0, 0] for _ in range(4000)])
+    assert abs(q11.mean()) < 0.03 and q11.var() == pytest.approx(1 / 3, abs=0.03)
