@@ -37,6 +37,7 @@ import pandas as pd
 
 from benchmark.metrics import NMI_CAPTION
 from reports.aggregate import aggregate, mean_ci95, select_best
+from reports.catalog import FIGURE_INFO
 from reports.source import MissingArtefactError, artefact_keys, load_artefact
 from reports.tables import dataset_label, method_order
 
@@ -92,6 +93,13 @@ def _prefer_suite(frame: pd.DataFrame, suite: str | None, preferred: str) -> pd.
     if (frame["suite"] == preferred).any():
         return frame[frame["suite"] == preferred]
     return frame
+
+
+def _labels(configs: dict | None, row: pd.Series) -> dict[str, str]:
+    """Data-set display labels of the row's suite config (``{}`` without one)."""
+    from reports.tables import suite_datasets
+
+    return suite_datasets((configs or {}).get((row["suite"], row["tier"]), {}))[1]
 
 
 # --------------------------------------------------------------------------- ACe/DeC Fig. 1a
@@ -159,16 +167,18 @@ def _strip_lr(label: str) -> str:
     return re.sub(r"\s*(?:lr|learning_rate)\s*=\s*[-+0-9.eE]+", "", label).strip()
 
 
-def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | None = None) -> Any:
+def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | None = None,
+                    configs: dict | None = None) -> Any:
     """ACe/DeC Fig. 4: NMI over γ (learning rate 10⁻³·γ); DCN per λ per data set, ACe/DeC+DCN per data set."""
     f = _prefer_suite(frame, suite, "acedec-fig4")
-    f = f[f["method"].isin(["dcn", "acedec"]) & [(_lr_of(p) is not None) for p in f["params"]]]
+    f = f[f["method"].isin(["dcn", "acedec"]).to_numpy() & np.array([_lr_of(p) is not None for p in f["params"]], dtype=bool)]
     if tier is not None:
         f = f[f["tier"] == tier]
     if f.empty:
         raise _missing("acedec-fig4", "NMI results of DCN / ACe/DeC+DCN over a learning-rate grid (params 'lr')",
                        frame)
     f, tier_used = _one_tier(f)
+    names = _labels(configs, f.iloc[0])
     cells = aggregate(f, warn=False)
     cells = cells[(cells["metric"] == "nmi") & (cells["status"] == "ok")].copy()
     cells["gamma"] = [_lr_of(p) / FIG4_BASE_LR for p in cells["params"]]
@@ -181,9 +191,9 @@ def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | N
         g = cells[(cells["method"] == method) & ((cells["dataset"] == ds) if ds else True)]
         if method == "dcn":
             groups = [(ln, g[g["line"] == ln]) for ln in method_order(zip(g["method"], g["line"]))]
-            title = f"({chr(97 + i)}) DCN on {dataset_label(ds)}"
+            title = f"({chr(97 + i)}) DCN on {dataset_label(ds, names)}"
         else:
-            groups = [(dataset_label(d), g[g["dataset"] == d]) for d in dict.fromkeys(g["dataset"])]
+            groups = [(dataset_label(d, names), g[g["dataset"] == d]) for d in dict.fromkeys(g["dataset"])]
             title = f"({chr(97 + i)}) ACe/DeC+DCN"
         for name, gg in groups:
             pts = sorted((r.gamma, *mean_ci95(r.values)) for r in gg.itertuples())
@@ -261,7 +271,8 @@ def _clustering_names(row: pd.Series, n: int) -> list[str]:
     return names if len(names) == n else [f"clustering {s + 1}" for s in range(n)]
 
 
-def fig_enrc_fig4(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None) -> Any:
+def fig_enrc_fig4(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None,
+                  configs: dict | None = None) -> Any:
     """ENRC Fig. 4: per clustering, the β_s weights sorted in decreasing order, before and after training."""
     row, art = pick_run(frame, "enrc-fig4", ["enrc"], ["betas_init", "betas"], suite, dataset,
                         prefer_datasets=("nrobjects", "stickfigures"))
@@ -285,7 +296,7 @@ def fig_enrc_fig4(frame: pd.DataFrame, suite: str | None = None, dataset: str | 
                 ax.set_ylabel("β")
             if r == 1:
                 ax.set_xlabel("embedded dimension (sorted by β)")
-    fig.suptitle(f"ENRC Fig. 4: sorted feature weights, {dataset_label(row['dataset'])} "
+    fig.suptitle(f"ENRC Fig. 4: sorted feature weights, {dataset_label(row['dataset'], _labels(configs, row))} "
                  f"(ae_seed {row['ae_seed']}, run {row['run_seed']}, {row['tier']} tier)", fontsize=10)
     return fig
 
@@ -311,10 +322,12 @@ def _truth_for_found(art: dict[str, np.ndarray], S: int) -> tuple[np.ndarray | N
     return truth, best, [float(M[best[s], s]) if s < M.shape[1] else math.nan for s in range(S)]
 
 
-def fig_enrc_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None) -> Any:
+def fig_enrc_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None,
+                  configs: dict | None = None) -> Any:
     """ENRC Fig. 3: per clustering, top-2-β scatter with histograms on the diagonal, decoded centres below."""
     row, art = pick_run(frame, "enrc-fig3", ["enrc"], ["Z_rot", "betas"], suite, dataset,
                         prefer_datasets=("nrobjects", "stickfigures"))
+    labels = _labels(configs, row)
     Z, B = art["Z_rot"], np.atleast_2d(art["betas"])
     S = B.shape[0]
     missing = [f"decoded_centers_{s}" for s in range(S) if f"decoded_centers_{s}" not in art]
@@ -363,14 +376,19 @@ def fig_enrc_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str | 
             img, cmap = as_image(centers[c])
             ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
             ax.set_axis_off()
-    fig.suptitle(f"ENRC Fig. 3: {dataset_label(row['dataset'])}, top-β dimensions per clustering and decoded "
-                 f"centres dec(Vμ) (ae_seed {row['ae_seed']}, {row['tier']} tier); colours: ground truth",
+    fig.suptitle(f"ENRC Fig. 3: {dataset_label(row['dataset'], labels)} (ae_seed {row['ae_seed']}, {row['tier']} tier)\n"
+                 "the two top-β dimensions per clustering (colours: ground truth); below: decoded centres dec(Vμ)",
                  fontsize=9)
     return fig
 
 
-def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None) -> Any:
-    """ACe/DeC Fig. 3 (right): decoded images along PC1 of the shared space (x) and the top-β_cs dimension (y)."""
+def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None,
+                    configs: dict | None = None) -> Any:
+    """ACe/DeC Fig. 3 (right): decoded images along PC1 of the shared space (x) and the top-β_cs dimension (y).
+
+    Data that are not images (SYNTH-k) are shown as one bar chart of the decoded
+    vector per grid point.
+    """
     row, art = pick_run(frame, "acedec-fig3", ["acedec", "acedec-aug"], ["traversal"], suite, dataset,
                         prefer_datasets=("mnist", "mnist-test", "objects"))
     T = np.asarray(art["traversal"])
@@ -387,11 +405,22 @@ def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str 
             xs, ys = A[0], A[1]
     fig = _new_figure(0.9 * cols + 1.2, 0.9 * rows + 1.0)
     grid = fig.subplots(rows, cols, squeeze=False, gridspec_kw={"wspace": 0.03, "hspace": 0.03})
+    try:
+        as_image(T[0, 0])
+        images = True
+    except ValueError:  # not image data (e.g. SYNTH-k): show each decoded vector as bars
+        images = False
+        flat = T.reshape(rows, cols, -1)
+        lo, hi = float(flat.min()), float(flat.max())
     for i in range(rows):
         for j in range(cols):
             ax = grid[i][j]
-            img, cmap = as_image(T[i, j])
-            ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
+            if images:
+                img, cmap = as_image(T[i, j])
+                ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
+            else:
+                ax.bar(np.arange(flat.shape[2]), flat[i, j], width=1.0, color="C0")
+                ax.set_ylim(lo, hi)
             ax.set_xticks([])
             ax.set_yticks([])
             if i == rows - 1 and xs is not None:
@@ -400,7 +429,7 @@ def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str 
                 ax.set_ylabel(f"{ys[i]:.2g}", fontsize=7)
     fig.supxlabel("first principal component of the shared space →", fontsize=9)
     fig.supylabel("dimension with the highest β_cs →", fontsize=9)
-    fig.suptitle(f"ACe/DeC Fig. 3: latent traversal, {dataset_label(row['dataset'])} "
+    fig.suptitle(f"ACe/DeC Fig. 3: latent traversal, {dataset_label(row['dataset'], _labels(configs, row))} "
                  f"(ae_seed {row['ae_seed']}, {row['tier']} tier)", fontsize=10)
     return fig
 
@@ -408,27 +437,23 @@ def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str 
 class FigureSpec:
     """A named figure: its drawing function, the suite that produces its inputs, a description."""
 
-    def __init__(self, func: Callable[..., Any], suite: str, description: str, options: tuple[str, ...]) -> None:
-        self.func, self.suite, self.description, self.options = func, suite, description, options
+    def __init__(self, name: str, func: Callable[..., Any], options: tuple[str, ...]) -> None:
+        self.name, self.func, self.options = name, func, options
+        self.suite, self.description = FIGURE_INFO[name]
 
 
 FIGURES: dict[str, FigureSpec] = {
-    "acedec-fig1a": FigureSpec(fig_acedec_fig1a, "acedec-fig1a",
-                               "NMI vs number of noise dimensions (SYNTH-k), DCN vs ACe/DeC+DCN, mean and 95% CI",
-                               ("suite", "configs", "tier")),
-    "acedec-fig4": FigureSpec(fig_acedec_fig4, "acedec-fig4",
-                              "NMI over the λ × learning-rate grid (DCN) and the learning rate (ACe/DeC), 95% CI",
-                              ("suite", "tier")),
-    "enrc-fig3": FigureSpec(fig_enrc_fig3, "enrc-casestudy",
-                            "top-β scatter per clustering with histograms, and decoded centres as images",
-                            ("suite", "dataset")),
-    "enrc-fig4": FigureSpec(fig_enrc_fig4, "enrc-casestudy",
-                            "sorted β weights per clustering, after initialisation and after training",
-                            ("suite", "dataset")),
-    "acedec-fig3": FigureSpec(fig_acedec_fig3, "acedec-table1",
-                              "latent traversal: decoded images along shared-space PC1 vs the top-β_cs dimension",
-                              ("suite", "dataset")),
+    s.name: s
+    for s in [
+        FigureSpec("acedec-fig1a", fig_acedec_fig1a, ("suite", "configs", "tier")),
+        FigureSpec("acedec-fig4", fig_acedec_fig4, ("suite", "tier", "configs")),
+        FigureSpec("enrc-fig3", fig_enrc_fig3, ("suite", "dataset", "configs")),
+        FigureSpec("enrc-fig4", fig_enrc_fig4, ("suite", "dataset", "configs")),
+        FigureSpec("acedec-fig3", fig_acedec_fig3, ("suite", "dataset", "configs")),
+    ]
 }
+if set(FIGURES) != set(FIGURE_INFO):  # one source of truth for the names: reports.catalog
+    raise RuntimeError("reports.catalog.FIGURE_INFO and reports.figures.FIGURES disagree")
 
 
 def draw(name: str, frame: pd.DataFrame, **options: Any) -> Any:

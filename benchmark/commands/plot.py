@@ -1,16 +1,53 @@
-"""`nrbench plot`: placeholder, being implemented (see the open issues)."""
+"""`nrbench plot`: the papers' figures (PNG and PDF) from the result store."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "(not implemented yet)"
+from reports.catalog import FIGURE_INFO
+
+HELP = "draw a paper figure (PNG and PDF) from stored results"
+
+DESCRIPTION = "Draw one of the papers' figures from stored results (reports never run a method).\n\nfigures:\n" + "\n".join(
+    f"  {name:<13} {desc}\n  {'':<13} (inputs from: nrbench run {suite})" for name, (suite, desc) in FIGURE_INFO.items()
+) + """
+
+The NMI figures follow the protocol (per autoencoder the run with the lowest own
+loss) and show the mean and the 95% t confidence interval over the autoencoders.
+The case-study figures use the artefacts (betas, Z_rot, decoded centres,
+traversal) of the run with the lowest loss.  A missing input is reported in one
+line with the suite that produces it.
+
+examples:
+  nrbench plot enrc-fig4 --out figures/
+  nrbench plot acedec-fig1a --tier quick
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """Options of `nrbench plot`."""
+    parser.add_argument("figure", metavar="FIGURE", choices=list(FIGURE_INFO),
+                        help="one of: " + ", ".join(FIGURE_INFO))
+    parser.add_argument("--store", metavar="PATH", default=None,
+                        help="result store (default: $NRBENCH_HOME/results/nrbench.sqlite)")
+    parser.add_argument("--out", metavar="DIR", default="figures",
+                        help="output folder for FIGURE.png and FIGURE.pdf (default: ./figures)")
+    parser.add_argument("--suite", metavar="S", default=None,
+                        help="read this suite's results (default: the figure's own suite when stored, else any)")
+    parser.add_argument("--tier", metavar="T", default=None,
+                        help="NMI figures: this tier (default: the most complete stored, paper > standard > quick)")
+    parser.add_argument("--dataset", metavar="D", default=None,
+                        help="case-study figures: this data set (default: the papers' choice when stored)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not implemented yet."""
-    raise NotImplementedError("nrbench plot is not implemented yet")
+    """Draw the figure and write it."""
+    from reports.figures import draw, save_figure
+    from reports.source import load_runs, suite_configs
+
+    frame = load_runs(args.store)
+    fig = draw(args.figure, frame, suite=args.suite, tier=args.tier, dataset=args.dataset,
+               configs=suite_configs(args.store))
+    for p in save_figure(fig, args.out, args.figure):
+        print(p)
+    return 0

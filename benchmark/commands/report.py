@@ -1,16 +1,67 @@
-"""`nrbench report`: placeholder, being implemented (see the open issues)."""
+"""`nrbench report`: NMI/VI tables (LaTeX, Markdown, CSV) from the result store."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-HELP = "(not implemented yet)"
+from reports.catalog import TABLE_FORMATS
+
+HELP = "write the papers' NMI/VI tables (LaTeX, Markdown or CSV) from stored results"
+
+DESCRIPTION = """\
+Write the result tables of the stored runs, in the layouts of the papers:
+
+  ENRC Table 1   NMI, rows data set x clustering, columns methods (multi-clustering suites)
+  ENRC Table 3   VI between the found clusterings, rows methods, columns data sets
+  ACe/DeC Table 1  NMI, rows methods, columns data sets (single-clustering suites)
+  ACe/DeC Table 3  number of cluster-space dimensions found
+
+Every cell follows the papers' protocol: per autoencoder the run with the lowest
+own loss (never the best NMI), then mean +- std over the autoencoders.  The best
+value per data set (and clustering) is bold; '*' marks subsets and approximations;
+'n.a.' a VI that does not exist; 'err' a cell with failed runs (footnote); '-' a
+method skipped on a data set.  Captions state the suite, tier, autoencoders, runs
+per autoencoder, the NMI normalisation and every deviation from the paper.
+
+--compare-paper prints the published numbers (benchmark/published/*.csv) beside
+nrbench's with the difference and whether each one reproduces.
+
+Reports only read the store; they never run a method.
+
+examples:
+  nrbench report                                  # Markdown of everything stored
+  nrbench report --suite enrc-table1 --format latex --out paper/
+  nrbench report --format csv --out results/      # one CSV per table + cells.csv
+  nrbench report --compare-paper --tier paper
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """Options of `nrbench report`."""
+    parser.add_argument("--store", metavar="PATH", default=None,
+                        help="result store (default: $NRBENCH_HOME/results/nrbench.sqlite)")
+    parser.add_argument("--suite", metavar="S", default=None, help="only this suite (default: every stored suite)")
+    parser.add_argument("--tier", metavar="T", default=None,
+                        help="only this tier: quick, standard or paper (default: every stored tier)")
+    parser.add_argument("--format", dest="fmt", choices=list(TABLE_FORMATS), default="md",
+                        help="output format (default: md)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="write one file per table into DIR (plus tables.tex for latex, cells.csv for csv) "
+                             "instead of printing")
+    parser.add_argument("--compare-paper", action="store_true",
+                        help="show the published numbers beside nrbench's, with the difference and a verdict")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not implemented yet."""
-    raise NotImplementedError("nrbench report is not implemented yet")
+    """Build and print (or write) the tables."""
+    from reports.writer import report
+
+    result = report(store=args.store, suite=args.suite, tier=args.tier, fmt=args.fmt, out=args.out,
+                    compare_paper=args.compare_paper)
+    if args.out is None:
+        sys.stdout.write(result.text.rstrip("\n") + "\n")
+    else:
+        for p in result.files:
+            print(p)
+    return 0

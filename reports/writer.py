@@ -1,0 +1,120 @@
+"""Render tables in one format, to a string or to files: what ``nrbench report`` does.
+
+:func:`report` is the whole command minus argument parsing: read the store,
+aggregate with the protocol, build the tables (or the paper comparison) and
+render them as LaTeX, Markdown or CSV.  With an output folder it writes
+
+- ``<suite>-<tier>-<kind>.<ext>``: one file per table;
+- ``tables.tex`` (LaTeX): a standalone document holding every table (pdflatex-ready);
+- ``cells.csv`` (CSV): the aggregated numbers in tidy form (mean, std, n_ae, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from reports.catalog import TABLE_FORMATS
+from reports.tables import Table
+
+
+@dataclass
+class ReportResult:
+    """What :func:`report` produced: the rendered text and any files written."""
+
+    text: str
+    files: list[Path] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+
+def render(table: Table, fmt: str) -> str:
+    """One table in ``fmt`` (``latex``, ``md`` or ``csv``)."""
+    if fmt == "latex":
+        from reports.latex import render_latex
+
+        return render_latex(table)
+    if fmt == "md":
+        from reports.markdown import render_markdown
+
+        return render_markdown(table)
+    if fmt == "csv":
+        from reports.csvtable import table_csv
+
+        return table_csv(table)
+    raise ValueError(f"format must be one of {', '.join(TABLE_FORMATS)}; got {fmt!r}")
+
+
+def check_suite(suite: str | None, frame: pd.DataFrame, store: str) -> None:
+    """A ``--suite`` that is not stored: say whether it is unknown (list the suites) or just not run yet."""
+    if suite is None:
+        return
+    stored = sorted(set(frame["suite"]))
+    if suite in stored:
+        return
+    try:
+        from benchmark.suites import available
+
+        known = available()
+    except Exception:  # noqa: BLE001 - the suite catalogue is optional here
+        known = []
+    if known and suite not in known:
+        raise ValueError(f"unknown suite {suite!r}; valid suites: {', '.join(known)}")
+    raise ValueError(f"suite {suite!r} has no results in {store}; stored suites: {', '.join(stored) or '(none)'}"
+                     f" (run `nrbench run {suite}`)")
+
+
+def report(store: str | Path | None = None, suite: str | None = None, tier: str | None = None,
+           fmt: str = "md", out: str | Path | None = None, compare_paper: bool = False) -> ReportResult:
+    """Build the tables of a store (or the paper comparison) in ``fmt``; write them under ``out`` if given."""
+    from reports.aggregate import aggregate
+    from reports.source import load_runs, normalise_frame, suite_configs
+    from reports.tables import build_tables
+
+    if fmt not in TABLE_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(TABLE_FORMATS)}; got {fmt!r}")
+    frame = load_runs(store)
+    check_suite(suite, frame, frame.attrs.get("store_path", str(store)))
+    if frame.empty:
+        raise ValueError(f"the store {frame.attrs.get('store_path')} holds no results yet (run `nrbench run SUITE`)")
+    if compare_paper:
+        from reports.published import comparison_tables
+
+        sub = normalise_frame(frame)
+        sub = sub[sub["suite"] == suite] if suite else sub
+        if tier is not None:
+            if tier not in set(sub["tier"]):
+                raise ValueError(f"tier {tier!r} has no results; stored tiers: {', '.join(sorted(set(sub['tier'])))}")
+            sub = sub[sub["tier"] == tier]
+        tables = comparison_tables(aggregate(sub, warn=False))
+    else:
+        tables = build_tables(frame, suite, tier, configs=suite_configs(store))
+    rendered = [render(t, fmt) for t in tables]
+    sep = "\n" if fmt == "csv" else "\n\n"
+    text = sep.join(rendered)
+    files: list[Path] = []
+    if out is not None:
+        out_dir = Path(out)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        ext = TABLE_FORMATS[fmt]
+        for t, body in zip(tables, rendered):
+            p = out_dir / f"{t.name}.{ext}"
+            p.write_text(body, encoding="utf-8")
+            files.append(p)
+        if fmt == "latex":
+            from reports.latex import latex_document
+
+            p = out_dir / "tables.tex"
+            p.write_text(latex_document(rendered), encoding="utf-8")
+            files.append(p)
+        if fmt == "csv" and not compare_paper:
+            from reports.csvtable import cells_csv
+
+            sub = normalise_frame(frame)
+            sub = sub[sub["suite"] == suite] if suite else sub
+            sub = sub[sub["tier"] == tier] if tier else sub
+            p = out_dir / "cells.csv"
+            p.write_text(cells_csv(aggregate(sub, warn=False)), encoding="utf-8")
+            files.append(p)
+    return ReportResult(text=text, files=files, tables=tables)
