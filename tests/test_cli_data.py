@@ -1,0 +1,135 @@
+"""`nrbench list` and `nrbench generate`: output, cache placement, exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.cli import main
+from benchmark.commands.generate import parse_params
+from generators import CATALOG, Dataset, cache_path, resolve_params
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_list_datasets_is_the_default_and_shows_every_entry(capsys) -> None:
+    rc, out, _ = run(capsys, "list")
+    assert rc == 0 and run(capsys, "list", "datasets")[1] == out
+    lines = {ln.split()[0]: ln for ln in out.splitlines()[2:]}
+    assert set(lines) == set(CATALOG)
+    assert "12,000" in lines["synth"] and "cluster (4)" in lines["synth"]
+    assert "upper (3), lower (3)" in lines["stickfigures"] and "1x20x20" in lines["stickfigures"]
+    assert "left (10), right (10)" in lines["cmnist"] and "60,000" in lines["cmnist"]
+
+
+def test_list_does_not_build_anything(capsys) -> None:
+    run(capsys, "list")
+    assert not (Path(os.environ["NRBENCH_HOME"]) / "datasets").exists()
+
+
+def test_list_suites_uses_describe_suites(capsys, monkeypatch) -> None:
+    fake = types.ModuleType("benchmark.suites")
+    fake.describe_suites = lambda: [{"name": "demo", "tier": "quick", "description": "a demo suite",
+                                     "est_cost": "~1 min"}]
+    monkeypatch.setitem(sys.modules, "benchmark.suites", fake)
+    rc, out, _ = run(capsys, "list", "suites")
+    assert rc == 0 and "demo" in out and "quick" in out and "~1 min" in out and "a demo suite" in out
+
+
+def test_list_suites_without_the_module_is_one_line_exit_1(capsys, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "benchmark.suites", None)  # import raises ImportError
+    rc, out, err = run(capsys, "list", "suites")
+    assert rc == 1 and out == "" and len(err.strip().splitlines()) == 1 and "suites" in err
+
+
+def test_parse_params_json_then_string() -> None:
+    assert parse_params(["k=50", "rotate=true", "x=0.5", "split=test", "path=/a=b", "s=\"7\""]) == \
+        {"k": 50, "rotate": True, "x": 0.5, "split": "test", "path": "/a=b", "s": "7"}
+    with pytest.raises(ValueError, match="--param"):
+        parse_params(["k"])
+
+
+def test_generate_into_cache_prints_file_checksum_summary(capsys) -> None:
+    rc, out, _ = run(capsys, "-q", "generate", "synth", "--seed", "3", "--param", "n=400", "--param", "k=2")
+    assert rc == 0
+    path = cache_path("synth", resolve_params("synth", n=400, k=2, seed=3))
+    ds = Dataset.load(path)
+    assert str(path) in out and ds.checksum in out and ds.summary() in out
+    assert ds.params["seed"] == 3 and ds.X.shape == (400, 4)
+
+
+def test_generate_out_dir_and_rebuild(capsys, tmp_path: Path) -> None:
+    rc, out, _ = run(capsys, "-q", "generate", "stickfigures", "--param", "n_per_combination=2", "--out", str(tmp_path))
+    assert rc == 0
+    files = list(tmp_path.glob("stickfigures-*.npz"))
+    assert len(files) == 1 and str(files[0]) in out
+    before = files[0].stat().st_mtime_ns
+    run(capsys, "-q", "generate", "stickfigures", "--param", "n_per_combination=2", "--out", str(tmp_path))
+    assert files[0].stat().st_mtime_ns == before  # reused
+    run(capsys, "-q", "generate", "stickfigures", "--param", "n_per_combination=2", "--out", str(tmp_path),
+        "--rebuild")
+    assert files[0].stat().st_mtime_ns != before
+    assert not (Path(os.environ["NRBENCH_HOME"]) / "datasets").exists()  # nothing in the cache
+
+
+def test_generate_all_builds_builtins_with_a_table(capsys, monkeypatch) -> None:
+    import generators.synth as synth
+
+    monkeypatch.setattr(synth, "build_synth", _small_synth(synth.build_synth))  # keep the test quick
+    rc, out, _ = run(capsys, "-q", "generate", "all")
+    assert rc == 0
+    table = out[out.index("name "):].splitlines()
+    assert table[2].startswith("synth") and table[3].startswith("stickfigures")
+    ds = Dataset.load(cache_path("stickfigures", resolve_params("stickfigures")))
+    assert ds.checksum[:16] in table[3] and ds.n == 900
+    assert run(capsys, "-q", "generate", "--builtin")[0] == 0
+
+
+def _small_synth(real):
+    import functools
+
+    @functools.wraps(real)
+    def small(**kw):
+        return real(**{**kw, "n": 300})
+    return small
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["generate", "nosuch"], "available: cmnist"),
+    (["generate"], "available"),
+    (["generate", "synth", "--param", "k=-2"], "k (the number of noise dimensions)"),
+    (["generate", "synth", "--param", "bogus=1"], "unknown parameter"),
+    (["generate", "usps", "--seed", "1"], "--seed"),
+    (["generate", "all", "--param", "k=2"], "--param"),
+])
+def test_generate_usage_errors_exit_2(capsys, argv, needle) -> None:
+    rc, _, err = run(capsys, "-q", *argv)
+    assert rc == 2 and needle in err and "Traceback" not in err
+
+
+def test_generate_missing_raw_data_exits_1(capsys, tmp_path: Path, monkeypatch) -> None:
+    import generators.download as download
+
+    monkeypatch.setenv("NRBENCH_DATA", str(tmp_path))
+    monkeypatch.setattr(download, "fetch", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    rc, _, err = run(capsys, "-q", "generate", "mnist", "--param", "split=test")
+    assert rc == 1 and "DataUnavailableError" in err and str(tmp_path / "mnist") in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_generate_cmnist_test_from_real_data(capsys, real_data_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NRBENCH_DATA", str(real_data_dir))
+    rc, out, _ = run(capsys, "-q", "generate", "cmnist", "--param", "split=test")
+    assert rc == 0 and "cmnist-test: n=10000, sample (1, 56, 56) uint8, clusterings left (10), right (10)" in out
+    ds = Dataset.load(cache_path("cmnist", resolve_params("cmnist", split="test")))
+    assert np.bincount(ds.labels[:, 0]).sum() == 10000
