@@ -151,11 +151,14 @@ class _Notes:
         if first not in self.errors:
             self.errors[first] = next(self._marks)
             self.error_cells[first] = []
-        self.error_cells[first].append(where)
+        if where not in self.error_cells[first]:
+            self.error_cells[first].append(where)
         return self.errors[first]
 
     def skip(self, reason: str, where: str) -> None:
-        self.skips.setdefault(reason or "no reason recorded", []).append(where)
+        cells = self.skips.setdefault(reason or "no reason recorded", [])
+        if where not in cells:
+            cells.append(where)
 
     def lines(self) -> list[str]:
         out = [f"({mark}) err: {msg} [{', '.join(self.error_cells[msg])}]" for msg, mark in self.errors.items()]
@@ -182,8 +185,10 @@ def _cell_from(row: pd.Series | None, metric: str, notes: _Notes, where: str) ->
     cell = Cell(format_value(row["mean"], row["std"], digits), mean=row["mean"], std=row["std"], star=star)
     if row["n_missing"]:
         n = len(row["values"])
-        notes.partial.append(f"{where}: over {n} of {n + row['n_missing']} autoencoders "
-                             f"(the others found no {'second clustering' if metric == 'vi' else 'value'})")
+        line = (f"{where}: over {n} of {n + row['n_missing']} autoencoders "
+                f"(the others found no {'second clustering' if metric == 'vi' else 'value'})")
+        if line not in notes.partial:
+            notes.partial.append(line)
     return cell
 
 
@@ -202,22 +207,27 @@ def _join(items: Sequence[str]) -> str:
     return ", ".join(items)
 
 
-def _counts_text(sub: pd.DataFrame) -> str:
-    """'N autoencoders, best of R runs per autoencoder' with per-method detail where they differ."""
-    ok = sub[sub["n_ae"] > 0]
+def _counts_text(sub: pd.DataFrame, labels: dict[str, str]) -> str:
+    """'mean ± std over N autoencoders, best of R runs per autoencoder ...', naming cells that differ."""
+    ok = sub[sub["n_ae"] > 0].drop_duplicates(["dataset", "label"])
     if ok.empty:
         return "no completed runs"
-    n_ae = sorted(set(ok["n_ae"]))
-    ae = f"{n_ae[0]}" if len(n_ae) == 1 else f"{n_ae[0]}–{n_ae[-1]}"
+    n_ae = int(ok["n_ae"].max())
+    fewer = [f"{r.n_ae} for {r.label} on {dataset_label(r.dataset, labels)}"
+             for r in ok.itertuples(index=False) if r.n_ae < n_ae]
+    ae = f"{n_ae} autoencoder{'s' if n_ae != 1 else ''}" + (f" ({'; '.join(fewer)})" if fewer else "")
+    order = method_order(zip(ok["method"], ok["label"]))
+    per_label = ok.groupby("label")["runs_per_ae"].max()
     per: dict[int, list[str]] = {}
-    for label, r in ok.groupby("label", sort=False)["runs_per_ae"].max().items():
-        per.setdefault(int(r), []).append(label)
+    for label in order:
+        per.setdefault(int(per_label[label]), []).append(label)
     if len(per) == 1:
-        runs = f"best of {next(iter(per))} run{'s' if next(iter(per)) != 1 else ''} per autoencoder"
+        r = next(iter(per))
+        runs = f"best of {r} run{'s' if r != 1 else ''} per autoencoder"
     else:
         runs = "best of " + "; ".join(f"{r} ({_join(ls)})" for r, ls in sorted(per.items(), reverse=True)) \
             + " runs per autoencoder"
-    return f"mean {PM} std (ddof={STD_DDOF}) over {ae} autoencoders, {runs}, selected by the method's own loss (never by NMI)"
+    return f"mean {PM} std (ddof={STD_DDOF}) over {ae}, {runs}, selected by the method's own loss (never by NMI)"
 
 
 def _deviations_text(sub: pd.DataFrame, labels: dict[str, str]) -> str:
@@ -244,7 +254,7 @@ def _caption(kind: str, sub: pd.DataFrame, suite: str, tier: str, labels: dict[s
         DIMS: "Number of cluster-space dimensions found (ACe/DeC Table 3 layout)",
     }[kind]
     metric_caption = VI_CAPTION if kind == VI else NMI_CAPTION
-    parts = [f"{what}. Suite {suite}, tier {tier}: {_counts_text(sub)}.", f"{metric_caption}."]
+    parts = [f"{what}. Suite {suite}, tier {tier}: {_counts_text(sub, labels)}.", f"{metric_caption}."]
     if kind == NMI_BY_CLUSTERING:
         parts.append("Best value per data set and clustering in bold.")
     elif kind == NMI_BY_METHOD:

@@ -1,0 +1,168 @@
+"""Tables in the papers' layouts from a hand-made store: values, bold, *, n.a., err, skipped, formats."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from benchmark.metrics import NMI_CAPTION, VI_CAPTION
+from reports import tables as T
+from reports.csvtable import cells_csv, table_csv
+from reports.latex import latex_document, latex_escape, render_latex
+from reports.markdown import render_markdown
+from reports.aggregate import aggregate
+from reports.source import load_runs
+from reports.synthetic import tiny_rows, write_rows
+
+
+@pytest.fixture(scope="module")
+def frame(tmp_path_factory):
+    path = tmp_path_factory.mktemp("store") / "s.sqlite"
+    return load_runs(write_rows(path, tiny_rows()))
+
+
+@pytest.fixture(scope="module")
+def tables(frame):
+    return {t.kind + ":" + t.suite: t for t in T.build_tables(frame)}
+
+
+def _grid(table: T.Table) -> dict[tuple, T.Cell]:
+    return {(tuple(r), c): cell for r, line in zip(table.rows, table.cells) for c, cell in zip(table.columns, line)}
+
+
+def test_enrc_table1_layout_values_bold_star_err(tables):
+    t = tables["nmi-by-clustering:enrc-table1"]
+    assert t.row_header == ["Data set", "Clustering"]
+    assert t.rows == [["Stickfigures", "upper"], ["Stickfigures", "lower"]]
+    assert t.columns == ["ENRC", "Orth1", "NrKmeans", "ISAAC"]  # the paper's column order
+    g = _grid(t)
+    up, lo = ("Stickfigures", "upper"), ("Stickfigures", "lower")
+    assert g[(up, "ENRC")].text == "0.60 ± 0.10" and g[(up, "ENRC")].bold
+    assert g[(up, "NrKmeans")].text == "0.60 ± 0.00" and g[(up, "NrKmeans")].bold  # a tie: both bold
+    assert g[(lo, "ENRC")].text == "0.50 ± 0.10" and g[(lo, "ENRC")].bold
+    assert not g[(lo, "NrKmeans")].bold and g[(lo, "NrKmeans")].text == "0.30 ± 0.00"
+    assert g[(up, "ISAAC")].star and not g[(up, "ISAAC")].bold and g[(up, "ISAAC")].text == "0.20 ± 0.00"
+    assert g[(up, "Orth1")].kind == "err" and g[(up, "Orth1")].notes == ("a",)
+    assert any(n.startswith("(a) err: RuntimeError: boom") for n in t.notes)
+    assert any("Skipped data set C-MNIST: raw MNIST files not found" in n for n in t.notes)
+
+
+def test_enrc_caption_states_protocol_and_deviations(tables):
+    cap = tables["nmi-by-clustering:enrc-table1"].caption
+    assert "tier quick" in cap
+    assert "over 2 autoencoders (1 for Orth1 on Stickfigures)" in cap  # Orth1 lost one AE to an error
+    assert "best of 2 (ENRC); 1 (Orth1, NrKmeans, ISAAC) runs per autoencoder" in cap
+    assert "selected by the method's own loss (never by NMI)" in cap and NMI_CAPTION in cap
+    assert "subset: 500 of 900 (ISAAC on Stickfigures)" in cap
+
+
+def test_vi_table_na_and_no_bold(tables):
+    t = tables["vi:enrc-table1"]
+    assert t.row_header == ["Method"] and t.columns == ["Stickfigures"]
+    g = _grid(t)
+    assert g[(("ENRC",), "Stickfigures")].text == "2.10 ± 0.10"
+    assert g[(("NrKmeans",), "Stickfigures")].text == "1.60 ± 0.10"
+    isaac = g[(("ISAAC",), "Stickfigures")]
+    assert isaac.text == "n.a." and isaac.kind == "n.a." and isaac.star
+    assert not any(c.bold for c in g.values())
+    assert VI_CAPTION in t.caption
+
+
+def test_acedec_table1_columns_bold_and_skipped_cell(tables):
+    t = tables["nmi-by-method:acedec-table1"]
+    assert [r[0] for r in t.rows] == ["ACe/DeC+DCN", "DCN λ=0.1", "k-means", "SubKmeans"]
+    assert t.columns == ["SYNTH-k", "USPS"]
+    g = _grid(t)
+    assert g[(("ACe/DeC+DCN",), "SYNTH-k")].text == "0.90 ± 0.10"
+    assert g[(("k-means",), "SYNTH-k")].text == "0.90 ± 0.00"
+    assert g[(("ACe/DeC+DCN",), "SYNTH-k")].bold and g[(("k-means",), "SYNTH-k")].bold
+    assert not g[(("SubKmeans",), "SYNTH-k")].bold  # 0.80
+    assert g[(("SubKmeans",), "USPS")].text == "–" and g[(("SubKmeans",), "USPS")].kind == "skipped"
+    assert any("skipped: stopped for run time [SubKmeans on USPS]" in n for n in t.notes)
+    assert "Best value per data set in bold" in t.caption
+
+
+def test_dims_table(frame):
+    cells = aggregate(frame)
+    t = T.build_table(cells, T.DIMS, "acedec-table1", "quick")
+    g = _grid(t)
+    assert g[(("ACe/DeC+DCN",), "SYNTH-k")].text == "4.0 ± 1.0"
+    assert g[(("SubKmeans",), "SYNTH-k")].text == "2.0 ± 0.0"
+    assert g[(("k-means",), "SYNTH-k")].text == "n.a."
+
+
+def test_suite_config_sets_dataset_order_and_labels(frame):
+    cfg = {("acedec-table1", "quick"): {"datasets": [{"id": "usps", "label": "USPS"},
+                                                     {"id": "synth", "label": "SYNTH-25"}]}}
+    t = T.build_tables(frame, "acedec-table1", "quick", configs=cfg)[0]
+    assert t.columns == ["USPS", "SYNTH-25"]
+
+
+def test_latex_booktabs_bold_marks_and_compiles(tables, tmp_path):
+    tex = render_latex(tables["nmi-by-clustering:enrc-table1"])
+    for token in (r"\toprule", r"\midrule", r"\bottomrule", r"$\mathbf{0.60 \pm 0.10}$", r"$0.30 \pm 0.00$",
+                  r"err\textsuperscript{a}", r"$0.20 \pm 0.00$$^*$", r"\caption{", r"\label{tab:enrc-table1-quick"):
+        assert token in tex, token
+    assert "n.a.$^*$" in render_latex(tables["vi:enrc-table1"])
+    assert r"DCN $\lambda$=0.1" in render_latex(tables["nmi-by-method:acedec-table1"])
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex not installed (CI installs texlive-latex-base + texlive-latex-recommended)")
+    (tmp_path / "t.tex").write_text(latex_document(tables.values()), encoding="utf-8")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert (tmp_path / "t.pdf").stat().st_size > 1000
+
+
+def test_latex_escape():
+    assert latex_escape("a_b & 50% #1 {x}") == r"a\_b \& 50\% \#1 \{x\}"
+    assert latex_escape("λ=0.1 ± β") == r"$\lambda$=0.1 $\pm$ $\beta$"
+    assert latex_escape("λβ") == r"$\lambda\beta$"
+
+
+def test_markdown_contents(tables):
+    md = render_markdown(tables["nmi-by-clustering:enrc-table1"])
+    assert "| Data set | Clustering | ENRC | Orth1 | NrKmeans | ISAAC |" in md
+    assert "| Stickfigures | upper | **0.60 ± 0.10** | err[a] | **0.60 ± 0.00** | 0.20 ± 0.00\\* |" in md
+    assert "|  | lower | **0.50 ± 0.10** |" in md
+    assert "- (a) err: RuntimeError: boom [Orth1 on Stickfigures]" in md
+
+
+def test_csv_contents(tables, frame):
+    grid = pd.read_csv(io.StringIO(table_csv(tables["nmi-by-clustering:enrc-table1"])))
+    assert list(grid.columns) == ["Data set", "Clustering", "ENRC", "Orth1", "NrKmeans", "ISAAC"]
+    assert grid.loc[0, "ENRC"] == "**0.60 ± 0.10**" and grid.loc[0, "ISAAC"] == "0.20 ± 0.00*"
+    assert grid.loc[1, "Orth1"] == "err[a]"
+    tidy = pd.read_csv(io.StringIO(cells_csv(aggregate(frame))), keep_default_na=False)
+    row = tidy[(tidy["label"] == "ENRC") & (tidy["metric"] == "nmi") & (tidy["clustering"] == "upper")
+               & (tidy["dataset"] == "stickfigures")].iloc[0]
+    assert float(row["mean"]) == pytest.approx(0.6) and float(row["std"]) == pytest.approx(0.1)
+    assert int(row["n_ae"]) == 2 and row["status"] == "ok"
+
+
+def test_markdown_table_for_nrbench_run(frame):
+    md = T.markdown_table(frame, suite="enrc-table1")
+    assert "ENRC Table 1 layout" in md and "ENRC Table 3 layout" in md and "ACe/DeC" not in md
+    assert T.markdown_table(frame.iloc[0:0]) == "(no results)"
+
+
+def test_table_kinds(frame):
+    cells = aggregate(frame)
+    assert T.table_kinds("enrc-table1", cells) == (T.NMI_BY_CLUSTERING, T.VI)
+    assert T.table_kinds("acedec-table3", cells) == (T.DIMS,)
+    other = cells.assign(suite="my-suite")
+    assert T.table_kinds("my-suite", other[other["dataset"] == "stickfigures"]) == (T.NMI_BY_CLUSTERING, T.VI)
+    assert T.table_kinds("my-suite", other[other["dataset"] == "synth"]) == (T.NMI_BY_METHOD, T.DIMS)
+
+
+def test_bad_input_names_the_parameter(frame):
+    with pytest.raises(ValueError, match="stored suites: acedec-table1, enrc-table1"):
+        T.build_tables(frame, suite="nope")
+    with pytest.raises(ValueError, match="stored tiers: quick"):
+        T.build_tables(frame, suite="enrc-table1", tier="paper")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        T.build_table(aggregate(frame), "table9", "enrc-table1", "quick")
