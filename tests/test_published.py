@@ -1,0 +1,138 @@
+"""Published numbers as data (benchmark/published/*.csv) and the paper-vs-nrbench comparison."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from reports.aggregate import aggregate
+from reports.markdown import render_markdown
+from reports.published import (
+    PUBLISHED_COLUMNS, canonical_dataset, compare, comparison_tables, load_published, parse_variant, unmatched,
+    variant_of, verdict,
+)
+from reports.source import load_runs
+from reports.synthetic import run_row, tiny_rows, write_rows
+
+
+@pytest.fixture(scope="module")
+def published() -> pd.DataFrame:
+    return load_published()
+
+
+def _one(df: pd.DataFrame, **eq) -> pd.Series:
+    m = pd.Series(True, index=df.index)
+    for k, v in eq.items():
+        m &= df[k] == v
+    sub = df[m]
+    assert len(sub) == 1, sub
+    return sub.iloc[0]
+
+
+def test_csvs_parse_with_the_expected_shape(published):
+    assert list(published.columns) == PUBLISHED_COLUMNS + ["source"]
+    counts = published.groupby("source").size().to_dict()
+    assert counts == {"enrc_table1.csv": 54, "enrc_table3.csv": 24, "acedec_table1.csv": 56,
+                      "acedec_table1_aug.csv": 28, "acedec_table3.csv": 12}
+    assert set(published["metric"]) == {"nmi", "vi", "dims"}
+    numeric = published.dropna(subset=["mean"])
+    assert numeric["mean"].between(0, 10).all()
+
+
+def test_spot_values(published):
+    enrc = _one(published, paper="enrc-aaai2020", table="1", dataset="nrobjects", clustering="color", method="enrc")
+    assert (enrc["mean"], enrc["std"]) == (1.00, 0.00)
+    ace = _one(published, paper="acedec-ijcai2021", table="1", dataset="mnist", method="acedec")
+    assert (ace["mean"], ace["std"]) == (0.89, 0.01) and ace["dataset_label"] == "MNIST-Full"
+    msc = _one(published, table="1", dataset="cmnist", clustering="left", method="msc")
+    assert msc["mean"] == 0.07 and msc["marker"] == "*"
+    isaac = _one(published, table="3", metric="vi", dataset="gtsrb", method="isaac")
+    assert math.isnan(isaac["mean"]) and isaac["marker"] == "n.a."
+    sub = _one(published, table="1", dataset="objects", method="subkmeans")
+    assert math.isnan(sub["mean"]) and sub["marker"] == "–"
+    dcn = _one(published, table="1", dataset="gtsrb", method="dcn", variant="lambda=10.0")
+    assert (dcn["mean"], dcn["std"]) == (0.24, 0.19)
+    aug = _one(published, table="1 (+Aug)", dataset="usps", method="dcn", variant="aug;lambda=10.0")
+    assert (aug["mean"], aug["std"]) == (0.78, 0.05)
+    dims = _one(published, table="3", metric="dims", dataset="mnist", method="acedec")
+    assert dims["mean"] == 6
+
+
+def test_filter_by_paper(published):
+    assert set(load_published("enrc")["paper"]) == {"enrc-aaai2020"}
+    with pytest.raises(ValueError, match="paper must be one of"):
+        load_published("nope")
+
+
+def test_variants_and_datasets():
+    assert variant_of("dcn", "DCN λ=0.1", {"lambda_": 0.1}) == ("dcn", False, 0.1)
+    assert variant_of("dcn", "DCN λ=10.0", {}) == ("dcn", False, 10.0)
+    assert variant_of("acedec-aug", "ACe/DeC+DCN +Aug", {}) == ("acedec", True, None)
+    assert variant_of("dcn-aug", "DCN +Aug λ=1.0", {"lambda_": 1.0}) == ("dcn", True, 1.0)
+    assert parse_variant("aug;lambda=0.1") == (True, 0.1)
+    with pytest.raises(ValueError, match="variant"):
+        parse_variant("beta=3")
+    assert canonical_dataset("synth") == canonical_dataset("synth-25") == "synth-25"
+    assert canonical_dataset("mnist-full") == "mnist"
+
+
+def test_verdict_rule():
+    assert verdict(0.85, 0.01, 0.87, 0.02) == "reproduced"  # within std_paper + std_ours
+    assert verdict(0.70, 0.0, 0.89, 0.01) == "lower"
+    assert verdict(0.99, 0.0, 0.89, 0.01) == "higher"
+    assert verdict(0.885, 0.0, 0.89, 0.0) == "reproduced"  # below rounding noise
+
+
+def test_compare_lines_up_ours_with_the_paper(tmp_path):
+    rows = [
+        run_row("acedec-table1", "mnist", "acedec", ae, label="ACe/DeC+DCN", clusterings=("digit",), nmi=(v,))
+        for ae, v in enumerate((0.88, 0.90))
+    ] + [
+        run_row("acedec-table1", "mnist", "dcn", ae, label="DCN λ=10.0", params={"lambda_": 10.0},
+                clusterings=("digit",), nmi=(0.40,))
+        for ae in range(2)
+    ] + [
+        run_row("acedec-fig4", "mnist", "dcn", 0, label="DCN λ=10.0 lr=0.0001", params={"lambda_": 10.0, "lr": 1e-4},
+                clusterings=("digit",), nmi=(0.1,)),
+    ]
+    cells = aggregate(load_runs(write_rows(tmp_path / "s.sqlite", rows)))
+    comp = compare(cells)
+    assert set(comp["suite"]) == {"acedec-table1"}  # the learning-rate grid is not a table entry
+    ace = _one(comp, method_label="ACe/DeC+DCN", table="1")
+    assert ace["paper_mean"] == 0.89 and ace["ours_mean"] == pytest.approx(0.89)
+    assert ace["delta"] == pytest.approx(0.0) and ace["verdict"] == "reproduced"
+    dcn = _one(comp, method_label="DCN λ=10.0", table="1")
+    assert dcn["delta"] == pytest.approx(-0.30) and dcn["verdict"] == "lower"
+    dims = _one(comp, method_label="ACe/DeC+DCN", table="3")  # no dimensions stored: shown, not compared
+    assert dims["verdict"] == "n.a." and math.isnan(dims["delta"])
+    assert len(unmatched(cells)) == len(load_published()) - 3
+
+    t = comparison_tables(cells)[0]
+    assert t.columns == ["Paper", "nrbench", "Δ", "Verdict"]
+    md = render_markdown(t)
+    assert "| ACE/DeC T1 |" not in md
+    assert "| ACe/DeC T1 | MNIST-Full |  | ACe/DeC+DCN | 0.89 ± 0.01 | 0.89 ± 0.01 | +0.00 | **reproduced** |" in md
+    assert "| -0.30 | lower |" in md
+    assert "1 of 2 compared values reproduced" in t.caption
+
+
+def test_compare_enrc_multi_clustering_and_vi(tmp_path):
+    frame = load_runs(write_rows(tmp_path / "s.sqlite", tiny_rows()))
+    comp = compare(aggregate(frame))
+    upper = _one(comp, method_label="ENRC", clustering="upper", metric="nmi")
+    assert upper["paper_mean"] == 1.00 and upper["ours_mean"] == pytest.approx(0.6)
+    vi = _one(comp, method_label="ENRC", metric="vi", dataset_label="Stickfigures")
+    assert vi["paper_mean"] == 2.20 and vi["ours_mean"] == pytest.approx(2.1) and vi["verdict"] == "reproduced"
+    isaac_vi = _one(comp, method_label="ISAAC", metric="vi", dataset_label="Stickfigures")
+    assert isaac_vi["verdict"] == "n.a."
+    orth = _one(comp, method_label="Orth1", clustering="upper")
+    assert orth["verdict"] == "err" and math.isnan(orth["delta"])
+
+
+def test_no_overlap_is_a_clear_error(tmp_path):
+    rows = [run_row("x", "toy", "kmeans", 0, label="k-means")]
+    cells = aggregate(load_runs(write_rows(tmp_path / "s.sqlite", rows)))
+    with pytest.raises(ValueError, match="corresponds to a published"):
+        comparison_tables(cells)
