@@ -152,11 +152,11 @@ def _arch_config(ae_cfg: dict[str, Any]) -> dict[str, Any]:
 def run_pretrain(task: PretrainTask, progress: bool = False, device: str | None = None) -> Any:
     """Pretrain or load autoencoder ``task.ae_seed`` of the data set; a :class:`Failed` on error."""
     try:
-        import methods
+        from methods.pretrain import pretrain  # not `methods.pretrain`: the submodule shadows the function
 
         ds = load_dataset(task.dataset)
         cfg = task.dataset["autoencoder"]
-        return methods.pretrain(ds, arch=_arch_config(cfg), seed=task.ae_seed, budget=cfg.get("budget", "quick"),
+        return pretrain(ds, arch=_arch_config(cfg), seed=task.ae_seed, budget=cfg.get("budget", "quick"),
                                 augment=cfg.get("augment"), preprocessing=task.dataset["preprocessing"],
                                 device=device, cache=True, progress=progress)
     except Exception as exc:  # noqa: BLE001 - dependent fits record it

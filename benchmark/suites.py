@@ -45,7 +45,7 @@ _TOP_KEYS = {"name", "description", "reproduces", "protocol", "datasets", "metho
 _PROTOCOL_KEYS = {"n_autoencoders": int, "runs_per_autoencoder": int, "selection": str}
 _DATASET_KEYS = {"generator": str, "params": dict, "preprocessing": list, "clusterings": list,
                  "autoencoder": dict, "deviations": list, "label": str, "n_autoencoders": int}
-_AE_KEYS = {"arch": str, "embedding_dim": int, "budget": str, "augment": dict, "hidden": list}
+_AE_KEYS = {"arch": str, "embedding_dim": int, "budget": (str, dict), "augment": dict, "hidden": list}
 _METHOD_KEYS = {"method": str, "params": dict, "grid": dict, "runs_per_autoencoder": int, "max_n": int,
                 "datasets": list, "deviations": list, "label": str}
 _TIER_KEYS = {"description": str, "est_cost": str, "datasets": list, "methods": list, "protocol": dict,
@@ -91,7 +91,8 @@ def _check_type(path: Path, key: str, value: Any, typ: type) -> None:
     if typ is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not ok:
-        raise _err(path, key, f"a {_TYPE_NAMES.get(typ, typ.__name__)}", value)
+        names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in (typ if isinstance(typ, tuple) else (typ,)))
+        raise _err(path, key, f"a {names}", value)
 
 
 _TYPE_NAMES = {str: "string", int: "integer", dict: "table", list: "list", float: "number"}
@@ -465,7 +466,14 @@ def check_components(suite: ResolvedSuite) -> list[str]:
                 if ae["arch"] not in ARCHITECTURES:
                     notes.append(f"autoencoder arch {ae['arch']!r} not available yet "
                                  f"(have: {', '.join(sorted(ARCHITECTURES))})")
-                if ae.get("budget", "quick") not in BUDGETS:
+                if isinstance(ae.get("budget"), dict):
+                    from methods.pretrain import resolve_budget
+
+                    try:
+                        resolve_budget(ae["budget"])
+                    except ValueError as exc:
+                        raise SuiteError(f"{where}: key '{key}.autoencoder.budget': {exc}") from None
+                elif ae.get("budget", "quick") not in BUDGETS:
                     raise SuiteError(f"{where}: key '{key}.autoencoder.budget': unknown budget {ae.get('budget')!r}; "
                                      f"valid: {', '.join(sorted(BUDGETS))}")
     for m in suite.methods:
