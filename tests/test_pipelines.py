@@ -1,0 +1,84 @@
+"""AE+k-means and AE+SubKmeans: exact equivalence with the classical method on the embedding, planted recovery."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+
+from benchmark.metrics import nmi
+from generators.planted import make_planted
+from methods.autoencoders import LinearAutoencoder
+from methods.base import encode_all
+from methods.pipelines import AEKMeans, AESubKmeans
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """3 clusters in 2 of 6 dims (rotated), and a random (untrained) linear autoencoder of full rank.
+
+    A full-rank linear map keeps the clusters separable, so k-means on the
+    embedding must find them; no pretraining is needed for these tests.
+    """
+    ds = make_planted(n=300, n_clusters=(3,), dims_per_subspace=2, noise_dims=4, separation=10.0, seed=1)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        ae = LinearAutoencoder(6)
+    with torch.no_grad():
+        ae.encoder.weight.copy_(torch.linalg.qr(ae.encoder.weight)[0] * 2.0)  # a scaled rotation
+    return ds.X, ds.labels[:, 0], ae
+
+
+def test_ae_kmeans_is_kmeans_on_the_embedding(planted) -> None:
+    X, y, ae = planted
+    m = AEKMeans(3, ae, random_state=7).fit(X)
+    Z = encode_all(ae, X)
+    seed = int(np.random.default_rng(7).integers(2**31 - 1))
+    km = KMeans(3, n_init=10, random_state=seed).fit(Z)
+    np.testing.assert_array_equal(m.labels_, km.labels_)
+    assert m.loss_ == pytest.approx(km.inertia_)
+    assert nmi(y, m.labels_) > 0.99
+    np.testing.assert_array_equal(m.predict(X), m.labels_)
+    np.testing.assert_array_equal(clone(m).fit(X).labels_, m.labels_)
+
+
+def test_ae_subkmeans_recovers_clusters_in_a_small_subspace(planted) -> None:
+    pytest.importorskip("baselines.subkmeans", reason="baselines.subkmeans is not available yet")
+    X, y, ae = planted
+    m = AESubKmeans(3, ae, n_init=3, random_state=0, progress=False).fit(X)
+    assert nmi(y, m.labels_) > 0.99
+    assert m.m_ == m.n_cluster_dims_ and 1 <= m.m_ <= 2  # m <= k - 1
+    assert m.loss_ > 0 and m.cluster_centers_.shape == (3, 6)
+    np.testing.assert_array_equal(m.predict(X), m.labels_)
+    again = AESubKmeans(3, ae, n_init=3, random_state=0, progress=False).fit(X)
+    np.testing.assert_array_equal(again.labels_, m.labels_)
+    assert again.loss_ == m.loss_
+
+
+def test_caller_network_untouched(planted) -> None:
+    X, _, ae = planted
+    before = {k: v.clone() for k, v in ae.state_dict().items()}
+    ae.train()
+    AEKMeans(3, ae, random_state=0).fit(X)
+    assert ae.training  # mode restored / untouched
+    assert all(torch.equal(before[k], v) for k, v in ae.state_dict().items())
+    ae.eval()
+
+
+@pytest.mark.parametrize("cls", [AEKMeans, AESubKmeans])
+@pytest.mark.parametrize("kwargs,Xfun,match", [
+    ({}, lambda X: (X * 10).astype(np.uint8), "uint8"),
+    ({}, lambda X: np.vstack([X[:-1], np.full((1, 6), np.nan, np.float32)]), "NaN"),
+    ({}, lambda X: X[:, :5], "input shape"),
+    ({"n_clusters": 301}, None, "n_clusters"),
+    ({"n_init": 0}, None, "n_init"),
+    ({"autoencoder": None}, None, "autoencoder"),
+])
+def test_bad_input(planted, cls, kwargs, Xfun, match) -> None:
+    X, _, ae = planted
+    params = dict(n_clusters=3, autoencoder=ae, random_state=0)
+    params.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        cls(**params).fit(Xfun(X) if Xfun else X)
