@@ -20,10 +20,13 @@ Two sources:
   * foreground pixel = 187 + d / 2 + U(-5, 5) (SD 2.9, published ~3), which
     stays within 175-199.
 
-  The spectrum then has 5 large principal components, as the published one
+  The spectrum then has 5 large principal components, like the published one
   (SDs ~612, 512, 485, 451, 123, then ~5.5): the (3-1) + (3-1) additive pose
   directions and the brightness offset (SD of d = 6.6 over ~350 background
-  pixels gives ~123), then the pixel noise.
+  pixels gives ~123), then the pixel noise.  Measured for the default build:
+  403, 341, 335, 289, 130, then 7.8 (our one-pixel limbs differ in fewer pixels
+  between poses than the published sprites, and the brightness direction
+  varies a little with the shape because the foreground moves by d / 2).
 - :func:`load_stickfigures_file` reads the published file (900 rows: 2 label
   columns, upper then lower, then the 400 pixels row-major; values 0-199;
   comma-, semicolon- or whitespace-separated).
