@@ -48,6 +48,9 @@ PNG_DPI = 150
 #: The learning rate Fig. 4's γ multiplies (ACe/DeC: "10⁻³γ, where the start value 10⁻³ is based on the pretraining").
 FIG4_BASE_LR = 1e-3
 
+#: Flat vectors shorter than this squared are not treated as images (SYNTH-k's 27 values are not 3x3 RGB).
+MIN_IMAGE_SIDE = 8
+
 
 def _new_figure(width: float, height: float) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -247,7 +250,7 @@ def as_image(a: np.ndarray) -> tuple[np.ndarray, str | None]:
     if a.ndim == 1:
         for c in (1, 3):
             side = math.isqrt(a.size // c) if a.size % c == 0 else 0
-            if side and c * side * side == a.size:
+            if side >= MIN_IMAGE_SIDE and c * side * side == a.size:
                 a = a.reshape(c, side, side)
                 break
         else:

@@ -1,0 +1,122 @@
+"""The papers' figures from a planted store: files written, pixels not blank, plotted numbers right."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reports.aggregate import mean_ci95
+from reports.figures import FIGURES, as_image, draw, noise_dims, save_figure
+from reports.source import MissingArtefactError, load_runs
+from reports.synthetic import figure_rows_and_artefacts, figure_store, tiny_rows, write_rows
+
+
+@pytest.fixture(scope="module")
+def frame(tmp_path_factory):
+    return load_runs(figure_store(tmp_path_factory.mktemp("figs") / "f.sqlite"))
+
+
+@pytest.fixture(scope="module")
+def drawn(frame):
+    """Each figure drawn once per module (drawing is the slow part)."""
+    cache: dict = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = draw(name, frame)
+        return cache[name]
+
+    return get
+
+
+def _not_blank(png) -> None:
+    from matplotlib.image import imread
+
+    img = imread(png)[..., :3]
+    assert img.shape[0] > 200 and img.shape[1] > 200
+    non_white = (img < 0.95).any(axis=-1).mean()
+    assert non_white > 0.03, f"{png} is almost blank ({non_white:.3f} non-white)"
+    assert img.std() > 0.05
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_every_figure_is_written_as_png_and_pdf(drawn, tmp_path, name):
+    fig = drawn(name)
+    paths = save_figure(fig, tmp_path, name)
+    assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf"]
+    assert paths[1].read_bytes()[:5] == b"%PDF-" and paths[1].stat().st_size > 2000
+    _not_blank(paths[0])
+
+
+def test_fig1a_plots_protocol_means_over_noise_dims(drawn):
+    fig = drawn("acedec-fig1a")
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
+    assert set(lines) == {"ACe/DeC+DCN", "DCN λ=1.0"}
+    dcn = lines["DCN λ=1.0"]
+    assert dcn.get_xdata().tolist() == [0, 10, 25]
+    expected = []
+    for k in (0, 10, 25):
+        vals = [r["metrics"]["nmi"][0] for r, _ in figure_rows_and_artefacts()
+                if r["suite"] == "acedec-fig1a" and r["dataset"] == f"synth-{k}" and r["method"] == "dcn"]
+        expected.append(mean_ci95(vals)[0])
+    np.testing.assert_allclose(dcn.get_ydata(), expected)
+    assert dcn.get_ydata()[-1] < 0.5 < lines["ACe/DeC+DCN"].get_ydata()[-1]
+
+
+def test_fig4_panels_per_method(drawn):
+    fig = drawn("acedec-fig4")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["(a) DCN on SYNTH-k", "(b) ACe/DeC+DCN"]
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["DCN λ=0.1", "DCN λ=1.0", "DCN λ=10.0"]
+
+
+def test_enrc_fig4_bars_are_sorted_betas(drawn):
+    fig = drawn("enrc-fig4")
+    art = figure_rows_and_artefacts()[0][1]
+    after_first = fig.axes[2]  # row 2 (after training), clustering 1
+    heights = [p.get_height() for p in after_first.patches]
+    np.testing.assert_allclose(heights, np.sort(art["betas"][0])[::-1])
+    assert [t.get_text() for t in after_first.get_xticklabels()][:2] == ["1", "4"]
+    assert "↔ upper" in after_first.get_title()
+
+
+def test_enrc_fig3_top_beta_dimensions_and_centres(drawn):
+    fig = drawn("enrc-fig3")
+    xlabels = [ax.get_xlabel() for ax in fig.axes if ax.get_xlabel()]
+    assert xlabels == ["z1 (β=0.95)", "z4 (β=0.95)", "z2 (β=0.90)", "z6 (β=0.90)"]  # ties: lower index first
+    assert sum(1 for ax in fig.axes if ax.images) == 6  # 3 + 3 decoded centres
+    assert any("↔ lower, NMI 1.00" in ax.get_title(loc="left") for ax in fig.axes)
+
+
+def test_acedec_fig3_grid_and_axes(drawn):
+    fig = drawn("acedec-fig3")
+    assert sum(1 for ax in fig.axes if ax.images) == 4 * 5
+    assert [ax.get_xlabel() for ax in fig.axes[-5:]] == ["-3", "-1.5", "0", "1.5", "3"]
+
+
+def test_missing_artefacts_name_what_and_which_suite(tmp_path):
+    frame = load_runs(write_rows(tmp_path / "s.sqlite", tiny_rows()))
+    with pytest.raises(MissingArtefactError, match=r"artefact\(s\) betas_init, betas .*nrbench run enrc-casestudy"):
+        draw("enrc-fig4", frame)
+    with pytest.raises(MissingArtefactError, match="nrbench run acedec-fig1a"):
+        draw("acedec-fig1a", frame)
+    with pytest.raises(MissingArtefactError, match="traversal.*nrbench run acedec-table1"):
+        draw("acedec-fig3", frame)
+    with pytest.raises(ValueError, match="figure must be one of acedec-fig1a, acedec-fig4"):
+        draw("fig9", frame)
+
+
+def test_as_image_shapes():
+    img, cmap = as_image(np.arange(784.0))
+    assert img.shape == (28, 28) and cmap == "gray" and img.min() == 0 and img.max() == 1
+    assert as_image(np.zeros(3 * 32 * 32))[0].shape == (32, 32, 3)
+    assert as_image(np.random.default_rng(0).normal(size=(4, 8, 8)))[0].shape == (8, 8, 3)  # RGBA shown as RGB
+    with pytest.raises(ValueError, match="square image"):
+        as_image(np.zeros(27))
+
+
+def test_noise_dims():
+    assert noise_dims("synth-25") == 25 and noise_dims("synth_k10") == 10
+    assert noise_dims("synth", {"noise_dims": 5}) == 5
+    assert noise_dims("mnist") is None
