@@ -1,0 +1,112 @@
+"""`nrbench report` and `nrbench plot` end to end on hand-made stores (in-process CLI)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from benchmark.cli import main
+from reports.synthetic import figure_store, tiny_rows, write_rows
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return str(write_rows(tmp_path_factory.mktemp("store") / "s.sqlite", tiny_rows()))
+
+
+def test_report_markdown_to_stdout(store, capsys):
+    assert main(["report", "--store", store, "--suite", "enrc-table1"]) == 0
+    out = capsys.readouterr().out
+    assert "| Stickfigures | upper | **0.60 ± 0.10** | err[a] | **0.60 ± 0.00** | 0.20 ± 0.00\\* |" in out
+    assert "ENRC Table 3 layout" in out and "n.a.\\*" in out
+
+
+def test_report_latex_files(store, tmp_path, capsys):
+    assert main(["report", "--store", store, "--format", "latex", "--out", str(tmp_path)]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["acedec-table1-quick-nmi-by-method.tex", "enrc-table1-quick-nmi-by-clustering.tex",
+                       "enrc-table1-quick-vi.tex", "tables.tex"]
+    doc = (tmp_path / "tables.tex").read_text()
+    assert doc.startswith(r"\documentclass{article}") and doc.count(r"\begin{table}") == 3
+    assert r"$\mathbf{0.60 \pm 0.10}$" in (tmp_path / "enrc-table1-quick-nmi-by-clustering.tex").read_text()
+    assert str(tmp_path / "tables.tex") in capsys.readouterr().out
+
+
+def test_report_csv_files(store, tmp_path):
+    assert main(["report", "--store", store, "--suite", "acedec-table1", "--tier", "quick", "--format", "csv",
+                 "--out", str(tmp_path)]) == 0
+    grid = pd.read_csv(tmp_path / "acedec-table1-quick-nmi-by-method.csv")
+    assert grid.set_index("Method").loc["SubKmeans", "USPS"] == "–"
+    cells = pd.read_csv(tmp_path / "cells.csv", keep_default_na=False)
+    assert set(cells["suite"]) == {"acedec-table1"}
+    ace = cells[(cells["label"] == "ACe/DeC+DCN") & (cells["dataset"] == "synth") & (cells["metric"] == "nmi")]
+    assert float(ace["mean"].iloc[0]) == pytest.approx(0.9)
+
+
+def test_report_compare_paper(store, capsys):
+    assert main(["report", "--store", store, "--suite", "enrc-table1", "--compare-paper"]) == 0
+    out = capsys.readouterr().out
+    assert "Paper vs nrbench: enrc-table1 (quick)" in out
+    assert "| ENRC T1 | Stickfigures | upper | ENRC | 1.00 ± 0.00 | 0.60 ± 0.10 | -0.40 | lower |" in out
+
+
+def test_report_bad_suite_lists_valid_ones(store, capsys):
+    assert main(["report", "--store", store, "--suite", "nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nrbench report: error: unknown suite 'nope'; valid suites: ")
+    assert "enrc-table1" in err and "acedec-table1" in err and "\n" not in err
+
+
+def test_report_known_suite_not_run_yet(store, capsys):
+    assert main(["report", "--store", store, "--suite", "acedec-fig1a"]) == 2
+    err = capsys.readouterr().err
+    assert "has no results" in err and "nrbench run acedec-fig1a" in err
+
+
+def test_report_missing_store_and_bad_tier(store, tmp_path, capsys):
+    assert main(["report", "--store", str(tmp_path / "none.sqlite")]) == 1
+    assert "no result store at" in capsys.readouterr().err
+    assert main(["report"]) == 1  # default store under the (empty) NRBENCH_HOME
+    capsys.readouterr()
+    assert main(["report", "--store", store, "--tier", "paper"]) == 2
+    assert "stored tiers: quick" in capsys.readouterr().err
+
+
+def test_report_bad_format_is_a_usage_error(store, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "--store", store, "--format", "docx"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'docx'" in capsys.readouterr().err
+
+
+def test_plot_writes_png_and_pdf(tmp_path, capsys):
+    fstore = figure_store(tmp_path / "f.sqlite")
+    out = tmp_path / "figs"
+    assert main(["plot", "enrc-fig4", "--store", str(fstore), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["enrc-fig4.pdf", "enrc-fig4.png"]
+    assert str(out / "enrc-fig4.png") in capsys.readouterr().out
+
+
+def test_plot_unknown_figure_lists_valid_ones(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["plot", "fig9"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'fig9'" in err and "acedec-fig1a" in err and "enrc-fig3" in err
+
+
+def test_plot_missing_artefacts_one_line(store, tmp_path, capsys):
+    assert main(["plot", "enrc-fig3", "--store", store, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "MissingArtefactError" in err and "nrbench run enrc-casestudy" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_help_texts(capsys):
+    for cmd in ("report", "plot"):
+        with pytest.raises(SystemExit) as exc:
+            main([cmd, "--help"])
+        assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "--compare-paper" in out and "lowest" in out and "{latex,md,csv}" in out
+    assert "acedec-fig1a" in out and "enrc-casestudy" in out
