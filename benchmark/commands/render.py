@@ -1,16 +1,114 @@
-"""`nrbench render`: placeholder, being implemented (see the open issues)."""
+"""`nrbench render nrobjects|objects`: render a Blender data set into the cache.
+
+Imports nothing heavy at module level; bpy is imported only by the render
+worker processes, never by this process.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
-HELP = "(not implemented yet)"
+HELP = "render NR-Objects or OBJECTS with Blender (bpy) into the data-set cache"
+
+DESCRIPTION = """\
+Render NR-Objects (ENRC: colour x material x shape, RGBA) or OBJECTS (ACe/DeC:
+grayscale shapes under random light) with Blender Cycles on the CPU, save the
+data set where generators.get("nrobjects"|"objects", ...) finds it, and write a
+labelled contact sheet (one example per label combination).
+
+Rendering goes in shards kept under $NRBENCH_HOME/render: kill it at any time
+and run the same command again to continue.  About 0.1-0.15 s per 64x64 image
+at 16 samples on 2 idle cores, i.e. ~20 min for the default 10,000 images.
+Needs the optional extra: pip install 'nrbench[render]'.
+
+examples:
+  nrbench render nrobjects
+  nrbench render objects --n 1000 --resolution 32 --samples 8
+  nrbench render nrobjects --executor dask --scheduler tcp://host:8786
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No arguments yet."""
+    """Options of `nrbench render`."""
+    parser.add_argument("name", choices=["nrobjects", "objects"], help="which data set to render")
+    parser.add_argument("--n", type=int, default=10000, help="number of images (default 10000)")
+    parser.add_argument("--resolution", type=int, default=64, help="image width = height in pixels (default 64)")
+    parser.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel (default 16)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of labels and jitter (default 0)")
+    parser.add_argument("--out", default=None,
+                        help="folder for the contact sheet and a copy of the data set "
+                             "(default: the data-set cache, $NRBENCH_HOME/datasets)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="render processes (default 1: one process with 2 threads is fastest on one machine)")
+    parser.add_argument("--executor", choices=["local", "dask"], default="local",
+                        help="local subprocesses (default) or dask.distributed")
+    parser.add_argument("--scheduler", default=None,
+                        help="Dask scheduler address (with --executor dask; default: a LocalCluster)")
+    parser.add_argument("--shard-size", type=int, default=250, help="images per resumable shard (default 250)")
+
+
+def _resume_command(args: argparse.Namespace) -> str:
+    parts = ["nrbench", "render", args.name, "--n", str(args.n), "--resolution", str(args.resolution),
+             "--samples", str(args.samples), "--seed", str(args.seed), "--shard-size", str(args.shard_size)]
+    if args.out:
+        parts += ["--out", args.out]
+    if args.executor != "local":
+        parts += ["--executor", args.executor]
+    if args.scheduler:
+        parts += ["--scheduler", args.scheduler]
+    if args.workers != 1:
+        parts += ["--workers", str(args.workers)]
+    return shlex.join(parts)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not implemented yet."""
-    raise NotImplementedError("nrbench render is not implemented yet")
+    """Render, save to the cache, copy to --out, write the contact sheet."""
+    import time
+    from pathlib import Path
+
+    from generators.dataset import CorruptDatasetError, Dataset
+    from generators.registry import cache_path, resolve_params
+    from generators.render.contact_sheet import write_contact_sheet
+    from generators.render.datasets import BPY_MISSING, bpy_available, check_writable, render_dataset
+    from generators.render.spec import check_settings
+
+    check_settings(args.n, args.resolution, args.samples, args.seed)
+    if args.scheduler and args.executor != "dask":
+        raise ValueError("--scheduler needs --executor dask")
+    params = resolve_params(args.name, n=args.n, resolution=args.resolution, samples=args.samples, seed=args.seed)
+    target = cache_path(args.name, params)
+    out = Path(args.out).expanduser() if args.out else target.parent
+    check_writable(out, "--out folder")  # before any rendering starts
+    quiet = bool(getattr(args, "quiet", False))
+
+    ds = None
+    if target.exists():
+        try:
+            ds = Dataset.load(target)
+            print(f"nrbench render: already rendered: {target}", file=sys.stderr)
+        except CorruptDatasetError as exc:
+            print(f"nrbench render: corrupted cache file, rendering again: {exc}", file=sys.stderr)
+    if ds is None:
+        if not bpy_available():
+            print(f"nrbench render: {BPY_MISSING}", file=sys.stderr)
+            return 1
+        t0 = time.perf_counter()
+        ds = render_dataset(args.name, n=args.n, resolution=args.resolution, samples=args.samples,
+                            seed=args.seed, progress=not quiet, executor=args.executor,
+                            workers=args.workers, scheduler=args.scheduler, shard_size=args.shard_size,
+                            resume_hint=_resume_command(args))
+        took = time.perf_counter() - t0
+        stats = ds.params.get("render_stats", {})
+        k = stats.get("rendered_now", 0)
+        if k:
+            print(f"nrbench render: rendered {k} images in {took:.1f} s ({took / k:.3f} s/image)", file=sys.stderr)
+    copy = out / target.name
+    if copy.resolve() != target.resolve():
+        ds.save(copy)
+    sheet = write_contact_sheet(ds, out / f"{target.stem}-contact.png")
+    print(ds.summary())
+    print(f"data set: {target}" + (f" (copy: {copy})" if copy.resolve() != target.resolve() else ""))
+    print(f"contact sheet: {sheet}")
+    return 0

@@ -41,6 +41,7 @@ from generators.render.spec import (  # noqa: E402
     CAMERA_LENS_MM,
     CAMERA_LOCATION,
     CAMERA_SENSOR_MM,
+    CAMERA_TARGET,
     CUBE_SCALE,
     DENOISE_PREFILTER,
     DENOISE_QUALITY,
@@ -184,7 +185,7 @@ class Renderer:
         scene.collection.objects.link(self.camera)
         scene.camera = self.camera
         self.camera.location = CAMERA_LOCATION
-        _aim(self.camera)
+        _aim(self.camera, Vector(CAMERA_TARGET))
 
         # lights
         self.lights: list[bpy.types.Object] = []
@@ -222,7 +223,7 @@ class Renderer:
         self.bsdf.inputs["Metallic"].default_value = m["metallic"]
         self.bsdf.inputs["Roughness"].default_value = m["roughness"]
         self.camera.location = p.camera_location
-        _aim(self.camera)
+        _aim(self.camera, Vector(CAMERA_TARGET))
         for lo, spec, loc in zip(self.lights, LIGHTS, p.light_locations):
             lo.location = loc
             _aim(lo)

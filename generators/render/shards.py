@@ -28,6 +28,7 @@ from generators.dataset import Dataset
 from generators.render.spec import (
     DatasetSpec,
     ImageParams,
+    PIXEL_DETERMINISM,
     THREADS_PER_PROCESS,
     balance_note,
     check_settings,
@@ -178,6 +179,7 @@ class RenderJob:
                                   "dataset": self.name}
         note = balance_note(self.spec, self.n)
         params["label_balance"] = note or "every label combination appears equally often"
+        params["pixel_determinism"] = PIXEL_DETERMINISM
         params.update(extra_params or {})
         return Dataset(
             name=self.name,

@@ -1,0 +1,231 @@
+"""Real Blender renders (tiny): shapes, balance, determinism, that colour/material/shape act, resume.
+
+Marked ``render`` and ``slow``; skipped with a reason when bpy is not installed.
+Two module-scoped renders (36 NR-Objects, 36 OBJECTS at 32x32, 4 samples) are
+shared by most tests; the resume test re-renders the NR-Objects settings after a
+simulated worker crash and must reproduce the same hash.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from generators.render import spec as S
+from generators.render.datasets import bpy_available, render_dataset
+
+pytestmark = [
+    pytest.mark.render,
+    pytest.mark.slow,
+    pytest.mark.skipif(not bpy_available(), reason="bpy not installed (pip install 'nrbench[render]')"),
+]
+
+N, RES, SAMPLES, SHARD = 36, 32, 4, 12
+
+
+def _render_in(home: Path, name: str, **kw):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NRBENCH_HOME", str(home))
+        return render_dataset(name, progress=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def nro_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("home-nro")
+
+
+@pytest.fixture(scope="module")
+def nrobjects(nro_home):
+    return _render_in(nro_home, "nrobjects", n=N, resolution=RES, samples=SAMPLES, seed=0, shard_size=SHARD)
+
+
+@pytest.fixture(scope="module")
+def objects(tmp_path_factory):
+    return _render_in(tmp_path_factory.mktemp("home-obj"), "objects", n=N, resolution=RES,
+                      samples=SAMPLES, seed=0, shard_size=SHARD)
+
+
+def _centre(X: np.ndarray, frac: float = 0.5) -> np.ndarray:
+    """The central ``frac`` x ``frac`` window (the object sits at the image centre)."""
+    h = X.shape[-1]
+    a, b = int(h * (1 - frac) / 2), int(h * (1 + frac) / 2)
+    return X[..., a:b, a:b]
+
+
+# ------------------------------------------------------------------ NR-Objects
+
+
+def test_nrobjects_shapes_dtypes_balance_metadata(nrobjects) -> None:
+    ds = nrobjects
+    assert ds.X.shape == (N, 4, RES, RES) and ds.X.dtype == np.uint8
+    assert ds.clusterings == ("color", "material", "shape")
+    assert ds.n_clusters == [6, 2, 3]
+    _, counts = np.unique(ds.labels, axis=0, return_counts=True)
+    assert len(counts) == 36 and set(counts) == {1}
+    assert np.all(ds.X[:, 3] == 255)  # CLEVR-style RGBA: opaque alpha
+    assert ds.X[:, :3].std() > 10  # not blank
+    for key, shape in [("rotation_deg", (N,)), ("camera_jitter", (N, 3)), ("light_jitter", (N, 3, 3)),
+                       ("image_seed", (N,))]:
+        assert ds.extras[key].shape == shape
+    assert ds.params["n"] == N and ds.params["samples"] == SAMPLES
+
+
+def test_nrobjects_is_cached_where_generators_get_finds_it(nrobjects, nro_home, monkeypatch) -> None:
+    import generators
+    import generators.render.datasets as rd
+
+    monkeypatch.setenv("NRBENCH_HOME", str(nro_home))
+
+    def no_render(*a, **k):
+        raise AssertionError("generators.get must load the cached render, not render again")
+
+    monkeypatch.setattr(rd, "render_dataset", no_render)
+    ds = generators.get("nrobjects", n=N, resolution=RES, samples=SAMPLES, seed=0, progress=False)
+    assert ds.checksum == nrobjects.checksum
+    assert not list(nro_home.glob("render/*/shard-*.npz"))  # shards removed once the data set is saved
+
+
+def test_colour_classes_have_their_clevr_hue(nrobjects) -> None:
+    ds = nrobjects
+    rgb = _centre(ds.X[:, :3]).astype(float).mean(axis=(2, 3))  # (n, 3)
+    means = {c: rgb[ds.labels[:, 0] == i].mean(axis=0) for i, c in enumerate(S.NR_COLORS)}
+    r, g, b = 0, 1, 2
+    assert means["red"][r] > means["red"][g] + 15 and means["red"][r] > means["red"][b] + 15
+    assert means["blue"][b] > means["blue"][r] + 15 and means["blue"][b] > means["blue"][g] + 10
+    assert means["green"][g] > means["green"][r] + 10 and means["green"][g] > means["green"][b] + 10
+    assert min(means["yellow"][r], means["yellow"][g]) > means["yellow"][b] + 20
+    assert min(means["purple"][r], means["purple"][b]) > means["purple"][g] + 15
+    assert np.ptp(means["gray"]) < 8  # gray stays neutral
+    # and the six colour classes are pairwise far apart in mean colour
+    keys = list(means)
+    d = [np.linalg.norm(means[a] - means[b]) for i, a in enumerate(keys) for b in keys[i + 1:]]
+    assert min(d) > 12
+
+
+def test_metal_differs_from_rubber_in_highlights_and_variance(nrobjects) -> None:
+    ds = nrobjects
+    metal = ds.labels[:, 1] == 1
+
+    def lum(frac: float) -> np.ndarray:
+        return _centre(ds.X[:, :3], frac).astype(float).mean(axis=1).reshape(N, -1)
+
+    # variance over the object and its surroundings: metal's dark mirror body vs lit rubber
+    spread = lum(0.5).std(axis=1)
+    # specular highlight on the object (it spans about a third of the frame): brightest minus median
+    on_object = lum(0.35)
+    highlight = on_object.max(axis=1) - np.median(on_object, axis=1)
+    for stat, ratio, min_wins in ((spread, 1.3, 15), (highlight, 1.5, 13)):
+        assert stat[metal].mean() > ratio * stat[~metal].mean()
+        wins = 0  # matched pairs: same colour and shape, metal vs rubber
+        for c in range(6):
+            for s in range(3):
+                sel = (ds.labels[:, 0] == c) & (ds.labels[:, 2] == s)
+                wins += int(stat[sel & metal].mean() > stat[sel & ~metal].mean())
+        assert wins >= min_wins  # of 18
+
+
+def _controlled_shard(tmp: Path, res: int = 48) -> np.ndarray:
+    """Render red and blue rubber cube/sphere/cylinder with no jitter through the worker CLI."""
+    images = []
+    for shape in S.SHAPES:
+        for col in ("red", "blue"):
+            images.append(S.ImageParams(
+                index=len(images), image_seed=7, shape=shape,
+                color=tuple(v / 255 for v in S.CLEVR_COLORS[col]), material="rubber", rotation_deg=30.0,
+                camera_location=S.CAMERA_LOCATION, camera_jitter=(0.0, 0.0, 0.0),
+                light_locations=tuple(lt.location for lt in S.LIGHTS),
+                light_jitter=((0.0, 0.0, 0.0),) * 3, key_power_factor=1.0).to_json())
+    spec = {"dataset": "nrobjects", "resolution": res, "samples": 4, "threads": 2, "shard": 0,
+            "images": images, "digest": "controlled", "out": str(tmp / "shard.npz")}
+    (tmp / "shard.json").write_text(json.dumps(spec))
+    subprocess.run([sys.executable, "-m", "generators.render.worker", str(tmp / "shard.json")],
+                   check=True, capture_output=True)
+    with np.load(tmp / "shard.npz") as z:
+        assert bytes(z["digest"]).decode() == "controlled"
+        return z["X"]
+
+
+def test_silhouettes_differ_by_shape_not_by_colour(tmp_path) -> None:
+    X = _controlled_shard(tmp_path)[:, :3].astype(float) / 255
+    mx, mn = X.max(axis=1), X.min(axis=1)
+    masks = (mx - mn) / np.maximum(mx, 1e-6) > 0.35  # saturated object vs gray ground and shadow
+    areas = masks.sum(axis=(1, 2))
+    assert np.all(areas > 100)
+
+    def iou(a, b):
+        return (a & b).sum() / (a | b).sum()
+
+    for k in range(3):  # same shape, other colour: same silhouette
+        assert iou(masks[2 * k], masks[2 * k + 1]) > 0.9
+    for i in range(3):  # other shape: clearly different silhouette
+        for j in range(i + 1, 3):
+            assert iou(masks[2 * i], masks[2 * j]) < 0.8
+    # the cylinder (1.4 tall, 1.4 wide) is the largest; the cube (0.99 wide) is no larger than the sphere
+    cube, sphere, cyl = areas[0], areas[2], areas[4]
+    assert cyl > 1.3 * max(cube, sphere)
+
+
+def test_resume_after_worker_crash_renders_only_the_rest_and_matches(nrobjects, tmp_path, monkeypatch) -> None:
+    from generators.render.executors import RenderWorkerError
+    from generators.render.worker import CRASH_ENV
+
+    monkeypatch.setenv(CRASH_ENV, "1")  # the worker process dies when it reaches shard 1
+    with pytest.raises(RenderWorkerError, match=r"shard 1 \(images 12-23\).*exited with code 3.*"
+                                                r"1 of 3 shards are done.*to resume: RESUME-HINT"):
+        _render_in(tmp_path, "nrobjects", n=N, resolution=RES, samples=SAMPLES, seed=0, shard_size=SHARD,
+                   resume_hint="RESUME-HINT")
+    assert sorted(p.name for p in tmp_path.glob("render/*/shard-*.npz")) == ["shard-00000.npz"]
+    assert not list(tmp_path.glob("datasets/*.npz"))  # nothing final until complete
+    monkeypatch.delenv(CRASH_ENV)
+    ds = _render_in(tmp_path, "nrobjects", n=N, resolution=RES, samples=SAMPLES, seed=0, shard_size=SHARD)
+    stats = ds.params["render_stats"]
+    assert stats["resumed_from"] == SHARD and stats["rendered_now"] == N - SHARD
+    # deterministic: a second, interrupted render in other processes gives the same data
+    _assert_same_render(ds, nrobjects)
+
+
+def _assert_same_render(a, b) -> None:
+    """Labels and metadata bit-identical; pixels identical up to OIDN's rare +-1 (spec.PIXEL_DETERMINISM)."""
+    from generators.dataset import array_sha256
+
+    assert array_sha256(a.labels, *[a.extras[k] for k in sorted(a.extras)]) == \
+        array_sha256(b.labels, *[b.extras[k] for k in sorted(b.extras)])
+    diff = np.abs(a.X.astype(int) - b.X.astype(int))
+    assert diff.max() <= 1
+    assert (diff > 0).mean() < 1e-4, f"{int((diff > 0).sum())} of {diff.size} pixel values differ"
+    assert a.params["pixel_determinism"] == S.PIXEL_DETERMINISM
+
+
+def test_another_seed_gives_other_images_and_labels(nrobjects, tmp_path) -> None:
+    ds = _render_in(tmp_path, "nrobjects", n=N, resolution=RES, samples=SAMPLES, seed=1, shard_size=N)
+    assert not np.array_equal(ds.labels, nrobjects.labels)
+    assert not np.array_equal(ds.X, nrobjects.X)
+
+
+# --------------------------------------------------------------------- OBJECTS
+
+
+def test_objects_shapes_balance_and_contrast(objects) -> None:
+    ds = objects
+    assert ds.X.shape == (N, 1, RES, RES) and ds.X.dtype == np.uint8
+    assert ds.clusterings == ("shape",) and np.bincount(ds.labels[:, 0]).tolist() == [12, 12, 12]
+    img = ds.X[:, 0].astype(float)
+    centre = _centre(img, 0.25).mean(axis=(1, 2))
+    border = np.concatenate([img[:, :3].reshape(N, -1), img[:, -3:].reshape(N, -1)], axis=1).mean(axis=1)
+    assert np.all(centre - border > 25)  # the object stands out from the floor in every image
+
+
+def test_objects_lighting_varies_more_than_nrobjects(objects, nrobjects) -> None:
+    spread_obj = objects.extras["light_jitter"][:, 0].std(axis=0).mean()
+    spread_nro = nrobjects.extras["light_jitter"][:, 0].std(axis=0).mean()
+    assert spread_obj > 3 * spread_nro
+    # and it shows: per-shape image variance across images is substantial
+    img = objects.X[:, 0].astype(float)
+    for s in range(3):
+        sel = img[objects.labels[:, 0] == s]
+        assert sel.std(axis=0).mean() > 5

@@ -1,0 +1,116 @@
+"""Render planning without Blender: label balance, per-image jitter, shards, bad input (fast)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generators.render import spec as S
+from generators.render.shards import RenderJob
+
+
+def test_nrobjects_labels_balanced_and_shuffled() -> None:
+    labels = S.plan_labels(S.NROBJECTS, 72, seed=0)
+    assert labels.shape == (72, 3) and labels.dtype == np.int64
+    combos, counts = np.unique(labels, axis=0, return_counts=True)
+    assert len(combos) == 36 and set(counts) == {2}
+    assert [len(np.unique(labels[:, j])) for j in range(3)] == [6, 2, 3]
+    # shuffled: not the sorted enumeration
+    assert not np.array_equal(labels[:36], labels[36:])
+    assert np.array_equal(labels, S.plan_labels(S.NROBJECTS, 72, seed=0))
+    assert not np.array_equal(labels, S.plan_labels(S.NROBJECTS, 72, seed=1))
+
+
+def test_default_n_is_nearly_balanced_and_says_so() -> None:
+    labels = S.plan_labels(S.NROBJECTS, 10000, seed=0)
+    _, counts = np.unique(labels, axis=0, return_counts=True)
+    assert counts.max() - counts.min() == 1 and counts.sum() == 10000
+    assert sorted(np.unique(counts, return_counts=True)[1]) == [8, 28]  # 10000 = 36*277 + 28
+    note = S.balance_note(S.NROBJECTS, 10000)
+    assert note is not None and "28 combinations appear 278 times" in note
+    assert S.balance_note(S.NROBJECTS, 36) is None
+    obj = S.plan_labels(S.OBJECTS, 9, seed=3)
+    assert obj.shape == (9, 1) and np.bincount(obj[:, 0]).tolist() == [3, 3, 3]
+
+
+def test_image_params_follow_clevr_and_the_labels() -> None:
+    labels, images = S.plan_images(S.NROBJECTS, 36, seed=5)
+    for row, p in zip(labels, images):
+        cname = S.NR_COLORS[row[0]]
+        assert p.color == pytest.approx(tuple(c / 255 for c in S.CLEVR_COLORS[cname]))
+        assert p.material == ("rubber", "metal")[row[1]]
+        assert p.shape == S.SHAPES[row[2]]
+        assert 0.0 <= p.rotation_deg < 360.0
+        assert np.all(np.abs(p.camera_jitter) <= S.CAMERA_JITTER)
+        assert np.allclose(np.subtract(p.camera_location, S.CAMERA_LOCATION), p.camera_jitter)
+        assert np.all(np.abs(p.light_jitter) <= S.LIGHT_JITTER)
+        assert p.key_power_factor == 1.0
+    # metadata arrays
+    ex = S.extras_from_plan(images)
+    assert ex["camera_jitter"].shape == (36, 3) and ex["light_jitter"].shape == (36, 3, 3)
+    assert len(np.unique(ex["image_seed"])) == 36
+
+
+def test_objects_key_light_moves_far_more_than_clevr_jitter() -> None:
+    _, images = S.plan_images(S.OBJECTS, 300, seed=0)
+    key = np.array([p.light_locations[0] for p in images])
+    dist = np.linalg.norm(S.LIGHTS[0].location)
+    assert np.allclose(np.linalg.norm(key, axis=1), dist)  # on a sphere around the object
+    az = np.degrees(np.arctan2(key[:, 1], key[:, 0]))
+    assert az.max() - az.min() > 300  # all around, not CLEVR's +-1 unit
+    assert np.all(key[:, 2] > 0)  # always above the ground
+    assert all(p.color == (S.OBJECTS.object_gray,) * 3 and p.material == "rubber" for p in images)
+    fill = np.array([p.light_jitter[1] for p in images])
+    assert np.all(np.abs(fill) <= S.LIGHT_JITTER)
+
+
+def test_image_draws_do_not_depend_on_n_or_sharding() -> None:
+    _, a = S.plan_images(S.OBJECTS, 30, seed=2)
+    b = [S.draw_image(S.OBJECTS, 2, i, np.array([0])) for i in range(30)]
+    assert [p.image_seed for p in a] == [p.image_seed for p in b]
+    assert [p.camera_jitter for p in a] == [p.camera_jitter for p in b]
+
+
+def test_shards_cover_the_images_and_digest_tracks_settings(tmp_path) -> None:
+    job = RenderJob("objects", 25, 16, 2, 0, shard_size=10, root=tmp_path)
+    assert [(s.start, s.stop) for s in job.shards] == [(0, 10), (10, 20), (20, 25)]
+    assert len(job.pending()) == 3
+    other = RenderJob("objects", 25, 16, 4, 0, shard_size=10, root=tmp_path)
+    assert job.shard_spec(job.shards[0])["digest"] != other.shard_spec(other.shards[0])["digest"]
+    assert job.workdir != other.workdir
+    with pytest.raises(RuntimeError, match=r"shards \[0, 1, 2\]"):
+        job.assemble()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"resolution": 7}, "resolution"),
+        ({"samples": 0}, "samples"),
+        ({"n": 0}, "n"),
+        ({"seed": -1}, "seed"),
+        ({"n": 2.5}, "n"),
+        ({"shard_size": 0}, "shard_size"),
+    ],
+)
+def test_bad_settings_name_the_parameter(kwargs, param, tmp_path) -> None:
+    args = {"n": 36, "resolution": 32, "samples": 4, "seed": 0, **kwargs}
+    shard_size = args.pop("shard_size", 10)
+    with pytest.raises(ValueError, match=rf"^{param} "):
+        RenderJob("nrobjects", args["n"], args["resolution"], args["samples"], args["seed"],
+                  shard_size=shard_size, root=tmp_path)
+
+
+def test_unknown_dataset_name() -> None:
+    with pytest.raises(ValueError, match="name must be one of"):
+        S.dataset_spec("clevr")
+
+
+def test_render_package_does_not_import_bpy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, generators.render, generators.render.executors, benchmark.commands.render;"
+            "import generators.render.worker; print('bpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
