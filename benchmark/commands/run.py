@@ -62,8 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="resolve and validate the suites, print the tasks and what is already done; run nothing")
 
 
-def _print_table(store, suites: list, out=sys.stdout) -> None:
+def _print_table(store, suites: list, out=None) -> None:
     """The Markdown NMI/VI table of what ran (reports.tables when available, else a minimal one)."""
+    out = out or sys.stdout
     frame = store.frame()
     if frame.empty:
         return

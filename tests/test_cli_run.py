@@ -1,0 +1,72 @@
+"""`nrbench run`: help, dry run, exit codes, failure listing, the final table, bad input."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import harness_fixtures as hf
+from benchmark.cli import main
+from benchmark.store import Store
+
+
+@pytest.fixture(autouse=True)
+def _fixtures():
+    hf.register()
+
+
+def test_help_explains_the_options(capsys):
+    with pytest.raises(SystemExit) as ei:
+        main(["run", "--help"])
+    assert ei.value.code == 0
+    out = capsys.readouterr().out
+    for opt in ("--tier", "--executor", "--scheduler", "--workers", "--store", "--only-datasets", "--only-methods",
+                "--dry-run", "lowest own loss", "kill -9"):
+        assert opt in out
+
+
+def test_dry_run_of_the_main_comparison_runs_nothing(tmp_path, capsys):
+    store = tmp_path / "r.sqlite"
+    assert main(["run", "quick", "--dry-run", "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "enrc-table1 [quick]: 14 fits (0 done), 2 autoencoders" in out
+    assert "acedec-table1 [quick]: 24 fits (0 done), 2 autoencoders" in out
+    assert "deviation: autoencoders: 2 (paper 10)" in out
+    assert Store(store).count() == 0
+
+
+def test_failures_give_exit_1_listed_failures_and_the_table(tmp_path, capsys):
+    suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]\nparams = { n_init = 1 }\n[methods.fail]", runs=1)
+    store = tmp_path / "r.sqlite"
+    assert main(["--quiet", "run", str(suite), "--store", str(store)]) == 1
+    cap = capsys.readouterr()
+    assert "2 task(s) failed" in cap.err and "planted/Fail ae=0 run=0: RuntimeError: deliberate failure" in cap.err
+    assert "| planted |" in cap.out and "k-means" in cap.out  # the Markdown table
+    assert "2 ok, 2 failed, 0 skipped" in cap.out
+    # only the failed tasks rerun; they fail again
+    assert main(["--quiet", "run", str(suite), "--store", str(store), "--only-methods", "fail"]) == 1
+    assert Store(store).count() == 4
+
+
+def test_clean_run_exits_0(tmp_path, capsys):
+    suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]\nparams = { n_init = 1 }", runs=1)
+    assert main(["--quiet", "run", str(suite), "--store", str(tmp_path / "r.sqlite")]) == 0
+    assert "2 ok, 0 failed" in capsys.readouterr().out
+
+
+def test_bad_input_is_a_usage_error_with_one_clear_line(tmp_path, capsys):
+    assert main(["run", "enrc-tabel1", "--store", str(tmp_path / "r.sqlite")]) == 2
+    assert "unknown suite 'enrc-tabel1'; valid: " in capsys.readouterr().err
+    assert main(["run", "enrc-table1", "--only-methods", "kmeanz", "--dry-run"]) == 2
+    assert "unknown method(s) ['kmeanz']" in capsys.readouterr().err
+    old = tmp_path / "old.sqlite"
+    con = sqlite3.connect(old)
+    con.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")
+    con.execute("INSERT INTO meta VALUES ('schema_version', '9')")
+    con.commit()
+    con.close()
+    before = old.read_bytes()
+    assert main(["run", "enrc-table1", "--dry-run", "--store", str(old)]) == 2
+    assert "schema version '9'" in capsys.readouterr().err
+    assert old.read_bytes() == before

@@ -1,0 +1,59 @@
+"""Executors: a dask LocalCluster (2 workers) gives exactly the rows of a local in-process run under the same seeds."""
+
+from __future__ import annotations
+
+import pytest
+
+import harness_fixtures as hf
+from benchmark import method_registry as mr
+from benchmark.executors import DaskExecutor, LocalExecutor, make_executor
+from benchmark.runner import run_suite
+from benchmark.store import Store
+from benchmark.suites import resolve
+
+DATASETS = """
+[datasets.planted]
+params = { n = 300, n_clusters = [3], seed = 1 }
+preprocessing = ["zscore"]
+autoencoder = { arch = "linear", budget = { iterations = 60, finetune_iterations = 20, batch_size = 100 } }
+"""
+METHODS = "[methods.kmeans]\nparams = { n_init = 2 }\n[methods.emb-kmeans]\nparams = { n_init = 2 }\n[methods.fail]\n"
+COLS = ["dataset", "method", "params_hash", "ae_seed", "run_seed", "status", "loss", "metrics", "error"]
+
+
+@pytest.fixture(autouse=True)
+def _fixtures(monkeypatch):
+    hf.register()
+    monkeypatch.setitem(mr.METHODS, "emb-kmeans", mr.MethodSpec(
+        "emb-kmeans", "EmbKM", "sklearn.cluster:KMeans", "embedding", "single", "k-means on the embedding",
+        loss_attr="inertia_"))
+
+
+def _rows(store: Store) -> list[tuple]:
+    return [tuple(r[c] for c in COLS) for r in store.rows()]
+
+
+def test_dask_local_cluster_equals_local_run(tmp_path):
+    suite = resolve(hf.write_suite(tmp_path / "ex.toml", METHODS, DATASETS, n_ae=2, runs=2), "quick")
+    local = Store(tmp_path / "local.sqlite")
+    s_local = run_suite(suite, local, LocalExecutor(0), progress=False, log=lambda m: None)
+    with DaskExecutor(n_workers=2, processes=False) as ex:
+        dask_store = Store(tmp_path / "dask.sqlite")
+        s_dask = run_suite(suite, dask_store, ex, progress=False, log=lambda m: None)
+    assert (s_local.ok, s_local.errors) == (s_dask.ok, s_dask.errors) == (8, 4)
+    assert _rows(dask_store) == _rows(local)
+    # artefacts equal too (labels)
+    for a, b in zip(local.rows(), dask_store.rows()):
+        if a["artefact"]:
+            assert (local.load_artefact(a["artefact"])["labels"] == dask_store.load_artefact(b["artefact"])["labels"]).all()
+
+
+def test_make_executor_validates_its_arguments():
+    assert isinstance(make_executor("local", workers=2), LocalExecutor)
+    assert isinstance(make_executor("dask", scheduler="tcp://127.0.0.1:1"), DaskExecutor)
+    with pytest.raises(ValueError, match="unknown executor 'slurm'; valid: local, dask"):
+        make_executor("slurm")
+    with pytest.raises(ValueError, match="--scheduler needs --executor dask"):
+        make_executor("local", scheduler="tcp://x:1")
+    with pytest.raises(ValueError, match="workers must be >= 0"):
+        LocalExecutor(-1)
