@@ -29,9 +29,13 @@ by, the paper / ClustPy):
   eigenproblem is solved in that low-rank span (a QR of the stacked factors plus a
   tiny eigh); the orthogonal complement has eigenvalue exactly 0.  This is exact,
   and it keeps SubKmeans on 784-d MNIST cheap.
-- A *relative* eigenvalue tolerance: lambda < -eig_tol * max|lambda| counts as
-  negative, for every pair (ClustPy: -1e-7 absolute for noise pairs, strict < 0
-  otherwise).  Directions with lambda ~ 0 are directions along which the centres
+- A *relative* eigenvalue tolerance: lambda < -eig_tol * tr(B^T (S_B^j + S_B^l) B)
+  counts as negative, for every pair (ClustPy: -1e-7 absolute for noise pairs,
+  strict < 0 otherwise).  The reference is the pair's total between-cluster scatter
+  (>= max|lambda|, equal to it up to a factor <= k_j + k_l): like max|lambda| it is
+  scale-free, but it also stays meaningful when S_j - S_l is numerically zero (two
+  identical clusterings), where a tolerance relative to max|lambda| would let
+  rounding noise decide.  Directions with lambda ~ 0 are directions along which the centres
   of both clusterings coincide; which side they go to changes neither the cost nor
   any assignment (§3.4), and the relative test makes m_ scale-invariant (§2.4).
   With this rule those directions always go to the later subspace l, so they end
@@ -68,7 +72,7 @@ from baselines.scatter import between_factor, multi_cluster_sums, total_scatter,
 from baselines.validation import check_n_clusters_list, check_X
 
 DEFAULT_EIG_TOL = 1e-10
-"""Relative eigenvalue tolerance: lambda < -DEFAULT_EIG_TOL * max|lambda| is negative (BASELINES §2.4)."""
+"""Relative eigenvalue tolerance: lambda < -DEFAULT_EIG_TOL * (pair's between scatter) is negative (BASELINES §2.4)."""
 
 LOW_RANK_MIN_DIM = 48
 """Pairs spanning more columns than this use the low-rank (QR + small eigh) rotation when it pays off."""
@@ -179,7 +183,9 @@ def _rotate_pair(V: np.ndarray, P: dict[int, np.ndarray], a: int, b: int,
         T = G.T @ (sign[:, None] * G)
         lam, R = np.linalg.eigh((T + T.T) / 2.0)
         newB = B @ R
-    scale = float(np.abs(lam).max()) if lam.size else 0.0
+    # relative to the pair's total between-cluster scatter tr(B^T (S_B^a + S_B^b) B) = ||G||_F^2 >= max|lambda|:
+    # scale-free, and rounding noise cannot pass for a direction when both scatters (nearly) coincide
+    scale = float(np.einsum("ij,ij->", G, G))
     neg = lam < -eig_tol * scale
     order = np.concatenate([np.flatnonzero(neg), np.flatnonzero(~neg)])
     V[:, idx] = newB[:, order]

@@ -20,12 +20,18 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from scipy.linalg import blas
 
 
 def total_scatter(Xc: np.ndarray) -> np.ndarray:
-    """S_T of already centred data Xc (rows sum to zero), symmetrised; O(n d^2)."""
-    S = Xc.T @ Xc
-    return (S + S.T) / 2.0
+    """S_T = Xc^T Xc of already centred data Xc (rows sum to zero); O(n d^2).
+
+    BLAS ``syrk`` computes one triangle only (half the flops of a general product,
+    which matters for 70,000 x 784 MNIST) and the result is exactly symmetric.
+    """
+    A = np.asarray(Xc, dtype=np.float64)
+    upper = blas.dsyrk(1.0, A.T, trans=0, lower=0)  # A.T is F-contiguous for C-ordered A: no copy
+    return np.triu(upper) + np.triu(upper, 1).T
 
 
 def cluster_sums(X: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,8 @@ number of negative eigenvalues.
 Because S_W - S_T = -S_B (the between-cluster scatter, rank <= k - 1), the cluster
 space is the span of the weighted centroid differences and **m <= k - 1 always**
 (BASELINES §2.4).  A *relative* tolerance decides "negative": lambda <
--eig_tol * max|lambda|, so m does not depend on the scale of the data (an absolute
+-eig_tol * tr(S_B) (tr(S_B) = the sum of |lambda| >= max|lambda|), so m does not
+depend on the scale of the data (an absolute
 -1e-7 counts 22 instead of 3 dimensions on data scaled by 255, §2.4).
 
 This is exactly NrKmeans with ``n_clusters = [k, 1]`` (a cluster space and the

@@ -177,3 +177,26 @@ def test_bad_input_raises_value_error_naming_parameter(X, kwargs, param):
 def test_predict_rejects_wrong_width(planted33, fitted33):
     with pytest.raises(ValueError, match="features"):
         fitted33.predict(planted33.X[:, :3])
+
+
+def test_lost_subspace_is_removed_reported_and_warned():
+    """Two subspaces but one 1-D structure: both find the same split, S_0 - S_1 = 0, subspace 0 gets no dims."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([np.c_[rng.normal(-5, 1, 100), rng.normal(0, 0.1, 100)],
+                        np.c_[rng.normal(5, 1, 100), rng.normal(0, 0.1, 100)]])
+    with pytest.warns(RuntimeWarning, match="lost subspaces"):
+        est = NrKmeans([2, 2], n_init=1, random_state=0, progress=False).fit(X)
+    assert est.lost_subspaces_ == [0]
+    assert est.subspace_indices_ == [1] and est.n_clusters_ == [2] and est.m_ == [2]
+    assert est.labels_.shape == (200, 1)
+    assert nmi(X[:, 0] > 0, est.labels_[:, 0]) == 1.0
+    np.testing.assert_array_equal(est.predict(X), est.labels_)
+
+
+def test_sklearn_estimator_api(planted33):
+    from sklearn.base import clone
+
+    est = NrKmeans([3, 3, 1], n_init=2, random_state=3, progress=False)
+    assert clone(est).get_params() == est.get_params()
+    labels = est.fit_predict(planted33.X)
+    np.testing.assert_array_equal(labels, est.labels_)
