@@ -60,7 +60,7 @@ def write_rows(path: str | Path, rows: Iterable[Mapping[str, Any]],
 
 
 def synthetic_rows(n_rows: int, seed: int = 0, tier: str = "quick") -> list[dict[str, Any]]:
-    """About ``n_rows`` rows: half an ENRC Table-1-like suite, half an ACe/DeC Table-1-like one.
+    """``n_rows`` rows: half an ENRC Table-1-like suite, half an ACe/DeC Table-1-like one.
 
     NMIs are random but reproducible (``seed``); a few cells carry a subset
     deviation, an error and a skipped data set, so every table feature is exercised.
@@ -76,7 +76,7 @@ def synthetic_rows(n_rows: int, seed: int = 0, tier: str = "quick") -> list[dict
                 ("kmeans", "k-means", {}), ("ae-kmeans", "AE+k-means", {})]
     half = n_rows // 2
     n_ae = 10
-    runs = max(1, half // (len(enrc_ds) * len(enrc_m) * n_ae))
+    runs = max(1, -(-half // (len(enrc_ds) * len(enrc_m) * n_ae)))
     for ds, cls in enrc_ds.items():
         for m in enrc_m:
             for ae in range(n_ae):
@@ -86,7 +86,8 @@ def synthetic_rows(n_rows: int, seed: int = 0, tier: str = "quick") -> list[dict
                                         nmi=rng.uniform(0, 1, len(cls)).round(4).tolist(), clusterings=cls,
                                         loss=float(rng.uniform(1, 2)), vi=float(rng.uniform(1, 3)),
                                         deviations=dev))
-    runs = max(1, (n_rows - len(rows)) // (len(acedec_ds) * len(acedec_m) * n_ae))
+    rows = rows[:half]
+    runs = max(1, -(-(n_rows - len(rows)) // (len(acedec_ds) * len(acedec_m) * n_ae)))
     for ds in acedec_ds:
         for method, label, params in acedec_m:
             for ae in range(n_ae):
@@ -102,7 +103,7 @@ def synthetic_rows(n_rows: int, seed: int = 0, tier: str = "quick") -> list[dict
                                             params=params, nmi=[round(float(rng.uniform(0, 1)), 4)],
                                             clusterings=("class",), loss=float(rng.uniform(1, 2)),
                                             n_cluster_dims=int(rng.integers(3, 10))))
-    return rows
+    return rows[:n_rows]
 
 
 def synthetic_store(path: str | Path, n_rows: int = 10_000, seed: int = 0) -> Path:

@@ -167,7 +167,7 @@ class _Notes:
         return out
 
 
-def _cell_from(row: pd.Series | None, metric: str, notes: _Notes, where: str) -> Cell:
+def _cell_from(row: dict | None, metric: str, notes: _Notes, where: str) -> Cell:
     """Turn one aggregated cell row into a display :class:`Cell`."""
     if row is None:
         return Cell("", kind="empty")
@@ -311,9 +311,10 @@ def build_table(cells: pd.DataFrame, kind: str, suite: str, tier: str,
     if not dataset_order:
         dataset_order = ENRC_DATASET_ORDER if kind in (NMI_BY_CLUSTERING, VI) else ACEDEC_DATASET_ORDER
     datasets, labels = _ordered(sub, dataset_order)
-    index = {(r.dataset, r.label, r.clustering): r for r in sub.itertuples(index=False)}
-    lookup = lambda ds, lab, cl: (pd.Series(index[(ds, lab, cl)]._asdict())  # noqa: E731
-                                  if (ds, lab, cl) in index else None)
+    cols = list(sub.columns)
+    index = {(r["dataset"], r["label"], r["clustering"]): r
+             for r in (dict(zip(cols, vals)) for vals in zip(*(sub[c].tolist() for c in cols)))}
+    lookup = lambda ds, lab, cl: index.get((ds, lab, cl))  # noqa: E731
 
     rows: list[list[str]] = []
     grid: list[list[Cell]] = []
