@@ -63,3 +63,10 @@ def check_n_clusters(n_clusters: object, n_samples: int, *, name: str = "n_clust
     if k > n_samples:
         raise ValueError(f"{name} = {k} exceeds the number of samples n = {n_samples}")
     return k
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Validate a positive integer hyperparameter such as ``n_init`` or ``max_iter`` (bools rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+    return int(value)
