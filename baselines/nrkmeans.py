@@ -68,8 +68,8 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from baselines.initialisation import kmeans_plusplus, random_rotation, random_split
-from baselines.scatter import between_factor, multi_cluster_sums, total_scatter, within_scatter
-from baselines.validation import check_n_clusters_list, check_X
+from baselines.scatter import between_factor, multi_cluster_sums, nearest_centre, total_scatter, within_scatter
+from baselines.validation import check_n_clusters_list, check_positive_int, check_X
 
 DEFAULT_EIG_TOL = 1e-10
 """Relative eigenvalue tolerance: lambda < -DEFAULT_EIG_TOL * (pair's between scatter) is negative (BASELINES §2.4)."""
@@ -99,12 +99,6 @@ class SubspaceRun:
     n_iter: int = 0
     converged: bool = False
     n_reseeded: int = 0
-
-
-def _check_positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return int(value)
 
 
 def check_eig_tol(value: object) -> float:
@@ -341,13 +335,6 @@ def prepare(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return Xc, mean, total_scatter(Xc)
 
 
-def nearest_centre(Y: np.ndarray, C: np.ndarray) -> np.ndarray:
-    """argmin_c ||y_i - C_c||^2 for projected points Y (n x m) and centres C (k x m)."""
-    D = Y @ (-2.0 * C.T)
-    D += np.einsum("ij,ij->i", C, C)
-    return D.argmin(1)
-
-
 # ---------------------------------------------------------------------------
 # the estimator
 # ---------------------------------------------------------------------------
@@ -409,11 +396,12 @@ class NrKmeans(BaseEstimator, ClusterMixin):
             raise ValueError("n_clusters must contain at least one clustering with k >= 2 besides the noise space")
         if len(ks) > d:
             raise ValueError(f"n_clusters has {len(ks)} subspaces but X has only d = {d} features")
-        n_init = _check_positive_int(self.n_init, "n_init")
-        max_iter = _check_positive_int(self.max_iter, "max_iter")
-        reorth = _check_positive_int(self.reorth_every, "reorth_every")
+        n_init = check_positive_int(self.n_init, "n_init")
+        max_iter = check_positive_int(self.max_iter, "max_iter")
+        reorth = check_positive_int(self.reorth_every, "reorth_every")
         tol = check_eig_tol(self.eig_tol)
         Xc, mean, S_T = prepare(A)
+        del A  # keep one n x d float64 copy (the centred data) during the iterations
         run, losses = best_of_runs(Xc, S_T, ks, noise, n_init, self.random_state, max_iter, tol, reorth,
                                    self.progress, "NrKmeans")
         self._set_fitted(run, losses, ks, noise, mean, S_T)

@@ -57,9 +57,8 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from baselines.nrkmeans import _check_positive_int, nearest_centre
-from baselines.scatter import cluster_means
-from baselines.validation import check_n_clusters_list, check_X
+from baselines.scatter import cluster_means, nearest_centre
+from baselines.validation import check_n_clusters_list, check_positive_int, check_X
 
 CENTRE_EPS = 1e-12
 """Orth1: a centre with ||mu||^2 <= CENTRE_EPS * mean ||x||^2 is treated as zero (not projected out)."""
@@ -120,7 +119,7 @@ class _Orth(BaseEstimator, ClusterMixin):
             raise ValueError(f"explained_variance must be a float in (0, 1]; got {self.explained_variance!r}") from None
         if not 0.0 < ev <= 1.0:
             raise ValueError(f"explained_variance must be in (0, 1]; got {self.explained_variance!r}")
-        return ks, ev, _check_positive_int(self.n_init, "n_init"), _check_positive_int(self.max_iter, "max_iter")
+        return ks, ev, check_positive_int(self.n_init, "n_init"), check_positive_int(self.max_iter, "max_iter")
 
     def fit(self, X: np.ndarray, y: object = None) -> "_Orth":
         """Find len(n_clusters) clusterings of X (n x d), one view after another."""

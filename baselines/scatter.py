@@ -1,4 +1,4 @@
-"""Cluster means and scatter matrices for the subspace k-means baselines (one source of truth).
+"""Cluster means, scatter matrices and nearest-centre assignment for the k-means baselines (one source of truth).
 
 Notation of BASELINES.md: for data X (n x d) with mean x̄ and a clustering with
 means mu_c and sizes n_c,
@@ -76,3 +76,10 @@ def within_scatter(S_T: np.ndarray, M: np.ndarray) -> np.ndarray:
     """S_W = S_T - M^T M (the S_T - S_B identity), symmetrised."""
     S = S_T - M.T @ M
     return (S + S.T) / 2.0
+
+
+def nearest_centre(Y: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """argmin_c ||y_i - C_c||^2 for points Y (n x m) and centres C (k x m); ||y_i||^2 is dropped (constant per row)."""
+    D = Y @ (-2.0 * C.T)
+    D += np.einsum("ij,ij->i", C, C)
+    return D.argmin(1)

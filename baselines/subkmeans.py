@@ -35,9 +35,9 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from baselines.nrkmeans import (DEFAULT_EIG_TOL, _check_positive_int, best_of_runs, check_eig_tol,
-                                nearest_centre, prepare)
-from baselines.validation import check_n_clusters, check_X
+from baselines.nrkmeans import DEFAULT_EIG_TOL, best_of_runs, check_eig_tol, prepare
+from baselines.scatter import nearest_centre
+from baselines.validation import check_n_clusters, check_positive_int, check_X
 
 
 class SubKmeans(BaseEstimator, ClusterMixin):
@@ -80,9 +80,9 @@ class SubKmeans(BaseEstimator, ClusterMixin):
             raise ValueError(f"n_clusters = {k} must be >= 2")
         if d < 2:
             raise ValueError(f"X has d = {d} feature; SubKmeans needs d >= 2 (a cluster and a noise space)")
-        n_init = _check_positive_int(self.n_init, "n_init")
-        max_iter = _check_positive_int(self.max_iter, "max_iter")
-        reorth = _check_positive_int(self.reorth_every, "reorth_every")
+        n_init = check_positive_int(self.n_init, "n_init")
+        max_iter = check_positive_int(self.max_iter, "max_iter")
+        reorth = check_positive_int(self.reorth_every, "reorth_every")
         tol = check_eig_tol(self.eig_tol)
         Xc, mean, _S_T = prepare(A)
         del A

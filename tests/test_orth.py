@@ -1,4 +1,4 @@
-"""Orth1 / Orth2 (baselines/orth.py): two different clusterings, zero cluster means after projection, exact tiny case."""
+"""Orth1 / Orth2 (baselines/orth.py): two different clusterings, zero cluster means after projection, tiny case."""
 
 from __future__ import annotations
 

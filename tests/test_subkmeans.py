@@ -69,7 +69,7 @@ def test_deterministic_under_random_state(planted4):
 
 
 def test_exact_tiny_case_prefers_the_wider_split():
-    """Points (+-1, +-3): splitting by y leaves only the x spread (SSE 4) in the noise space, splitting by x leaves 36."""
+    """Points (+-1, +-3): a split by y leaves the x spread (SSE 4) in the noise space; a split by x leaves 36."""
     X = np.array([[-1.0, -3.0], [1.0, -3.0], [-1.0, 3.0], [1.0, 3.0]])
     est = SubKmeans(2, n_init=4, random_state=0, progress=False).fit(X)
     assert est.loss_ == pytest.approx(4.0, abs=1e-9)
