@@ -19,6 +19,7 @@ from reports.tables import DASH, PM, Cell, Table
 _SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "|": r"$|$", "<": r"$<$", ">": r"$>$",  # OT1 text fonts have no such glyphs
 }
 _SYMBOLS = {
     "±": r"$\pm$", "–": "--", "—": "---", "×": r"$\times$", "≤": r"$\leq$", "≥": r"$\geq$",

@@ -122,6 +122,7 @@ def test_latex_escape():
     assert latex_escape("a_b & 50% #1 {x}") == r"a\_b \& 50\% \#1 \{x\}"
     assert latex_escape("λ=0.1 ± β") == r"$\lambda$=0.1 $\pm$ $\beta$"
     assert latex_escape("λβ") == r"$\lambda\beta$"
+    assert latex_escape("|Δ| ≤ 0.02 < 1") == r"$|\Delta|$ $\leq$ 0.02 $<$ 1"
 
 
 def test_markdown_contents(tables):
