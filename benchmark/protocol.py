@@ -62,10 +62,15 @@ class FitTask:
     uses_autoencoder: bool = False
 
     @property
+    def params(self) -> dict[str, Any]:
+        """The hyperparameters of this fit: the entry's params with its per-data-set overrides."""
+        return {**self.method["params"], **self.method.get("dataset_params", {}).get(self.dataset["id"], {})}
+
+    @property
     def key(self) -> tuple:
         """The store's unique key: (suite, tier, dataset, method, params_hash, ae_seed, run_seed)."""
         return (self.suite, self.tier, self.dataset["id"], self.method["method"],
-                params_hash(self.method["params"]), int(self.ae_seed), int(self.run_seed))
+                params_hash(self.params), int(self.ae_seed), int(self.run_seed))
 
     @property
     def pretrain_key(self) -> tuple[str, int] | None:

@@ -217,8 +217,8 @@ def _base_row(task: FitTask) -> dict[str, Any]:
 
     return {
         "suite": task.suite, "tier": task.tier, "dataset": task.dataset["id"], "method": task.method["method"],
-        "label": task.method["label"], "params": task.method["params"],
-        "params_hash": params_hash(task.method["params"]), "ae_seed": task.ae_seed, "run_seed": task.run_seed,
+        "label": task.method["label"], "params": task.params,
+        "params_hash": params_hash(task.params), "ae_seed": task.ae_seed, "run_seed": task.run_seed,
         "deviations": list(task.dataset.get("deviations", [])) + list(task.method.get("deviations", [])),
     }
 
@@ -280,13 +280,57 @@ def _artefacts(est: Any, spec: Any, X: np.ndarray, labels_true: np.ndarray, labe
         if centers is not None:
             for s, c in enumerate(centers):
                 arrays[f"decoded_centers_{s}"] = np.asarray(_to_numpy(c), dtype=np.float32)
-    if spec.name.startswith("acedec") and "traversal" not in arrays and hasattr(est, "latent_traversal"):
-        trav = est.latent_traversal(X)
-        if isinstance(trav, tuple):
-            arrays["traversal"], arrays["traversal_axes"] = (np.asarray(_to_numpy(t)) for t in trav[:2])
-        else:
-            arrays["traversal"] = np.asarray(_to_numpy(trav))
+    if spec.name.startswith("acedec") and "traversal" not in arrays and hasattr(est, "transform"):
+        trav, axes = acedec_traversal(est, X, seed)
+        arrays["traversal"], arrays["traversal_axes"] = trav, axes
+    if labels_pred.ndim == 2 and labels_pred.shape[1] > 1 and "clusterings_found" not in arrays:
+        from benchmark.metrics import best_match_index
+
+        arrays["clusterings_found"] = best_match_index(labels_true, labels_pred)
     return arrays
+
+
+def acedec_traversal(est: Any, X: np.ndarray, seed: int, rows: int = 7, cols: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """ACe/DeC Fig. 3 latent traversal: decoded images on a grid in the rotated embedding.
+
+    The y-axis is the cluster-space dimension with the highest beta_cs, the
+    x-axis the first principal component of the shared space (the dimensions
+    with beta_ss > 0.5), both spanning the 5-95 % quantiles of the data (at most
+    :data:`ARTEFACT_POINTS` points); all other coordinates stay at the data mean.
+    Returns ``traversal`` ``(rows, cols, *input_shape)`` and ``traversal_axes``
+    ``(2, max(rows, cols))``: row 0 the y values, row 1 the x values (NaN-padded).
+    """
+    import torch
+
+    n = X.shape[0]
+    idx = np.sort(np.random.default_rng(seed).choice(n, size=min(n, ARTEFACT_POINTS), replace=False))
+    Zr = np.asarray(est.transform(X[idx]), dtype=np.float64)
+    b_cs, b_ss = np.asarray(est.betas_[0]), np.asarray(est.betas_[1])
+    top = int(np.argmax(b_cs))
+    shared = [j for j in np.where(b_ss > 0.5)[0] if j != top] or [j for j in np.argsort(-b_ss) if j != top][:1]
+    mean = Zr.mean(0)
+    Zs = Zr[:, shared] - mean[shared]
+    pc = np.linalg.svd(Zs, full_matrices=False)[2][0] if len(shared) > 1 else np.ones(1)
+    t = Zs @ pc
+    q_rows, q_cols = np.linspace(0.05, 0.95, rows), np.linspace(0.05, 0.95, cols)
+    yv, xv = np.quantile(Zr[:, top], q_rows), np.quantile(t, q_cols)
+    grid = np.repeat(mean[None, :], rows * cols, 0)
+    for i in range(rows):
+        for j in range(cols):
+            g = grid[i * cols + j]
+            g[shared] = mean[shared] + xv[j] * pc
+            g[top] = yv[i]
+    ae = est.autoencoder_
+    V = np.asarray(est.V_, dtype=np.float64)
+    dev = next(ae.parameters()).device
+    with torch.no_grad():
+        was = ae.training
+        ae.eval()
+        imgs = ae.decode(torch.as_tensor(grid @ V.T, dtype=torch.float32, device=dev)).cpu().numpy()
+        ae.train(was)
+    axes = np.full((2, max(rows, cols)), np.nan)
+    axes[0, :rows], axes[1, :cols] = yv, xv
+    return imgs.reshape(rows, cols, *imgs.shape[1:]).astype(np.float32), axes
 
 
 def _to_numpy(v: Any) -> Any:
@@ -353,7 +397,7 @@ def run_fit(task: FitTask, ae: Any = None, progress: bool = False) -> FitResult:
         else:
             model = copy.deepcopy(ae)
             inputs = X
-        est = _build_estimator(spec, task.method["params"], n_clusters, model, seed, task)
+        est = _build_estimator(spec, task.params, n_clusters, model, seed, task)
         if progress and "progress" in est.get_params():
             est.set_params(progress=True)
         elif "progress" in est.get_params():

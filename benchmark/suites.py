@@ -46,7 +46,7 @@ _PROTOCOL_KEYS = {"n_autoencoders": int, "runs_per_autoencoder": int, "selection
 _DATASET_KEYS = {"generator": str, "params": dict, "preprocessing": list, "clusterings": list,
                  "autoencoder": dict, "deviations": list, "label": str, "n_autoencoders": int}
 _AE_KEYS = {"arch": str, "embedding_dim": int, "budget": (str, dict), "augment": dict, "hidden": list}
-_METHOD_KEYS = {"method": str, "params": dict, "grid": dict, "runs_per_autoencoder": int, "max_n": int,
+_METHOD_KEYS = {"method": str, "params": dict, "dataset_params": dict, "grid": dict, "runs_per_autoencoder": int, "max_n": int,
                 "datasets": list, "deviations": list, "label": str}
 _TIER_KEYS = {"description": str, "est_cost": str, "datasets": list, "methods": list, "protocol": dict,
               "override": dict}
@@ -185,6 +185,11 @@ def _check_dataset(path: Path, prefix: str, d: Mapping[str, Any]) -> None:
 
 def _check_method(path: Path, prefix: str, m: Mapping[str, Any], datasets: Mapping[str, Any]) -> None:
     _check_table(path, prefix, m, _METHOD_KEYS)
+    for ident, body in m.get("dataset_params", {}).items():
+        if ident not in datasets:
+            raise _err(path, f"{prefix}dataset_params.{ident}",
+                       f"an id defined under [datasets.<id>]: {', '.join(datasets)}")
+        _check_type(path, f"{prefix}dataset_params.{ident}", body, dict)
     for k, vals in m.get("grid", {}).items():
         if not isinstance(vals, list) or not vals:
             raise _err(path, f"{prefix}grid.{k}", "a non-empty list of values", vals)
@@ -365,6 +370,7 @@ def _expand_method(mid: str, m: Mapping[str, Any], dataset_ids: list[str],
             "method": name,
             "label": label,
             "params": params,
+            "dataset_params": {k: dict(v) for k, v in m.get("dataset_params", {}).items()},
             "grid_keys": keys,
             "runs_per_autoencoder": int(m.get("runs_per_autoencoder", protocol["runs_per_autoencoder"])),
             "max_n": m.get("max_n"),
@@ -410,6 +416,11 @@ def _method_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | None
         a, b = entry["params"].get(k, "default"), paper["params"].get(k, "default")
         if a != b:
             devs.append(f"budget: {k}={_fmt(a)} (paper {_fmt(b)})")
+    for did in sorted(set(entry["dataset_params"]) | set(paper["dataset_params"])):
+        a, b = entry["dataset_params"].get(did, {}), paper["dataset_params"].get(did, {})
+        for k in sorted(set(a) | set(b)):
+            if a.get(k, "default") != b.get(k, "default"):
+                devs.append(f"budget: {k}={_fmt(a.get(k, 'default'))} on {did} (paper {_fmt(b.get(k, 'default'))})")
     if entry["runs_per_autoencoder"] != paper["runs_per_autoencoder"]:
         devs.append(f"runs: {entry['runs_per_autoencoder']} per autoencoder (paper {paper['runs_per_autoencoder']})")
     return devs
@@ -480,6 +491,8 @@ def check_components(suite: ResolvedSuite) -> list[str]:
         spec = method_registry.get(m["method"])
         try:
             spec.check_params(m["params"], where=f"{where}: key 'methods.{m['id']}.params'")
+            for did, dp in m["dataset_params"].items():
+                spec.check_params(dp, where=f"{where}: key 'methods.{m['id']}.dataset_params.{did}'")
         except ValueError as exc:
             if "not available" in str(exc):
                 notes.append(str(exc))
