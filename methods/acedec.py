@@ -1,0 +1,220 @@
+"""ACe/DeC+DCN: a cluster space and a shared space in the embedding (Miklautz et al., IJCAI 2021).
+
+ACe/DeC is the ENRC layer (:mod:`methods.clustering_layer`) with two spaces:
+``beta_cs = sigmoid(b)`` weighs the cluster space and ``beta_ss = 1 - beta_cs``
+the shared space (§2.1).  The cluster space holds k centres, the shared space one
+centre, the data mean.  The loss (Eq. 5) has no trade-off hyperparameter:
+
+    L = L_cluster + L_shared + L_rec
+      = sum_k sum_{z in C_k} ||V^T z - V^T mu_k||^2_{beta_cs}
+        + sum_z ||V^T z - V^T mu||^2_{beta_ss} + sum_x ||x - dec(V V^T z)||^2
+
+(here as means over the mini-batch).  Centres live in the embedded space and enter
+rotated (``V^T mu_k``), as written in Eq. (5); they follow the mini-batch k-means
+update (ENRC Eqs. 6-7, alpha = 0.5), the shared centre included.
+
+Initialisation (§2.2): V random orthogonal; every dimension randomly assigned to
+the cluster or the shared space (beta_cs = 0.9 or 0.1, the "strong" weight of
+ENRC §2.6; at least one dimension each); k-means in the cluster space (the assigned
+rotated dimensions); shared centre = the mean of the embedding; then V and b are
+trained with the network and the centres fixed (``init_max_iter`` steps of
+L_cluster + L_shared + L_rec).  ``init_rounds > 1`` repeats this and keeps the
+lowest objective (ENRC's scheme; the ACe/DeC paper describes one round).
+
++Aug (§2.2, ``augmentation=f``): with ``x_aug = f(x)`` and ``z_aug = enc(x_aug)``,
+the cluster loss also pulls ``V^T z_aug`` to the centre of the *original* point
+(``dist_{beta_cs}(V^T z_aug, V^T mu_k)``).  "We reconstruct the augmented data point
+x_aug from the shared space and the original x from the clustered space" is
+implemented as a swap of the two spaces (our reading; the supplement with the
+details is not available): ``x_aug`` is decoded from the original's cluster part
+plus the augmented point's shared part, ``x`` from the augmented point's cluster
+part plus its own shared part, the parts being ``beta_cs * V^T z`` and
+``beta_ss * V^T z``.  So the cluster space must be invariant to the augmentation
+and what the augmentation changes must live in the shared space.  Each loss term
+is the mean of its original and augmented versions.  ``loss_`` is always the
+objective without augmentation (deterministic, comparable across runs).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Callable
+
+import numpy as np
+import torch
+
+from methods.autoencoders import Autoencoder
+from methods.base import check_finite_loss, minibatches
+from methods.clustering_layer import (STRONG_BETA, ClusteringLayer, SigmoidBetas, compression_terms,
+                                      random_orthogonal, weighted_kmeans)
+from methods.layer_estimator import LayerClusteringEstimator, reconstruction_error, squared_error
+
+
+class ACeDeC(LayerClusteringEstimator):
+    """ACe/DeC+DCN (IJCAI 2021): DCN with a learned cluster space and shared space.
+
+    Parameters
+    ----------
+    n_clusters : int
+        k, the number of clusters.
+    autoencoder : Autoencoder
+        The pretrained network (DEC's d-500-500-2000-10, or a linear AE for SYNTH).
+    augmentation : callable or None
+        ``f(x_batch) -> x_aug`` of the same shape (e.g. :class:`methods.augment.Augmenter`)
+        for ACe/DeC+Aug.
+    max_iter, batch_size : int
+        Mini-batch iterations of the joint phase, and the batch size.
+    lr, beta_lr : float
+        Adam learning rates of the network and V, and of b.
+    lr_step, lr_gamma, alpha, init_rounds, init_max_iter, reinit, reinit_sample,
+    reinit_steps, tol, device, random_state, progress :
+        As for :class:`methods.enrc.ENRC`.
+
+    Attributes
+    ----------
+    labels_ : (n,) cluster labels (closest centre in the cluster space).
+    betas_ : (2, D) rows beta_cs and beta_ss; betas_init_ the same after initialisation.
+    n_cluster_dims_ : number of rotated dimensions with beta_cs > 0.5 (ACe/DeC Table 3).
+    cluster_centers_ : (k, D) centres in the rotated space (``V^T mu_k``, the space of ``transform``);
+    shared_center_ : (D,) the shared-space centre there.
+    V_, loss_, loss_terms_, init_loss_, n_iter_, reinit_events_, converged_, autoencoder_.
+    """
+
+    _per_cluster_mean = False
+    _centers_space = "embedded"
+
+    def __init__(self, n_clusters: int = 10, autoencoder: Autoencoder | None = None, *,
+                 augmentation: Callable[[torch.Tensor], torch.Tensor] | None = None, max_iter: int = 2000,
+                 batch_size: int = 256, lr: float = 1e-3, beta_lr: float = 1e-2, lr_step: int = 2000,
+                 lr_gamma: float = 0.5, alpha: float = 0.5, init_rounds: int = 1, init_max_iter: int = 100,
+                 reinit: bool = True, reinit_sample: int = 1000, reinit_steps: int = 10,
+                 tol: float | None = None, device: str | None = None, random_state: int | None = None,
+                 progress: bool = True) -> None:
+        self.n_clusters = n_clusters
+        self.autoencoder = autoencoder
+        self.augmentation = augmentation
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.lr = lr
+        self.beta_lr = beta_lr
+        self.lr_step = lr_step
+        self.lr_gamma = lr_gamma
+        self.alpha = alpha
+        self.init_rounds = init_rounds
+        self.init_max_iter = init_max_iter
+        self.reinit = reinit
+        self.reinit_sample = reinit_sample
+        self.reinit_steps = reinit_steps
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    def _cluster_counts(self) -> list[int]:
+        k = self.n_clusters
+        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 2:
+            raise ValueError(f"n_clusters must be an integer >= 2; got {k!r}")
+        if self.augmentation is not None and not callable(self.augmentation):
+            raise ValueError(f"augmentation must be None or a callable batch -> batch; got {self.augmentation!r}")
+        if isinstance(self.autoencoder, Autoencoder) and self.autoencoder.embedding_dim < 2:
+            raise ValueError("autoencoder: ACe/DeC needs an embedding of at least 2 dimensions "
+                             f"(a cluster and a shared space); got {self.autoencoder.embedding_dim}")
+        return [int(k), 1]
+
+    # ------------------------------------------------------------- §2.2 initialisation
+    def _initialize(self, ae: Autoencoder, X: np.ndarray, Z: np.ndarray, rng: np.random.Generator,
+                    gen: torch.Generator, device: torch.device) -> ClusteringLayer:
+        k = int(self.n_clusters)
+        D, n = Z.shape[1], Z.shape[0]
+        Zt = torch.as_tensor(Z, device=device)
+        for p in ae.parameters():
+            p.requires_grad_(False)
+        best: tuple[float, ClusteringLayer] | None = None
+        losses = []
+        try:
+            for _ in range(int(self.init_rounds)):
+                V0 = random_orthogonal(D, gen)
+                in_cs = rng.random(D) < 0.5
+                if not in_cs.any():
+                    in_cs[rng.integers(D)] = True
+                if in_cs.all():
+                    in_cs[rng.integers(D)] = False
+                Zr = Z.astype(np.float64) @ V0.double().numpy()
+                _, lab, _ = weighted_kmeans(Zr, k, in_cs.astype(np.float64), rng)
+                C = np.stack([Z[lab == j].mean(0) if (lab == j).any() else Z[rng.integers(n)] for j in range(k)]
+                             + [Z.mean(0)])
+                beta_cs = np.where(in_cs, STRONG_BETA, 1.0 - STRONG_BETA)
+                layer = ClusteringLayer(V0, SigmoidBetas(beta_cs), [k, 1], torch.as_tensor(C, dtype=torch.float32),
+                                        alpha=float(self.alpha), centers_space="embedded").to(device)
+                opt = torch.optim.Adam([{"params": [layer.V], "lr": float(self.lr)},
+                                        {"params": list(layer.betas.parameters()), "lr": float(self.beta_lr)}])
+                batches = minibatches(n, int(self.batch_size), rng)
+                Xt = torch.from_numpy(X)
+                for t in range(1, int(self.init_max_iter) + 1):
+                    idx = next(batches)
+                    zb = Zt[torch.as_tensor(idx, device=device)]
+                    xb = Xt[idx].to(device)
+                    d = layer.distances(zb)
+                    _, g = layer.assign(d)
+                    terms = layer.compression_loss(d, g, per_cluster_mean=False, terms=True)
+                    rec = squared_error(xb, ae.decode(layer.unrotate(layer.rotate(zb))))
+                    check_finite_loss(t, {"init L_cluster": terms[0], "init L_shared": terms[1], "init L_rec": rec})
+                    opt.zero_grad(set_to_none=True)
+                    (terms.sum() + rec).backward()
+                    opt.step()
+                with torch.no_grad():
+                    _, per_s = compression_terms(layer, Zt, per_cluster_mean=False)
+                    total = float(per_s.sum()) + reconstruction_error(ae, layer, X, Zt)
+                losses.append(total)
+                if best is None or total < best[0]:
+                    best = (total, layer)
+        finally:
+            for p in ae.parameters():
+                p.requires_grad_(True)
+        assert best is not None
+        self.init_loss_ = best[0]
+        self.init_losses_ = np.asarray(losses)
+        return best[1]
+
+    # ------------------------------------------------------------- Eq. (5)
+    def _batch_loss(self, ae: Autoencoder, layer: ClusteringLayer, xb: torch.Tensor, z: torch.Tensor,
+                    gidx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        betas = layer.betas()
+        terms = layer.compression_loss(layer.distances(z, betas), gidx, per_cluster_mean=False, terms=True)
+        zr = layer.rotate(z)
+        if self.augmentation is None:
+            rec = squared_error(xb, ae.decode(layer.unrotate(zr)))
+        else:
+            x_aug = self.augmentation(xb)
+            if tuple(x_aug.shape) != tuple(xb.shape):
+                raise ValueError(f"augmentation must keep the batch shape {tuple(xb.shape)}; "
+                                 f"got {tuple(x_aug.shape)}")
+            z_aug = ae.encode(x_aug)
+            # the augmented point is pulled to the centroid of the original point (gidx)
+            terms_aug = layer.compression_loss(layer.distances(z_aug, betas), gidx, per_cluster_mean=False,
+                                               terms=True)
+            terms = (terms + terms_aug) / 2
+            zr_aug = layer.rotate(z_aug)
+            cs, ss = betas[0], betas[1]
+            rec_x = squared_error(xb, ae.decode(layer.unrotate(cs * zr_aug + ss * zr)))
+            rec_aug = squared_error(x_aug, ae.decode(layer.unrotate(cs * zr + ss * zr_aug)))
+            rec = (rec_x + rec_aug) / 2
+        total = terms[0] + terms[1] + rec
+        return total, {"L_cluster": terms[0], "L_shared": terms[1], "L_rec": rec}
+
+    def _objective(self, per_clustering: np.ndarray, rec: float) -> dict[str, float]:
+        return {"L_cluster": float(per_clustering[0]), "L_shared": float(per_clustering[1]), "L_rec": float(rec)}
+
+    def _publish(self, labels: np.ndarray) -> None:
+        layer = self.clustering_layer_
+        self.labels_ = labels[:, 0].astype(np.int64)
+        self.betas_ = layer.betas().detach().cpu().numpy()
+        self.n_cluster_dims_ = int((self.betas_[0] > 0.5).sum())
+        self.V_ = layer.V.detach().cpu().numpy().copy()
+        C = layer.rotated_centers().detach().cpu().numpy()
+        self.cluster_centers_ = C[:-1].copy()
+        self.shared_center_ = C[-1].copy()
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """``(n,)`` cluster labels of new data (closest centre in the cluster space)."""
+        return self._predict_all(X)[:, 0].astype(np.int64)

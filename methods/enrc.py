@@ -1,0 +1,202 @@
+"""ENRC: Embedded Non-Redundant Clustering (Miklautz, Mautz, Altinigneli, Böhm, Plant; AAAI 2020).
+
+S clusterings are found at once in the embedding of a pretrained autoencoder.
+A linear layer ``V`` rotates the embedding; softmax feature weights ``beta_s``
+(§2.2, Eq. 3) softly assign each rotated dimension to the clusterings; each
+clustering compresses its points towards its centres under the beta_s-weighted
+distance (Eq. 2, Eq. 4); the network is trained with ``L = L_comp + lambda L_rec``
+(Eq. 9) where ``L_rec = ||x - dec(V V^T enc(x))||^2`` (Eq. 1).
+
+Implementation notes (one source of truth for the shared layer:
+:mod:`methods.clustering_layer`; the loop: :mod:`methods.layer_estimator`):
+
+- Initialisation (§2.6), repeated ``init_rounds`` times, keeping the lowest
+  ``L_comp + L_orth`` over the full embedding: V random orthogonal; beta blocks at
+  0.9; weighted k-means++ per clustering; then ``init_max_iter`` mini-batch steps
+  of Adam on V and B for ``L_comp + L_orth`` (Eq. 8) with the network frozen and
+  mini-batch centre updates.  The authors' code uses 100 rounds of 10 iterations
+  (BASELINES.md §6.2); the defaults here (10 rounds of 100 mini-batch steps)
+  are a CPU-friendly choice, set ``init_rounds=100`` for the paper protocol.
+- Losses are means over the mini-batch: L_comp is Eq. (4) on the batch's
+  clusters; L_rec the batch mean of the per-sample squared error.
+- Lost-centre reinitialisation (§2.8) with ``reinit_sample`` (n_s = 1000) and
+  ``reinit_steps`` (l = 10); events are recorded in ``reinit_events_``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from methods.autoencoders import Autoencoder
+from methods.base import check_finite_loss, kmeans_plusplus, minibatches
+from methods.clustering_layer import (ClusteringLayer, SoftmaxBetas, compression_terms, enrc_initial_betas,
+                                      random_orthogonal)
+from methods.layer_estimator import LayerClusteringEstimator, squared_error
+
+
+class ENRC(LayerClusteringEstimator):
+    """Embedded Non-Redundant Clustering (AAAI 2020).
+
+    Parameters
+    ----------
+    n_clusters : sequence of int
+        Number of clusters of each of the S clusterings, e.g. ``[3, 3]``.
+    autoencoder : Autoencoder
+        The pretrained network; a copy is trained (``autoencoder_``).
+    max_iter : int
+        Joint-phase mini-batch iterations (paper: 20,000; 2,000 for stickfigures).
+    batch_size : int
+        Mini-batch size (128 in the ENRC code for C-MNIST).
+    lr, beta_lr : float
+        Adam learning rates of the network and V (2.5e-3), and of B (1e-2) (§3.2).
+    lr_step, lr_gamma : int, float
+        StepLR: every ``lr_step`` iterations the learning rates are multiplied by
+        ``lr_gamma``; alpha is halved once at step ``lr_step`` (BASELINES §6.2).
+    rec_weight : float
+        lambda of Eq. (9) (1 in the paper).
+    alpha : float
+        Discount of the per-centre learning rate, Eq. (7) (0.5).
+    init_rounds, init_max_iter : int
+        Initialisation rounds and mini-batch steps per round (§2.6).
+    reinit, reinit_sample, reinit_steps : bool, int, int
+        Lost-centre reinitialisation (§2.8) and its n_s and l.
+    tol : float or None
+        Optional early stop: after each epoch, stop when fewer than this fraction of
+        points changed a label in any clustering.
+    device : str or None
+        ``None``: ``$NRBENCH_DEVICE``, then CUDA when available, else CPU.
+    random_state : int or None
+    progress : bool
+        tqdm progress bar.
+
+    Attributes
+    ----------
+    labels_ : (n, S) int array, ENRC's own assignments (Eq. 5).
+    betas_, betas_init_ : (S, D) feature weights after training / after initialisation.
+    V_ : (D, D); cluster_centers_ : list of (K_s, D) in the rotated space.
+    loss_ : final Eq. (9) objective over the full data; loss_terms_ : its parts.
+    init_loss_ : the kept initialisation's L_comp + L_orth; init_losses_ : all rounds.
+    n_iter_, reinit_events_ ((iteration, clustering, centre) triples), converged_,
+    autoencoder_.
+    """
+
+    def __init__(self, n_clusters: Sequence[int] = (3, 3), autoencoder: Autoencoder | None = None, *,
+                 max_iter: int = 2000, batch_size: int = 128, lr: float = 2.5e-3, beta_lr: float = 1e-2,
+                 lr_step: int = 2000, lr_gamma: float = 0.5, rec_weight: float = 1.0, alpha: float = 0.5,
+                 init_rounds: int = 10, init_max_iter: int = 100, reinit: bool = True,
+                 reinit_sample: int = 1000, reinit_steps: int = 10, tol: float | None = None,
+                 device: str | None = None, random_state: int | None = None, progress: bool = True) -> None:
+        self.n_clusters = n_clusters
+        self.autoencoder = autoencoder
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.lr = lr
+        self.beta_lr = beta_lr
+        self.lr_step = lr_step
+        self.lr_gamma = lr_gamma
+        self.rec_weight = rec_weight
+        self.alpha = alpha
+        self.init_rounds = init_rounds
+        self.init_max_iter = init_max_iter
+        self.reinit = reinit
+        self.reinit_sample = reinit_sample
+        self.reinit_steps = reinit_steps
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    _per_cluster_mean = True
+    _centers_space = "rotated"
+
+    def _cluster_counts(self) -> list[int]:
+        ks = self.n_clusters
+        if isinstance(ks, (numbers.Integral, str)) or not hasattr(ks, "__len__") or len(ks) == 0:
+            raise ValueError(f"n_clusters must be a non-empty sequence of ints (one per clustering); got {ks!r}")
+        if not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1 for k in ks):
+            raise ValueError(f"n_clusters entries must be integers >= 1; got {list(ks)!r}")
+        if not isinstance(self.rec_weight, numbers.Real) or self.rec_weight < 0:
+            raise ValueError(f"rec_weight must be >= 0; got {self.rec_weight!r}")
+        return [int(k) for k in ks]
+
+    # ------------------------------------------------------------- §2.6 initialisation
+    def _initialize(self, ae: Autoencoder, X: np.ndarray, Z: np.ndarray, rng: np.random.Generator,
+                    gen: torch.Generator, device: torch.device) -> ClusteringLayer:
+        ks = self._cluster_counts()
+        S, D, n = len(ks), Z.shape[1], Z.shape[0]
+        Zt = torch.as_tensor(Z, device=device)
+        best: tuple[float, ClusteringLayer] | None = None
+        losses = []
+        for _ in range(int(self.init_rounds)):
+            V0 = random_orthogonal(D, gen)
+            b0 = enrc_initial_betas(D, S)
+            Zr = Z.astype(np.float64) @ V0.double().numpy()
+            C = np.concatenate([Zr[kmeans_plusplus(Zr, k, rng, weights=b0[s])] for s, k in enumerate(ks)], 0)
+            layer = ClusteringLayer(V0, SoftmaxBetas(b0), ks, torch.as_tensor(C, dtype=torch.float32),
+                                    alpha=float(self.alpha), centers_space="rotated").to(device)
+            opt = torch.optim.Adam([{"params": [layer.V], "lr": float(self.lr)},
+                                    {"params": list(layer.betas.parameters()), "lr": float(self.beta_lr)}])
+            batches = minibatches(n, int(self.batch_size), rng)
+            for t in range(1, int(self.init_max_iter) + 1):
+                zb = Zt[torch.as_tensor(next(batches), device=device)]
+                with torch.no_grad():
+                    _, g = layer.assign(layer.distances(zb))
+                    layer.update_centers(zb, g)
+                comp = layer.compression_loss(layer.distances(zb), g, per_cluster_mean=True)
+                orth = orth_loss(layer, zb)
+                check_finite_loss(t, {"init L_comp": comp, "init L_orth": orth})
+                opt.zero_grad(set_to_none=True)
+                (comp + orth).backward()
+                opt.step()
+            with torch.no_grad():
+                _, per_s = compression_terms(layer, Zt, per_cluster_mean=True)
+                total = float(per_s.mean()) + float(orth_loss(layer, Zt))
+            losses.append(total)
+            if best is None or total < best[0]:
+                best = (total, layer)
+        assert best is not None
+        self.init_loss_ = best[0]
+        self.init_losses_ = np.asarray(losses)
+        return best[1]
+
+    # ------------------------------------------------------------- Eq. (9)
+    def _batch_loss(self, ae: Autoencoder, layer: ClusteringLayer, xb: torch.Tensor, z: torch.Tensor,
+                    gidx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        comp = layer.compression_loss(layer.distances(z), gidx, per_cluster_mean=True)
+        rec = squared_error(xb, ae.decode(layer.unrotate(layer.rotate(z))))
+        return comp + float(self.rec_weight) * rec, {"L_comp": comp, "L_rec": rec}
+
+    def _objective(self, per_clustering: np.ndarray, rec: float) -> dict[str, float]:
+        return {"L_comp": float(per_clustering.mean()), "L_rec": float(self.rec_weight) * rec}
+
+    def _publish(self, labels: np.ndarray) -> None:
+        layer = self.clustering_layer_
+        self.labels_ = labels.astype(np.int64)
+        self.betas_ = layer.betas().detach().cpu().numpy()
+        self.V_ = layer.V.detach().cpu().numpy().copy()
+        C = layer.rotated_centers().detach().cpu().numpy()
+        self.cluster_centers_ = [C[layer.offsets[s]:layer.offsets[s + 1]].copy() for s in range(layer.S)]
+
+    # ------------------------------------------------------------- inference
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """``(n, S)`` labels of new data: Eq. (5) with the trained network, V, beta and centres."""
+        return self._predict_all(X).astype(np.int64)
+
+    @torch.no_grad()
+    def decode_centers(self) -> list[np.ndarray]:
+        """Images ``dec(V mu_{s,k})`` of every centre, per clustering (ENRC Fig. 3): a list of ``(K_s, *input_shape)``."""
+        self._check_fitted()
+        layer = self.clustering_layer_
+        ae = self.autoencoder_
+        imgs = ae.decode(layer.unrotate(layer.rotated_centers())).cpu().numpy()
+        return [imgs[layer.offsets[s]:layer.offsets[s + 1]] for s in range(layer.S)]
+
+
+def orth_loss(layer: ClusteringLayer, z: torch.Tensor) -> torch.Tensor:
+    """ENRC Eq. (8): ``||sg[z] - V V^T sg[z]||^2``, batch mean; keeps V near-orthogonal during initialisation."""
+    zc = z.detach()
+    return ((zc - layer.unrotate(layer.rotate(zc))) ** 2).sum(1).mean()

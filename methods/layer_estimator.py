@@ -1,0 +1,231 @@
+"""The fit pipeline shared by ENRC and ACe/DeC: checks, initialisation hook, joint training loop, final labels.
+
+Both methods train an autoencoder together with a :class:`~methods.clustering_layer.ClusteringLayer`:
+
+1. validate X and the network (``methods.base.check_fit_input``), copy the
+   network (the caller's is never mutated) and embed the data with it frozen;
+2. ``_initialize`` (method-specific: ENRC §2.6, ACe/DeC §2.2) builds the layer;
+3. the joint phase: per mini-batch, assign (ENRC Eq. 5), update the centres
+   (Eqs. 6-7), take an Adam step on the method's loss, and re-seed lost centres
+   (ENRC §2.8);
+4. the labels of the final network, V, beta and centres over the full data
+   (Eq. 5; no re-clustering afterwards) and the final objective ``loss_``.
+
+Learning rates follow the ENRC code (BASELINES.md §6.2): Adam, ``lr`` for the
+network and V, ``beta_lr`` for beta's own parameters, StepLR(``lr_step``,
+``lr_gamma``), and the centre discount alpha halved once at step ``lr_step``.
+
+The network is kept in eval mode throughout (dropout off, BatchNorm statistics
+frozen, as in the fine-tuning phase of the ENRC pretraining), which also makes
+the embedding used for the assignments the same one the labels come from.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin
+from tqdm.auto import tqdm
+
+from methods.autoencoders import Autoencoder
+from methods.base import check_finite_loss, check_fit_input, encode_all, minibatches
+from methods.clustering_layer import (ClusteringLayer, LostCenterMonitor, compression_terms,
+                                     reinitialize_center)
+from methods.device import resolve_device, torch_generator
+
+
+class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
+    """Base class of ENRC and ACe/DeC (not used directly).
+
+    Subclasses set the hyperparameters in ``__init__`` (storing only) and implement
+    ``_cluster_counts``, ``_initialize``, ``_batch_loss``, ``_objective`` and
+    ``_publish``.
+    """
+
+    #: ENRC Eq. 4 (per-cluster means) vs ACe/DeC Eq. 5 (plain sums over points)
+    _per_cluster_mean = True
+    _centers_space = "rotated"
+
+    # ------------------------------------------------------------- subclass hooks
+    def _cluster_counts(self) -> list[int]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _initialize(self, ae: Autoencoder, X: np.ndarray, Z: np.ndarray, rng: np.random.Generator,
+                    gen: torch.Generator, device: torch.device) -> ClusteringLayer:  # pragma: no cover
+        raise NotImplementedError
+
+    def _batch_loss(self, ae: Autoencoder, layer: ClusteringLayer, xb: torch.Tensor,
+                    z: torch.Tensor, gidx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError  # pragma: no cover
+
+    # ------------------------------------------------------------- checks
+    def _check_common(self) -> None:
+        for name in ("max_iter", "batch_size", "lr_step", "init_rounds", "init_max_iter", "reinit_sample",
+                     "reinit_steps"):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < (0 if name == "max_iter" else 1):
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        for name in ("lr", "beta_lr", "lr_gamma"):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Real) or not v > 0:
+                raise ValueError(f"{name} must be > 0; got {v!r}")
+        if not (0.0 < float(self.alpha) < 1.0):
+            raise ValueError(f"alpha must be in (0, 1); got {self.alpha!r}")
+        if self.tol is not None and not (isinstance(self.tol, numbers.Real) and 0 <= self.tol < 1):
+            raise ValueError(f"tol must be None or in [0, 1); got {self.tol!r}")
+        if not isinstance(self.autoencoder, Autoencoder):
+            raise ValueError(
+                f"autoencoder must be a methods.autoencoders.Autoencoder; got {type(self.autoencoder).__name__}")
+
+    # ------------------------------------------------------------- fit
+    def fit(self, X: np.ndarray, y: Any = None) -> "LayerClusteringEstimator":
+        """Initialise the layer on the pretrained embedding, train jointly, and label every point."""
+        self._check_common()
+        ks = self._cluster_counts()
+        ae0: Autoencoder = self.autoencoder
+        X = check_fit_input(X, ae0)
+        n, D = X.shape[0], ae0.embedding_dim
+        if len(ks) > D:
+            raise ValueError(f"n_clusters: {len(ks)} clusterings need at least as many embedding dimensions; "
+                             f"the autoencoder's embedding has {D}")
+        if max(ks) > n:
+            raise ValueError(f"n_clusters: {max(ks)} clusters exceed the number of samples n = {n}")
+        device = resolve_device(self.device)
+        rng = np.random.default_rng(self.random_state)
+        gen = torch_generator(int(rng.integers(2**62)))
+        ae = copy.deepcopy(ae0).to(device).eval()
+        for p in ae.parameters():
+            p.requires_grad_(True)
+
+        Z = encode_all(ae, X, device)
+        layer = self._initialize(ae, X, Z, rng, gen, device).to(device)
+        self.betas_init_ = layer.betas().detach().cpu().numpy()
+        self.V_init_ = layer.V.detach().cpu().numpy().copy()
+
+        self.n_iter_, self.reinit_events_, self.converged_ = self._joint_phase(ae, layer, X, rng, device)
+        self.autoencoder_ = ae
+        self.clustering_layer_ = layer
+        labels, terms = self._evaluate(X)
+        self.loss_ = float(sum(terms.values()))
+        self.loss_terms_ = terms
+        self._publish(labels)
+        return self
+
+    def _joint_phase(self, ae: Autoencoder, layer: ClusteringLayer, X: np.ndarray, rng: np.random.Generator,
+                     device: torch.device) -> tuple[int, list[tuple[int, int, int]], bool]:
+        n = X.shape[0]
+        net = list(ae.parameters()) + [layer.V]
+        opt = torch.optim.Adam([{"params": net, "lr": float(self.lr)},
+                                {"params": list(layer.betas.parameters()), "lr": float(self.beta_lr)}])
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=int(self.lr_step), gamma=float(self.lr_gamma))
+        monitor = LostCenterMonitor(layer.centers.shape[0])
+        batches = minibatches(n, int(self.batch_size), rng)
+        Xt = torch.from_numpy(X)
+        events: list[tuple[int, int, int]] = []
+        epoch = max(1, n // min(int(self.batch_size), n))
+        prev_labels: np.ndarray | None = None
+        converged = False
+        it = 0
+        owner = layer.owner.cpu().numpy()
+        bar = tqdm(range(1, int(self.max_iter) + 1), desc=type(self).__name__, disable=not self.progress,
+                   leave=False)
+        for it in bar:
+            if it == int(self.lr_step) + 1:
+                layer.set_alpha(float(self.alpha) / 2)
+            xb = Xt[next(batches)].to(device)
+            z = ae.encode(xb)
+            with torch.no_grad():
+                _, gidx = layer.assign(layer.distances(z.detach()))
+                counts = layer.update_centers(z.detach(), gidx)
+            total, terms = self._batch_loss(ae, layer, xb, z, gidx)
+            check_finite_loss(it, terms)
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            sched.step()
+            if self.reinit:
+                for g in monitor.update(counts, it):
+                    s = int(owner[g])
+                    k = int(g) - layer.offsets[s]
+                    sample = rng.choice(n, size=min(int(self.reinit_sample), n), replace=False)
+                    zs = torch.as_tensor(encode_all(ae, X[np.sort(sample)], device), device=device)
+                    reinitialize_center(layer, s, k, zs, int(self.reinit_steps))
+                    monitor.reset(int(g))
+                    events.append((it, s, k))
+            if self.progress and it % 50 == 0:
+                bar.set_postfix({k: f"{float(v):.3g}" for k, v in terms.items()})
+            if self.tol is not None and it % epoch == 0:
+                labels = self._assign_all(ae, layer, X, device)
+                if prev_labels is not None and float((labels != prev_labels).any(1).mean()) < float(self.tol):
+                    converged = True
+                    break
+                prev_labels = labels
+        bar.close()
+        return it, events, converged
+
+    # ------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def _assign_all(self, ae: Autoencoder, layer: ClusteringLayer, X: np.ndarray,
+                    device: torch.device, chunk: int = 2048) -> np.ndarray:
+        Z = encode_all(ae, X, device)
+        out = []
+        for i in range(0, len(Z), chunk):
+            zb = torch.as_tensor(Z[i:i + chunk], device=device)
+            out.append(layer.assign(layer.distances(zb))[0].cpu().numpy())
+        return np.concatenate(out, 0)
+
+    @torch.no_grad()
+    def _evaluate(self, X: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, dict[str, float]]:
+        """Labels (Eq. 5) and the method's objective over the full data, with the trained network."""
+        ae, layer = self.autoencoder_, self.clustering_layer_
+        device = layer.V.device
+        Z = torch.as_tensor(encode_all(ae, X, device), device=device)
+        labels, per_s = compression_terms(layer, Z, self._per_cluster_mean)
+        return labels, self._objective(per_s, reconstruction_error(ae, layer, X, Z, chunk))
+
+    def _objective(self, per_clustering: np.ndarray, rec: float) -> dict[str, float]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _publish(self, labels: np.ndarray) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- inference
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "clustering_layer_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+
+    @torch.no_grad()
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """The rotated embedding ``V^T enc(x)`` (the space of ``cluster_centers_`` and of the beta weights)."""
+        self._check_fitted()
+        X = check_fit_input(X, self.autoencoder_)
+        layer = self.clustering_layer_
+        Z = encode_all(self.autoencoder_, X, layer.V.device)
+        return (torch.as_tensor(Z, device=layer.V.device) @ layer.V).cpu().numpy()
+
+    def _predict_all(self, X: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        X = check_fit_input(X, self.autoencoder_)
+        return self._assign_all(self.autoencoder_, self.clustering_layer_, X, self.clustering_layer_.V.device)
+
+
+
+@torch.no_grad()
+def reconstruction_error(ae: Autoencoder, layer: ClusteringLayer, X: np.ndarray, Z: torch.Tensor,
+                         chunk: int = 1024) -> float:
+    """Mean over points of ``||x - dec(V V^T z)||^2`` (ENRC Eq. 1, ACe/DeC L_rec)."""
+    total = 0.0
+    for i in range(0, len(X), chunk):
+        xb = torch.as_tensor(X[i:i + chunk], device=Z.device)
+        xr = ae.decode(layer.unrotate(layer.rotate(Z[i:i + chunk])))
+        total += float(((xr.reshape(len(xb), -1) - xb.reshape(len(xb), -1)) ** 2).sum())
+    return total / len(X)
+
+
+def squared_error(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """Batch mean of the per-sample squared L2 reconstruction error (ENRC Eq. 1, ACe/DeC L_rec)."""
+    return ((x_hat.reshape(x.shape[0], -1) - x.reshape(x.shape[0], -1)) ** 2).sum(1).mean()
