@@ -93,7 +93,8 @@ def render_dataset(name: str, *, n: int, resolution: int, samples: int, seed: in
     try:
         from generators.render import executors
 
-        kw: dict[str, Any] = dict(workers=workers, resume_hint=resume_hint,
+        worker_stats: dict[str, float] = {}
+        kw: dict[str, Any] = dict(workers=workers, resume_hint=resume_hint, stats=worker_stats,
                                   on_images=(bar.update if bar is not None else None))
         if executor == "dask":
             executors.run_dask(job, pending, scheduler=scheduler, **kw)
@@ -109,7 +110,10 @@ def render_dataset(name: str, *, n: int, resolution: int, samples: int, seed: in
     object.__setattr__(ds, "params", {**ds.params, "render_stats": {
         "rendered_now": rendered, "resumed_from": done_images, "seconds": round(elapsed, 3),
         "executor": executor, "workers": workers, "threads_per_worker": threads,
-        "shard_size": shard_size}})
+        "shard_size": shard_size,
+        "worker_image_seconds": round(worker_stats.get("seconds", 0.0), 3),
+        "worker_cpu_seconds": round(worker_stats.get("cpu_seconds", 0.0), 3),
+        "worker_peak_rss_mb": round(worker_stats.get("peak_rss_mb", 0.0), 1)}})
     if save:
         ds.save(target)
         job.cleanup()

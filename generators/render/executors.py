@@ -20,6 +20,7 @@ stay on disk, so running the same command again resumes.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -60,11 +61,18 @@ def _tail(path: Path, n_chars: int = 300) -> str:
 
 
 def run_local(job: RenderJob, shards: Sequence[Shard], *, workers: int = 1,
-              on_images: Callable[[int], None] | None = None, resume_hint: str | None = None) -> None:
-    """Render ``shards`` with ``workers`` local render subprocesses."""
+              on_images: Callable[[int], None] | None = None, resume_hint: str | None = None,
+              stats: dict[str, float] | None = None) -> None:
+    """Render ``shards`` with ``workers`` local render subprocesses.
+
+    ``stats``, if given, receives the summed image-loop wall and CPU seconds of
+    the workers and their largest peak RSS (MB).
+    """
     if not shards:
         return
     job.workdir.mkdir(parents=True, exist_ok=True)
+    for stale in job.workdir.glob(".shard-*.tmp"):  # half-written by a killed worker
+        stale.unlink(missing_ok=True)
     todo: queue.Queue[Shard] = queue.Queue()
     for s in shards:
         todo.put(s)
@@ -111,6 +119,12 @@ def run_local(job: RenderJob, shards: Sequence[Shard], *, workers: int = 1,
                             with lock:
                                 on_images(1)
                         elif line.startswith("done"):
+                            if stats is not None:
+                                t = json.loads(line.split(" ", 2)[2])
+                                with lock:
+                                    for key in ("seconds", "cpu_seconds"):
+                                        stats[key] = stats.get(key, 0.0) + t[key]
+                                    stats["peak_rss_mb"] = max(stats.get("peak_rss_mb", 0.0), t["peak_rss_mb"])
                             break
                     spec_path.unlink(missing_ok=True)
             finally:
@@ -143,13 +157,14 @@ def run_local(job: RenderJob, shards: Sequence[Shard], *, workers: int = 1,
 
 
 def run_dask(job: RenderJob, shards: Sequence[Shard], *, workers: int = 1, scheduler: str | None = None,
-             on_images: Callable[[int], None] | None = None, resume_hint: str | None = None) -> None:
+             on_images: Callable[[int], None] | None = None, resume_hint: str | None = None,
+             stats: dict[str, float] | None = None) -> None:
     """Render ``shards`` as Dask tasks (a LocalCluster, or the cluster at ``scheduler``)."""
     if not shards:
         return
     from dask.distributed import Client, LocalCluster, as_completed
 
-    from generators.render.worker import render_shard_arrays
+    from generators.render.worker import render_shard_timed
 
     cluster = None
     if scheduler:
@@ -162,18 +177,22 @@ def run_dask(job: RenderJob, shards: Sequence[Shard], *, workers: int = 1, sched
         futures = {}
         for s in shards:
             spec = job.shard_spec(s)
-            fut = client.submit(render_shard_arrays, spec, pure=False,
+            fut = client.submit(render_shard_timed, spec, pure=False,
                                 key=f"nrbench-render-{job.name}-{job.key}-{s.id}-{os.getpid()}")
             futures[fut] = (s, spec["digest"])
         for fut in as_completed(list(futures)):
             s, digest = futures[fut]
             try:
-                X, index = fut.result()
+                X, index, timing = fut.result()
             except Exception as exc:  # noqa: BLE001 - reported with the shard and how to resume
                 for f in futures:
                     f.cancel()
                 raise RenderWorkerError(job, s, f"{type(exc).__name__}: {exc}", resume_hint) from exc
             write_shard_file(job.shard_path(s), X, index, digest)
+            if stats is not None:
+                for key in ("seconds", "cpu_seconds"):
+                    stats[key] = stats.get(key, 0.0) + timing[key]
+                stats["peak_rss_mb"] = max(stats.get("peak_rss_mb", 0.0), timing["peak_rss_mb"])
             if on_images is not None:
                 on_images(s.size)
     finally:

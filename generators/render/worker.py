@@ -10,6 +10,8 @@ render settings, as JSON):
   shard file and reports on stdout (``img K`` after each image, ``done ID``
   after the shard) so the parent can show a progress bar.  The scene is built
   once and reused (RENDERING.md: start-up costs 1-2 s, the first image more).
+  The ``done`` line carries the shard's wall and CPU seconds and the process's
+  peak RSS as JSON.
 - :func:`render_shard_arrays` inside a Dask worker process: same, but the pixels
   are returned to the client, so workers need no shared file system.
 
@@ -28,6 +30,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -58,9 +61,21 @@ def _renderer(shard: dict[str, Any]) -> Any:
     return r
 
 
-def render_shard_arrays(shard: dict[str, Any], on_image: Callable[[int], None] | None = None
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Render every image of ``shard``; return ``(X, index)`` (uint8 CHW stack, int64 indices)."""
+def process_stats() -> dict[str, float]:
+    """This process's peak resident memory (MB) and CPU seconds so far (all threads)."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return {"peak_rss_mb": ru.ru_maxrss / 1024.0, "cpu_seconds": ru.ru_utime + ru.ru_stime}
+
+
+def render_shard_arrays(shard: dict[str, Any], on_image: Callable[[int], None] | None = None,
+                        timing: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Render every image of ``shard``; return ``(X, index)`` (uint8 CHW stack, int64 indices).
+
+    ``timing``, if given, receives the wall and CPU seconds of the image loop
+    (scene building excluded) and the process's peak RSS.
+    """
     crash = os.environ.get(CRASH_ENV)
     if crash is not None and crash.strip() == str(shard["shard"]):
         sys.stderr.write(f"nrbench render worker: {CRASH_ENV}={crash}: simulated crash\n")
@@ -70,12 +85,37 @@ def render_shard_arrays(shard: dict[str, Any], on_image: Callable[[int], None] |
     with _lock:
         r = _renderer(shard)
         out = []
+        t0, c0 = time.perf_counter(), process_stats()["cpu_seconds"]
         for k, p in enumerate(images):
             out.append(r.render(p))
             if on_image is not None:
                 on_image(k + 1)
+        if timing is not None:
+            st = process_stats()
+            timing.update(seconds=time.perf_counter() - t0, cpu_seconds=st["cpu_seconds"] - c0,
+                          peak_rss_mb=st["peak_rss_mb"])
     X = np.stack(out) if out else np.zeros((0,), np.uint8)
     return X, np.array([p.index for p in images], dtype=np.int64)
+
+
+def render_shard_timed(shard: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """:func:`render_shard_arrays` plus its timing dict (the Dask task).
+
+    Blender prints a line per image on file descriptor 1; in a Dask worker that
+    is the terminal, so fd 1 points at /dev/null while the shard renders.
+    """
+    timing: dict[str, float] = {}
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stdout.flush()
+        os.dup2(devnull, 1)
+        X, index = render_shard_arrays(shard, timing=timing)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    return X, index, timing
 
 
 def write_shard_file(path: str | os.PathLike, X: np.ndarray, index: np.ndarray, digest: str) -> Path:
@@ -97,10 +137,11 @@ def write_shard_file(path: str | os.PathLike, X: np.ndarray, index: np.ndarray, 
     return path
 
 
-def render_shard_file(spec_path: str | os.PathLike, on_image: Callable[[int], None] | None = None) -> Path:
+def render_shard_file(spec_path: str | os.PathLike, on_image: Callable[[int], None] | None = None,
+                      timing: dict[str, float] | None = None) -> Path:
     """Render the shard described by the JSON file ``spec_path`` into its ``out`` file."""
     shard = json.loads(Path(spec_path).read_text())
-    X, index = render_shard_arrays(shard, on_image)
+    X, index = render_shard_arrays(shard, on_image, timing)
     return write_shard_file(shard["out"], X, index, shard["digest"])
 
 
@@ -122,9 +163,10 @@ def serve() -> int:
         spec_path = line.strip()
         if not spec_path:
             continue
-        render_shard_file(spec_path, on_image=report)
+        timing: dict[str, float] = {}
+        render_shard_file(spec_path, on_image=report, timing=timing)
         shard_id = json.loads(Path(spec_path).read_text())["shard"]
-        proto.write(f"done {shard_id}\n")
+        proto.write(f"done {shard_id} {json.dumps(timing)}\n")
     return 0
 
 

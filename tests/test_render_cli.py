@@ -1,0 +1,104 @@
+"""`nrbench render`: bad input and a missing bpy fail fast with one line; a tiny real render via the CLI and Dask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import generators
+from benchmark.cli import main
+from generators.render.datasets import bpy_available
+
+
+
+def needs_bpy(func):
+    """Mark a test as a real (tiny) render: ``render`` + ``slow``, skipped without bpy."""
+    for mark in (pytest.mark.render, pytest.mark.slow,
+                 pytest.mark.skipif(not bpy_available(), reason="bpy not installed (pip install 'nrbench[render]')")):
+        func = mark(func)
+    return func
+
+
+def _no_render(*a, **k):
+    raise AssertionError("must fail before rendering")
+
+
+@pytest.mark.parametrize(
+    ("argv", "param"),
+    [
+        (["--resolution", "7"], "resolution"),
+        (["--samples", "0"], "samples"),
+        (["--n", "0"], "n"),
+        (["--workers", "0"], "workers"),
+    ],
+)
+def test_bad_input_is_a_usage_error_naming_the_parameter(argv, param, capsys, monkeypatch) -> None:
+    import generators.render.executors as ex
+
+    monkeypatch.setattr(ex, "run_local", _no_render)
+    rc = main(["render", "objects", "--n", "6", *argv] if "--n" not in argv else ["render", "objects", *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and f"error: {param} " in err[0]
+
+
+def test_unwritable_out_fails_before_rendering(tmp_path, capsys, monkeypatch) -> None:
+    import generators.render.executors as ex
+
+    monkeypatch.setattr(ex, "run_local", _no_render)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    rc = main(["render", "nrobjects", "--n", "36", "--out", str(blocker / "sub")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--out folder" in err and "not writable" in err
+    assert not (tmp_path / "render").exists()
+
+
+def test_missing_bpy_says_so_in_one_line(capsys, monkeypatch) -> None:
+    import generators.render.datasets as rd
+
+    monkeypatch.setattr(rd, "bpy_available", lambda: False)
+    rc = main(["render", "objects", "--n", "6", "--resolution", "16"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1
+    assert len(err) == 1 and "bpy" in err[0] and "pip install 'nrbench[render]'" in err[0]
+
+
+@needs_bpy
+def test_cli_renders_into_the_cache_with_contact_sheet(tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    argv = ["render", "objects", "--n", "7", "--resolution", "16", "--samples", "2", "--seed", "3",
+            "--shard-size", "4", "--out", str(out), "-q"]
+    with pytest.warns(UserWarning, match="not a multiple of the 3 label combinations"):
+        assert main(argv) == 0
+    cap = capsys.readouterr()
+    assert "objects: n=7, sample (1, 16, 16) uint8, clusterings shape (3)" in cap.out
+    ds = generators.get("objects", n=7, resolution=16, samples=2, seed=3)
+    assert ds.X.shape == (7, 1, 16, 16) and sorted(np.bincount(ds.labels[:, 0])) == [2, 2, 3]
+    assert "1 combinations appear 3 times and 2 appear 2 times" in ds.params["label_balance"]
+    sheets = list(out.glob("objects-*-contact.png"))
+    copies = list(out.glob("objects-*.npz"))
+    assert len(sheets) == 1 and len(copies) == 1
+    from PIL import Image
+
+    with Image.open(sheets[0]) as im:
+        assert im.size[0] > 300 and im.size[1] > 150
+    assert generators.Dataset.load(copies[0]).checksum == ds.checksum
+    # a second run finds the finished data set and renders nothing
+    assert main(argv) == 0
+    assert "already rendered" in capsys.readouterr().err
+
+
+@needs_bpy
+def test_dask_executor_renders_the_same_data_as_local(tmp_path, monkeypatch) -> None:
+    from generators.render.datasets import render_dataset
+
+    kw = dict(n=6, resolution=16, samples=2, seed=0, shard_size=3, progress=False, save=False)
+    monkeypatch.setenv("NRBENCH_HOME", str(tmp_path / "a"))
+    local = render_dataset("objects", **kw)
+    monkeypatch.setenv("NRBENCH_HOME", str(tmp_path / "b"))
+    dask = render_dataset("objects", executor="dask", workers=1, **kw)
+    assert np.array_equal(dask.labels, local.labels)
+    diff = np.abs(dask.X.astype(int) - local.X.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3  # OIDN's rare +-1 (spec.PIXEL_DETERMINISM)
+    assert dask.params["render_stats"]["executor"] == "dask"
