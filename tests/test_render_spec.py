@@ -114,3 +114,19 @@ def test_render_package_does_not_import_bpy() -> None:
             "import generators.render.worker; print('bpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_render_dataset_warns_about_imbalance_and_needs_bpy(monkeypatch) -> None:
+    import generators.render.datasets as rd
+
+    monkeypatch.setattr(rd, "bpy_available", lambda: False)
+    with pytest.warns(UserWarning, match="n=37 is not a multiple of the 36 label combinations"):
+        with pytest.raises(RuntimeError, match=r"pip install 'nrbench\[render\]'"):
+            rd.render_dataset("nrobjects", n=37, resolution=16, samples=1, seed=0, progress=False)
+
+
+def test_builder_signatures_keep_execution_options_out_of_the_cache_key() -> None:
+    import generators
+
+    for name in ("nrobjects", "objects"):
+        assert generators.resolve_params(name) == {"n": 10000, "resolution": 64, "samples": 16, "seed": 0}

@@ -66,6 +66,7 @@ def _resume_command(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     """Render, save to the cache, copy to --out, write the contact sheet."""
     import time
+    import warnings
     from pathlib import Path
 
     from generators.dataset import CorruptDatasetError, Dataset
@@ -95,15 +96,21 @@ def run(args: argparse.Namespace) -> int:
             print(f"nrbench render: {BPY_MISSING}", file=sys.stderr)
             return 1
         t0 = time.perf_counter()
-        ds = render_dataset(args.name, n=args.n, resolution=args.resolution, samples=args.samples,
-                            seed=args.seed, progress=not quiet, executor=args.executor,
-                            workers=args.workers, scheduler=args.scheduler, shard_size=args.shard_size,
-                            resume_hint=_resume_command(args))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            ds = render_dataset(args.name, n=args.n, resolution=args.resolution, samples=args.samples,
+                                seed=args.seed, progress=not quiet, executor=args.executor,
+                                workers=args.workers, scheduler=args.scheduler, shard_size=args.shard_size,
+                                resume_hint=_resume_command(args))
+        for w in caught:  # e.g. "n=10000 is not a multiple of the 36 label combinations ..."
+            print(f"nrbench render: note: {w.message}", file=sys.stderr)
         took = time.perf_counter() - t0
         stats = ds.params.get("render_stats", {})
         k = stats.get("rendered_now", 0)
         if k:
-            print(f"nrbench render: rendered {k} images in {took:.1f} s ({took / k:.3f} s/image)", file=sys.stderr)
+            steady = stats.get("worker_image_seconds", 0.0) / k
+            print(f"nrbench render: rendered {k} images in {took:.1f} s ({steady:.3f} s/image once started; "
+                  f"render process peak RSS {stats.get('worker_peak_rss_mb', 0):.0f} MB)", file=sys.stderr)
     copy = out / target.name
     if copy.resolve() != target.resolve():
         ds.save(copy)

@@ -74,7 +74,8 @@ def write_contact_sheet(ds: Dataset, path: str | os.PathLike, *, per_shape: int 
             ax.imshow(_tile(ds.X[idx]), interpolation="nearest")
             ax.set_title(label, fontsize=7)
     res = ds.X.shape[-1]
-    fig.suptitle(f"{ds.name}: one example per label combination ({res}x{res}, n={ds.n})", fontsize=9)
+    what = "one example per label combination" if len(spec.clusterings) > 1 else f"{len(cols)} examples per shape"
+    fig.suptitle(f"{ds.name}: {what} ({res}x{res}, n={ds.n})", fontsize=9)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=dpi)

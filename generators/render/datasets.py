@@ -16,7 +16,6 @@ atomically to ``generators.cache_path(name, params)`` (where
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 import warnings
@@ -77,8 +76,6 @@ def render_dataset(name: str, *, n: int, resolution: int, samples: int, seed: in
     note = balance_note(job.spec, n)
     if note:
         warnings.warn(note, UserWarning, stacklevel=2)
-        if progress:
-            print(f"nrbench render: note: {note}", file=sys.stderr)
 
     pending = job.pending()
     if pending and not bpy_available():

@@ -55,8 +55,9 @@ def _tail(path: Path, n_chars: int = 300) -> str:
         text = path.read_text(errors="replace")
     except OSError:
         return ""
-    lines = [ln for ln in text.strip().splitlines()
-             if ln.strip() and not ln.startswith(("Fra:", "Saved:", " Time:"))]
+    noise = ("Fra:", "Saved:", "Time:", "CUEW", "EGL_BAD_MATCH")
+    lines = [ln.strip() for ln in text.strip().splitlines()
+             if ln.strip() and not any(w in ln for w in noise)]
     return " | ".join(lines[-3:])[-n_chars:]
 
 

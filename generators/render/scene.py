@@ -18,6 +18,7 @@ which would shift CLEVR's colours).
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import shutil
@@ -95,6 +96,7 @@ class Renderer:
         base = Path("/dev/shm") if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK) else None
         self._tmp = Path(tempfile.mkdtemp(prefix="nrbench-render-", dir=base))
         self._png = str(self._tmp / "frame.png")
+        atexit.register(self.close)
         self._build()
 
     # ------------------------------------------------------------- building

@@ -155,8 +155,11 @@ def _quiet_blender_stdout() -> int:
 def serve() -> int:
     """Render shard files named on stdin until EOF (the local executor's worker)."""
     proto = os.fdopen(_quiet_blender_stdout(), "w", buffering=1)
+    parent = os.getppid()
 
     def report(k: int) -> None:
+        if os.getppid() != parent:  # the parent was killed: stop now, finished shards are on disk
+            os._exit(1)
         proto.write(f"img {k}\n")
 
     for line in sys.stdin:
