@@ -1,8 +1,9 @@
 """CSV output: each table in its printed shape, and the aggregated cells as tidy numbers.
 
 - :func:`table_csv`: the table as shown (text cells ``0.83 ± 0.04``, ``n.a.``,
-  ``err[a]``; best values wrapped in ``**``), with the caption and notes as
-  trailing comment-free rows left out so that the file is a plain grid.
+  ``err[a]``, ``–``; best values wrapped in ``**``, subsets followed by ``*``).
+  The caption and notes are not part of the CSV, so the file stays a plain grid;
+  they are in the LaTeX and Markdown outputs.
 - :func:`cells_csv`: one line per (suite, tier, data set, method label, metric,
   clustering) with numeric ``mean``, ``std``, ``n_ae``, ``runs_per_ae``,
   ``status``, ``marker`` and the deviations, for further analysis.
