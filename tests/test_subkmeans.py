@@ -112,3 +112,14 @@ def test_bad_input_raises_value_error_naming_parameter(X, kwargs, param):
     params = {"n_clusters": 2, "progress": False, **kwargs}
     with pytest.raises(ValueError, match=param):
         SubKmeans(**params).fit(X)
+
+
+def test_equals_nrkmeans_with_a_noise_space(planted4):
+    """SubKmeans is NrKmeans([k, 1]): same starts, same labels, cost and cluster space."""
+    from baselines.nrkmeans import NrKmeans
+
+    a = SubKmeans(4, n_init=2, random_state=9, progress=False).fit(planted4.X)
+    b = NrKmeans([4, 1], n_init=2, random_state=9, progress=False).fit(planted4.X)
+    np.testing.assert_array_equal(a.labels_, b.labels_[:, 0])
+    assert a.loss_ == b.loss_ and [a.m_, planted4.X.shape[1] - a.m_] == b.m_
+    np.testing.assert_array_equal(a.V_, b.V_)
