@@ -18,7 +18,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["kmeans_plusplus", "random_rotation", "random_split"]
+__all__ = ["as_generator", "kmeans_plusplus", "random_rotation", "random_split"]
+
+
+def as_generator(random_state: object) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from None, an int, a Generator or a legacy ``RandomState``.
+
+    A RandomState (the older scikit-learn convention) is not used as a global
+    stream: one seed is drawn from it, so the fit stays reproducible given its state.
+    """
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(int(random_state.randint(0, 2**31 - 1)))
+    if random_state is not None and not isinstance(random_state, (int, np.integer, np.random.Generator)):
+        raise ValueError(f"random_state must be None, an int, a numpy Generator or RandomState; got {random_state!r}")
+    return np.random.default_rng(random_state)  # type: ignore[arg-type]
 
 
 def kmeans_plusplus(X: np.ndarray, k: int, rng: np.random.Generator,

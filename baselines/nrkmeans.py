@@ -67,7 +67,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from baselines.initialisation import kmeans_plusplus, random_rotation, random_split
+from baselines.initialisation import as_generator, kmeans_plusplus, random_rotation, random_split
 from baselines.scatter import between_factor, multi_cluster_sums, nearest_centre, total_scatter, within_scatter
 from baselines.validation import check_n_clusters_list, check_positive_int, check_X
 
@@ -310,7 +310,7 @@ def best_of_runs(Xc: np.ndarray, S_T: np.ndarray, ks: Sequence[int], noise: bool
                  random_state: object, max_iter: int, eig_tol: float, reorth_every: int,
                  progress: bool, desc: str) -> tuple[SubspaceRun, list[float]]:
     """``n_init`` independent starts (child generators of ``random_state``); keep the lowest cost."""
-    rng = np.random.default_rng(random_state)  # type: ignore[arg-type]
+    rng = as_generator(random_state)
     best: SubspaceRun | None = None
     losses: list[float] = []
     with tqdm(total=n_init, desc=desc, disable=not progress, leave=False) as bar:
@@ -400,9 +400,10 @@ class NrKmeans(BaseEstimator, ClusterMixin):
         max_iter = check_positive_int(self.max_iter, "max_iter")
         reorth = check_positive_int(self.reorth_every, "reorth_every")
         tol = check_eig_tol(self.eig_tol)
+        rng = as_generator(self.random_state)
         Xc, mean, S_T = prepare(A)
         del A  # keep one n x d float64 copy (the centred data) during the iterations
-        run, losses = best_of_runs(Xc, S_T, ks, noise, n_init, self.random_state, max_iter, tol, reorth,
+        run, losses = best_of_runs(Xc, S_T, ks, noise, n_init, rng, max_iter, tol, reorth,
                                    self.progress, "NrKmeans")
         self._set_fitted(run, losses, ks, noise, mean, S_T)
         return self

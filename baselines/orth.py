@@ -57,6 +57,7 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from baselines.initialisation import as_generator
 from baselines.scatter import cluster_means, nearest_centre
 from baselines.validation import check_n_clusters_list, check_positive_int, check_X
 
@@ -125,7 +126,7 @@ class _Orth(BaseEstimator, ClusterMixin):
         """Find len(n_clusters) clusterings of X (n x d), one view after another."""
         A = check_X(X)
         ks, ev, n_init, max_iter = self._check_params(A.shape[0])
-        rng = np.random.default_rng(self.random_state)  # type: ignore[arg-type]
+        rng = as_generator(self.random_state)
         self.mean_ = A.mean(0)
         Xt = A - self.mean_
         labels, self.pca_means_, self.pca_components_, self.kmeans_centers_ = [], [], [], []

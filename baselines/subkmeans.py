@@ -35,6 +35,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
+from baselines.initialisation import as_generator
 from baselines.nrkmeans import DEFAULT_EIG_TOL, best_of_runs, check_eig_tol, prepare
 from baselines.scatter import nearest_centre
 from baselines.validation import check_n_clusters, check_positive_int, check_X
@@ -84,9 +85,10 @@ class SubKmeans(BaseEstimator, ClusterMixin):
         max_iter = check_positive_int(self.max_iter, "max_iter")
         reorth = check_positive_int(self.reorth_every, "reorth_every")
         tol = check_eig_tol(self.eig_tol)
+        rng = as_generator(self.random_state)
         Xc, mean, _S_T = prepare(A)
         del A
-        run, losses = best_of_runs(Xc, _S_T, [k, 1], True, n_init, self.random_state, max_iter, tol, reorth,
+        run, losses = best_of_runs(Xc, _S_T, [k, 1], True, n_init, rng, max_iter, tol, reorth,
                                    self.progress, "SubKmeans")
         self.mean_ = mean
         self.labels_ = run.labels[:, 0].copy()

@@ -164,6 +164,7 @@ def test_low_rank_rotation_matches_direct_eigendecomposition():
         (np.random.default_rng(0).standard_normal((5, 3)), {"n_clusters": [1]}, "n_clusters"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"n_clusters": 3}, "n_clusters"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"n_init": 0}, "n_init"),
+        (np.random.default_rng(0).standard_normal((5, 3)), {"random_state": "seed"}, "random_state"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"max_iter": 0}, "max_iter"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"eig_tol": -1.0}, "eig_tol"),
     ],
@@ -200,3 +201,9 @@ def test_sklearn_estimator_api(planted33):
     assert clone(est).get_params() == est.get_params()
     labels = est.fit_predict(planted33.X)
     np.testing.assert_array_equal(labels, est.labels_)
+
+
+def test_legacy_randomstate_is_accepted_and_reproducible(planted33):
+    a = NrKmeans([3, 3, 1], n_init=2, random_state=np.random.RandomState(5), progress=False).fit(planted33.X)
+    b = NrKmeans([3, 3, 1], n_init=2, random_state=np.random.RandomState(5), progress=False).fit(planted33.X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)

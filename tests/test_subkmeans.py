@@ -105,6 +105,7 @@ def test_real_mnist_test_split(real_data_dir, monkeypatch):
         (np.random.default_rng(0).standard_normal((5, 3)), {"n_clusters": 1}, "n_clusters"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"n_clusters": [2, 1]}, "n_clusters"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"n_init": 0}, "n_init"),
+        (np.random.default_rng(0).standard_normal((5, 3)), {"random_state": "seed"}, "random_state"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"eig_tol": 2.0}, "eig_tol"),
     ],
 )
