@@ -429,13 +429,15 @@ def suite_datasets(config: dict) -> tuple[list[str] | None, dict[str, str], dict
 
 
 def markdown_table(frame: pd.DataFrame, suite: str | None = None, tier: str | None = None,
-                   kinds: Sequence[str] | None = None, notes: bool = True) -> str:
+                   kinds: Sequence[str] | None = None, notes: bool = True, configs: dict | None = None) -> str:
     """Markdown of the tables for a store frame: what ``nrbench run`` prints at the end.
 
     ``frame`` is ``Store.frame(...)`` (raw rows); the protocol aggregation is applied here.
+    ``configs`` (``{(suite, tier): resolved config}``) supplies the suites' data-set order and labels.
     """
     from reports.markdown import render_markdown
 
     if frame.empty:
         return "(no results)"
-    return "\n\n".join(render_markdown(t, notes=notes) for t in build_tables(frame, suite, tier, kinds, warn=False))
+    tables = build_tables(frame, suite, tier, kinds, configs=configs, warn=False)
+    return "\n\n".join(render_markdown(t, notes=notes) for t in tables)

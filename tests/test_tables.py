@@ -149,6 +149,8 @@ def test_markdown_table_for_nrbench_run(frame):
     md = T.markdown_table(frame, suite="enrc-table1")
     assert "ENRC Table 1 layout" in md and "ENRC Table 3 layout" in md and "ACe/DeC" not in md
     assert T.markdown_table(frame.iloc[0:0]) == "(no results)"
+    cfg = {("acedec-table1", "quick"): {"datasets": [{"id": "synth", "label": "SYNTH-25"}]}}
+    assert "| Method | SYNTH-25 | USPS |" in T.markdown_table(frame, suite="acedec-table1", configs=cfg)
 
 
 def test_table_kinds(frame):
