@@ -170,8 +170,11 @@ def resolve_arch(arch: str | Mapping[str, Any], input_shape: Sequence[int]) -> d
     if given is not None and tuple(int(s) for s in given) != tuple(input_shape):
         raise ValueError(f"arch input_shape {tuple(given)} does not match the data's sample shape {tuple(input_shape)}")
     cfg["input_shape"] = list(input_shape)
-    with torch.random.fork_rng(devices=[]):  # building only to read the defaults; keep global RNG untouched
-        return json.loads(json.dumps(from_config(cfg).config()))
+    try:
+        with torch.random.fork_rng(devices=[]):  # building only to read the defaults; keep global RNG untouched
+            return json.loads(json.dumps(from_config(cfg).config()))
+    except TypeError as exc:  # an unknown constructor argument
+        raise ValueError(f"arch config {dict(arch) if isinstance(arch, Mapping) else arch!r}: {exc}") from exc
 
 
 def _augment_config(augment: Any) -> dict[str, Any] | None:
@@ -411,6 +414,8 @@ def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "fe
         raise ValueError("X contains NaN or inf after preprocessing")
     arch_cfg = resolve_arch(arch, Xp.shape[1:])
     aug_cfg = _augment_config(augment)
+    if aug_cfg is not None and Xp.ndim == 2 and "image_shape" not in aug_cfg:
+        raise ValueError("augment: the data are flat (n, d); give the Augmenter image_shape=(C, H, W)")
     key = cache_key(checksum, arch_cfg, seed, bud, preprocessing, aug_cfg)
     pt_path, json_path = cache_paths(key, arch_cfg["arch"])
     meta = {"key": key, "data_checksum": checksum, "arch": arch_cfg, "seed": seed, "budget": bud.to_dict(),

@@ -172,6 +172,8 @@ def test_named_budgets() -> None:
     ({"arch": "conv_resnet"}, "input_shape"),
     ({"preprocessing": ("whiten",)}, "preprocessing step"),
     ({"augment": 3}, "augment"),
+    ({"augment": {"rotation": 5}}, "image_shape"),
+    ({"arch": {"arch": "feedforward", "layers": 3}}, "layers"),
 ])
 def test_bad_input(planted, kwargs, match) -> None:
     args = dict(arch=FF, seed=0, budget=TINY, preprocessing=("zscore",), device="cpu", progress=False)
