@@ -15,7 +15,7 @@ Implementation notes (one source of truth for the shared layer:
   0.9; weighted k-means++ per clustering; then ``init_max_iter`` mini-batch steps
   of Adam on V and B for ``L_comp + L_orth`` (Eq. 8) with the network frozen and
   mini-batch centre updates.  The authors' code uses 100 rounds of 10 iterations
-  (BASELINES.md §6.2); the defaults here (10 rounds of 100 mini-batch steps)
+  (BASELINES.md §6.2); the defaults here (10 rounds of 200 mini-batch steps)
   are a CPU-friendly choice, set ``init_rounds=100`` for the paper protocol.
 - Losses are means over the mini-batch: L_comp is Eq. (4) on the batch's
   clusters; L_rec the batch mean of the per-sample squared error.
@@ -87,7 +87,7 @@ class ENRC(LayerClusteringEstimator):
     def __init__(self, n_clusters: Sequence[int] = (3, 3), autoencoder: Autoencoder | None = None, *,
                  max_iter: int = 2000, batch_size: int = 128, lr: float = 2.5e-3, beta_lr: float = 1e-2,
                  lr_step: int = 2000, lr_gamma: float = 0.5, rec_weight: float = 1.0, alpha: float = 0.5,
-                 init_rounds: int = 10, init_max_iter: int = 100, reinit: bool = True,
+                 init_rounds: int = 10, init_max_iter: int = 200, reinit: bool = True,
                  reinit_sample: int = 1000, reinit_steps: int = 10, tol: float | None = None,
                  device: str | None = None, random_state: int | None = None, progress: bool = True) -> None:
         self.n_clusters = n_clusters

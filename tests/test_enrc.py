@@ -1,0 +1,207 @@
+"""ENRC (methods/enrc.py): planted structure recovered, invariants, determinism, bad input, GPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.metrics import nmi_best_match
+from generators.planted import make_planted
+from generators.preprocessing import apply
+from methods.autoencoders import FeedforwardAutoencoder, LinearAutoencoder
+from methods.base import DivergedError, encode_all
+from methods.clustering_layer import orthogonality_error
+from methods.enrc import ENRC
+
+FAST = dict(batch_size=64, progress=False)
+
+
+def _train_ae(make, X: np.ndarray, steps: int, lr: float, seed: int = 0) -> torch.nn.Module:
+    """A tiny local pretraining loop (MSE, Adam) so the tests do not depend on the pretrain cache."""
+    torch.manual_seed(seed)  # layer initialisation uses torch's global RNG: seed it for reproducible tests
+    ae = make()
+    opt = torch.optim.Adam(ae.parameters(), lr)
+    Xt = torch.from_numpy(X)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        xb = Xt[rng.integers(0, len(X), 64)]
+        loss = ((ae(xb) - xb) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return ae.eval()
+
+
+@pytest.fixture(scope="module")
+def stick():
+    """Generated stickfigures (270 images, upper x lower body) with a small pretrained FC autoencoder."""
+    from generators.stickfigures import build_stickfigures
+
+    ds = build_stickfigures(n_per_combination=30, seed=0, progress=False)
+    X = apply(ds.X, ["scale01", "zscore"])
+    ae = _train_ae(lambda: FeedforwardAutoencoder(X.shape[1:], embedding_dim=8, hidden=(64,)), X, 400, 1e-3)
+    return ds, X, ae
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """Two planted 3-cluster views in 2 dims each + 2 noise dims, rotated; a linear AE."""
+    ds = make_planted(n=240, n_clusters=(3, 3), dims_per_subspace=2, noise_dims=2, separation=8.0, seed=1)
+    ae = _train_ae(lambda: LinearAutoencoder(ds.X.shape[1]), ds.X, 200, 1e-2)
+    return ds, ae
+
+
+@pytest.fixture(scope="module")
+def stick_fit(stick):
+    ds, X, ae = stick
+    return ENRC([3, 3], ae, max_iter=600, init_rounds=10, init_max_iter=50, random_state=0, **FAST).fit(X)
+
+
+def test_recovers_both_stickfigure_clusterings(stick, stick_fit):
+    ds, X, _ = stick
+    nmi = nmi_best_match(ds.labels, stick_fit.labels_)
+    assert nmi.min() >= 0.95, nmi
+    # the two found clusterings are non-redundant: they are matched to different views
+    assert stick_fit.labels_.shape == (len(X), 2)
+
+
+def test_fitted_attributes_and_invariants(stick, stick_fit):
+    ds, X, ae = stick
+    m = stick_fit
+    D = ae.embedding_dim
+    assert m.betas_.shape == m.betas_init_.shape == (2, D)
+    np.testing.assert_allclose(m.betas_.sum(0), 1.0, atol=1e-5)  # Eq. (3)
+    np.testing.assert_allclose(m.betas_init_.sum(0), 1.0, atol=1e-5)
+    assert (m.betas_ >= 0).all()
+    assert m.V_.shape == m.V_init_.shape == (D, D)
+    assert [c.shape for c in m.cluster_centers_] == [(3, D), (3, D)]
+    # no centre is left empty on the data
+    for s in range(2):
+        assert np.bincount(m.labels_[:, s], minlength=3).min() > 0
+    assert np.isfinite(m.loss_) and m.loss_ == pytest.approx(sum(m.loss_terms_.values()))
+    assert m.n_iter_ == 600
+    assert len(m.init_losses_) == 10 and m.init_loss_ == pytest.approx(m.init_losses_.min())
+    # predict reproduces ENRC's own assignment; transform is V^T enc(x)
+    np.testing.assert_array_equal(m.predict(X), m.labels_)
+    Zr = m.transform(X)
+    np.testing.assert_allclose(Zr, encode_all(m.autoencoder_, X) @ m.V_, rtol=1e-4, atol=1e-4)
+    imgs = m.decode_centers()
+    assert [im.shape for im in imgs] == [(3, 1, 20, 20), (3, 1, 20, 20)]
+
+
+def test_caller_autoencoder_not_mutated(planted):
+    ds, ae = planted
+    before = {k: v.clone() for k, v in ae.state_dict().items()}
+    m = ENRC([3, 3], ae, max_iter=20, init_rounds=1, init_max_iter=10, random_state=0, **FAST).fit(ds.X)
+    for k, v in ae.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert m.autoencoder_ is not ae
+
+
+@pytest.fixture(scope="module")
+def planted_fit(planted):
+    ds, ae = planted
+    return ENRC([3, 3], ae, max_iter=150, init_rounds=5, init_max_iter=200, random_state=0, **FAST).fit(ds.X)
+
+
+def test_planted_views_recovered_and_v_near_orthogonal_after_init(planted, planted_fit):
+    ds, ae = planted
+    m = planted_fit
+    assert nmi_best_match(ds.labels, m.labels_).min() >= 0.95
+    # Eq. (8) keeps V from degenerating during the init phase: V^T V ~ I (L_comp shrinks it a little)
+    sv = np.linalg.svd(m.V_init_, compute_uv=False)
+    assert sv.min() > 0.7 and sv.max() < 1.1, sv
+    assert orthogonality_error(torch.as_tensor(m.V_init_)) < 0.7
+
+
+def test_deterministic_under_seed(planted, planted_fit):
+    ds, ae = planted
+    b = ENRC([3, 3], ae, max_iter=150, init_rounds=5, init_max_iter=200, random_state=0, **FAST).fit(ds.X)
+    np.testing.assert_array_equal(planted_fit.labels_, b.labels_)
+    np.testing.assert_array_equal(planted_fit.betas_, b.betas_)
+    assert planted_fit.loss_ == b.loss_
+    cheap = dict(max_iter=0, init_rounds=2, init_max_iter=10, **FAST)
+    c0 = ENRC([3, 3], ae, random_state=0, **cheap).fit(ds.X)
+    c1 = ENRC([3, 3], ae, random_state=1, **cheap).fit(ds.X)
+    assert not np.array_equal(c0.init_losses_, c1.init_losses_)  # the seed is honoured
+
+
+def test_single_clustering_and_three_clusterings(planted):
+    ds, ae = planted
+    m = ENRC([3], ae, max_iter=10, init_rounds=1, init_max_iter=5, random_state=0, **FAST).fit(ds.X)
+    assert m.labels_.shape == (len(ds.X), 1) and m.betas_.shape == (1, ae.embedding_dim)
+    np.testing.assert_allclose(m.betas_, 1.0)
+    m3 = ENRC([3, 3, 2], ae, max_iter=10, init_rounds=1, init_max_iter=5, random_state=0, **FAST).fit(ds.X)
+    assert m3.labels_.shape == (len(ds.X), 3)
+    np.testing.assert_allclose(m3.betas_.sum(0), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_clusters, match", [
+    ([], "n_clusters"),
+    (3, "n_clusters"),
+    ([3, 0], "n_clusters"),
+    ([2] * 7, "n_clusters: 7 clusterings"),  # 6-d embedding
+    ([300, 2], "n_clusters: 300 clusters exceed"),
+])
+def test_bad_n_clusters(planted, n_clusters, match):
+    ds, ae = planted
+    with pytest.raises(ValueError, match=match):
+        ENRC(n_clusters, ae, **FAST).fit(ds.X)
+
+
+def test_bad_input(planted):
+    ds, ae = planted
+    X = ds.X.copy()
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        ENRC([3, 3], ae, **FAST).fit(X)
+    with pytest.raises(ValueError, match="uint8"):
+        ENRC([3, 3], ae, **FAST).fit(np.zeros((20, 6), np.uint8))
+    with pytest.raises(ValueError, match="autoencoder"):
+        ENRC([3, 3], ae, **FAST).fit(np.zeros((20, 5), np.float32))
+    with pytest.raises(ValueError, match="autoencoder must be"):
+        ENRC([3, 3], None, **FAST).fit(ds.X)
+    for name, val in [("batch_size", 0), ("lr", -1.0), ("alpha", 1.5), ("init_rounds", 0), ("tol", 2.0),
+                      ("rec_weight", -1.0)]:
+        with pytest.raises(ValueError, match=name):
+            ENRC([3, 3], ae, **{**FAST, name: val}).fit(ds.X)
+    with pytest.raises(ValueError, match="not fitted"):
+        ENRC([3, 3], ae).predict(ds.X)
+
+
+def test_diverging_loss_stops_with_iteration_and_terms(planted):
+    ds, ae = planted
+    bad = LinearAutoencoder(ae.input_shape)
+    bad.load_state_dict(ae.state_dict())
+    with torch.no_grad():
+        bad.decoder.bias[0] = float("nan")  # L_rec is NaN from the first joint step
+    with pytest.raises(DivergedError, match=r"iteration 1: L_comp=[-0-9.e+]+, L_rec=nan"):
+        ENRC([3, 3], bad, max_iter=5, init_rounds=1, init_max_iter=5, random_state=0, **FAST).fit(ds.X)
+
+
+def test_early_stop_with_tol(planted):
+    ds, ae = planted
+    m = ENRC([3, 3], ae, max_iter=2000, tol=0.01, init_rounds=2, init_max_iter=30, random_state=0,
+             **FAST).fit(ds.X)
+    assert m.converged_ and m.n_iter_ < 2000
+    assert m.n_iter_ % (len(ds.X) // 64) == 0
+
+
+def test_sklearn_api(planted):
+    ds, ae = planted
+    m = ENRC([3, 3], ae, lr=1e-3)
+    assert m.get_params()["lr"] == 1e-3
+    assert m.set_params(lr=2e-3) is m and m.lr == 2e-3
+    assert not hasattr(m, "labels_")  # the constructor only stores
+
+
+@pytest.mark.gpu
+def test_gpu_matches_cpu_quality(planted):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    ds, ae = planted
+    m = ENRC([3, 3], ae, max_iter=150, init_rounds=5, init_max_iter=200, random_state=0, device="cuda",
+             **FAST).fit(ds.X)
+    assert m.clustering_layer_.V.device.type == "cuda"
+    assert nmi_best_match(ds.labels, m.labels_).min() >= 0.95
