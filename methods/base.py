@@ -75,6 +75,17 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[n
             yield perm[i : i + b]
 
 
+def data_on_device(X: np.ndarray, device: torch.device) -> torch.Tensor:
+    """X as a float32 tensor to draw mini-batches from; moved to the GPU once on CUDA (no copy per batch)."""
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    return Xt.to(device) if device.type == "cuda" else Xt
+
+
+def batch(Xt: torch.Tensor, idx: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Rows ``idx`` of ``Xt`` (from :func:`data_on_device`) on ``device``."""
+    return Xt[torch.as_tensor(idx, device=Xt.device)].to(device)
+
+
 @torch.no_grad()
 def encode_all(autoencoder: Autoencoder, X: np.ndarray, device: torch.device | str = "cpu",
                batch_size: int = 1024) -> np.ndarray:
