@@ -46,7 +46,8 @@ from sklearn.cluster import KMeans
 from tqdm.auto import tqdm
 
 from methods.autoencoders import Autoencoder
-from methods.base import MiniBatchCenters, check_finite_loss, check_fit_input, encode_all, minibatches
+from methods.base import (MiniBatchCenters, batch, check_finite_loss, check_fit_input, data_on_device, encode_all,
+                          minibatches)
 from methods.device import resolve_device
 
 
@@ -201,7 +202,7 @@ class DCN(BaseEstimator, ClusterMixin):
         centers = MiniBatchCenters(torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=device),
                                    alpha=None)
         opt = torch.optim.Adam(ae.parameters(), lr=lr)
-        Xt = torch.from_numpy(X)
+        Xt = data_on_device(X, device)
         batches = minibatches(n, batch_size, rng)
         epoch = max(1, n // min(batch_size, n))
         prev = self.init_labels_
@@ -209,7 +210,7 @@ class DCN(BaseEstimator, ClusterMixin):
         it = 0
         bar = tqdm(range(1, max_iter + 1), desc="DCN", disable=not self.progress, leave=False)
         for it in bar:
-            xb = Xt[next(batches)].to(device)
+            xb = batch(Xt, next(batches), device)
             z = ae.encode(xb)
             with torch.no_grad():
                 assign, _ = nearest_center(z.detach(), centers.centers)

@@ -36,7 +36,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
 from methods.autoencoders import Autoencoder
-from methods.base import check_finite_loss, check_fit_input, encode_all, minibatches
+from methods.base import batch, check_finite_loss, check_fit_input, data_on_device, encode_all, minibatches
 from methods.dcn import (check_autoencoder, check_int, check_n_clusters, check_real, check_tol, copy_network,
                          kmeans_init)
 from methods.device import resolve_device
@@ -141,7 +141,7 @@ class DEC(BaseEstimator, ClusterMixin):
         self.init_labels_ = km.labels_.astype(np.int64)
         centers = torch.nn.Parameter(torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=device))
         opt = torch.optim.Adam([*ae.parameters(), centers], lr=lr)
-        Xt = torch.from_numpy(X)
+        Xt = data_on_device(X, device)
         batches = minibatches(n, batch_size, rng)
         P = torch.empty(0)
         prev: np.ndarray | None = None
@@ -159,7 +159,7 @@ class DEC(BaseEstimator, ClusterMixin):
                 prev = labels
                 P = target_distribution(Q)
             idx = next(batches)
-            xb = Xt[idx].to(device)
+            xb = batch(Xt, idx, device)
             z = ae.encode(xb)
             terms = self._terms(ae, xb, z, P[torch.as_tensor(idx, device=device)], centers, alpha)
             check_finite_loss(it, terms)

@@ -55,7 +55,7 @@ from benchmark.paths import models_dir
 from generators.dataset import Dataset, array_sha256
 from generators.preprocessing import apply as apply_preprocessing
 from methods.autoencoders import ARCHITECTURES, Autoencoder, from_config
-from methods.base import check_finite_loss, minibatches
+from methods.base import batch, check_finite_loss, data_on_device, minibatches
 from methods.device import resolve_device
 
 CACHE_FORMAT_VERSION = 1
@@ -223,7 +223,7 @@ def train_autoencoder(model: Autoencoder, X: np.ndarray, budget: PretrainBudget,
     """
     rng = np.random.default_rng(seed)
     n = X.shape[0]
-    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    Xt = data_on_device(X, device)
     model.to(device)
     total = budget.iterations + budget.finetune_iterations
     history: list[float] = []
@@ -251,7 +251,7 @@ def train_autoencoder(model: Autoencoder, X: np.ndarray, budget: PretrainBudget,
                 sched = None
             for _ in range(steps):
                 idx = next(batches)
-                xb = Xt[idx].to(device, non_blocking=True)
+                xb = batch(Xt, idx, device)
                 if augmenter is not None:
                     xb = augmenter(xb)
                 loss = torch.mean((model(xb) - xb) ** 2)
