@@ -144,7 +144,7 @@ class _Notes:
         self.errors: dict[str, str] = {}
         self.error_cells: dict[str, list[str]] = {}
         self.skips: dict[str, list[str]] = {}
-        self.partial: list[str] = []
+        self.others: dict[str, str] = {}
 
     def error(self, message: str, where: str) -> str:
         first = message.strip().splitlines()[0] if message.strip() else "error"
@@ -155,6 +155,12 @@ class _Notes:
             self.error_cells[first].append(where)
         return self.errors[first]
 
+    def note(self, text: str) -> str:
+        """A footnote letter for a free-text note (e.g. a mean over fewer autoencoders)."""
+        if text not in self.others:
+            self.others[text] = next(self._marks)
+        return self.others[text]
+
     def skip(self, reason: str, where: str) -> None:
         cells = self.skips.setdefault(reason or "no reason recorded", [])
         if where not in cells:
@@ -163,7 +169,7 @@ class _Notes:
     def lines(self) -> list[str]:
         out = [f"({mark}) err: {msg} [{', '.join(self.error_cells[msg])}]" for msg, mark in self.errors.items()]
         out += [f"{DASH}: skipped: {reason} [{', '.join(w)}]" for reason, w in self.skips.items()]
-        out += self.partial
+        out += [f"({mark}) {text}" for text, mark in self.others.items()]
         return out
 
 
@@ -187,8 +193,7 @@ def _cell_from(row: dict | None, metric: str, notes: _Notes, where: str) -> Cell
         n = len(row["values"])
         line = (f"{where}: over {n} of {n + row['n_missing']} autoencoders "
                 f"(the others found no {'second clustering' if metric == 'vi' else 'value'})")
-        if line not in notes.partial:
-            notes.partial.append(line)
+        cell.notes = (notes.note(line),)
     return cell
 
 

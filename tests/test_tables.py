@@ -169,3 +169,14 @@ def test_bad_input_names_the_parameter(frame):
         T.build_tables(frame, suite="enrc-table1", tier="paper")
     with pytest.raises(ValueError, match="kind must be one of"):
         T.build_table(aggregate(frame), "table9", "enrc-table1", "quick")
+
+
+def test_vi_over_fewer_autoencoders_is_footnoted(tmp_path):
+    from reports.synthetic import run_row
+
+    rows = [run_row("enrc-table1", "gtsrb", "isaac", ae, label="ISAAC", clusterings=("type", "color"),
+                    nmi=(0.5, 0.5), vi=v) for ae, v in enumerate((1.25, None, 1.75))]
+    t = T.build_tables(load_runs(write_rows(tmp_path / "s.sqlite", rows)), kinds=[T.VI])[0]
+    assert t.cells[0][0].text == "1.50 ± 0.25" and t.cells[0][0].notes == ("a",)
+    assert "(a) ISAAC on GTSRB: over 2 of 3 autoencoders (the others found no second clustering)" in t.notes
+    assert r"$1.50 \pm 0.25$\textsuperscript{a}" in render_latex(t)
