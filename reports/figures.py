@@ -232,7 +232,7 @@ def pick_run(frame: pd.DataFrame, figure: str, methods: Sequence[str], keys: Seq
     have = [set(keys) <= artefact_keys(frame, r) for _, r in f.iterrows()]
     f = f[have]
     if f.empty:
-        raise _missing(figure, f"artefact(s) {', '.join(keys)} of a {'/'.join(methods)} run", frame)
+        raise _missing(figure, f"artefact(s) {', '.join(keys)} of a run of {' or '.join(methods)}", frame)
     rank = {d: i for i, d in enumerate(prefer_datasets)}
     f = f.assign(_r=[rank.get(d, len(rank)) for d in f["dataset"]])
     f = f.sort_values(["_r", "loss", "ae_seed"], na_position="last", kind="mergesort")

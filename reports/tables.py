@@ -105,7 +105,10 @@ class Table:
 
 def dataset_label(name: str, labels: dict[str, str] | None = None) -> str:
     """Display name of a data set: the suite's label, else the papers' (``nrobjects`` -> ``NR-Objects``)."""
-    return (labels or {}).get(name) or DATASET_LABELS.get(name, name)
+    label = (labels or {}).get(name)
+    if label and label != name:  # resolved suites default the label to the id: keep the paper's name then
+        return label
+    return DATASET_LABELS.get(name, name)
 
 
 def _num(label: str) -> float:
