@@ -140,7 +140,7 @@ def _footnote_marks() -> Iterable[str]:
 
 
 class _Notes:
-    """Collects footnotes shared by a table: one letter per distinct error message."""
+    """Footnotes of one table: a letter per distinct error message or note, skip reasons with their cells."""
 
     def __init__(self) -> None:
         self._marks = _footnote_marks()
