@@ -108,7 +108,15 @@ def dataset_label(name: str, labels: dict[str, str] | None = None) -> str:
     label = (labels or {}).get(name)
     if label and label != name:  # resolved suites default the label to the id: keep the paper's name then
         return label
-    return DATASET_LABELS.get(name, name)
+    if name in DATASET_LABELS:
+        return DATASET_LABELS[name]
+    m = re.fullmatch(r"synth[-_]k?(\d+)", name)
+    return f"SYNTH-{m.group(1)}" if m else name
+
+
+def _natural(name: str) -> tuple:
+    """Sort key that orders ``synth-5`` before ``synth-10``."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
 def _num(label: str) -> float:
@@ -261,8 +269,11 @@ def _caption(kind: str, sub: pd.DataFrame, suite: str, tier: str, labels: dict[s
         NMI_BY_METHOD: "NMI per data set (ACe/DeC Table 1 layout)",
         DIMS: "Number of cluster-space dimensions found (ACe/DeC Table 3 layout)",
     }[kind]
-    metric_caption = VI_CAPTION if kind == VI else NMI_CAPTION
-    parts = [f"{what}. Suite {suite}, tier {tier}: {_counts_text(sub, labels)}.", f"{metric_caption}."]
+    parts = [f"{what}. Suite {suite}, tier {tier}: {_counts_text(sub, labels)}."]
+    if kind != DIMS:
+        parts.append(f"{VI_CAPTION if kind == VI else NMI_CAPTION}.")
+    else:
+        parts.append("ACe/DeC: dimensions with β_cs > 0.5; SubKmeans: the cluster-space dimensionality m.")
     if kind == NMI_BY_CLUSTERING:
         parts.append("Best value per data set and clustering in bold.")
     elif kind == NMI_BY_METHOD:
@@ -294,7 +305,7 @@ def _ordered(sub: pd.DataFrame, order: Sequence[str] | None) -> tuple[list[str],
     datasets = list(dict.fromkeys(sub["dataset"]))
     if order:
         rank = {d: i for i, d in enumerate(order)}
-        datasets.sort(key=lambda d: (rank.get(d, len(rank)), d))
+        datasets.sort(key=lambda d: (rank.get(d, len(rank)), _natural(d)))
     labels = method_order(zip(sub["method"], sub["label"]))
     return datasets, labels
 
@@ -350,6 +361,9 @@ def build_table(cells: pd.DataFrame, kind: str, suite: str, tier: str,
         if kind == NMI_BY_METHOD:
             for j in range(len(col_keys)):
                 _bold_best([line[j] for line in grid], DIGITS[metric])
+        if kind == DIMS:  # methods without a cluster space (k-means, DCN) are not rows of ACe/DeC Table 3
+            keep = [i for i, line in enumerate(grid) if any(c.kind not in ("n.a.", "empty") for c in line)]
+            rows, grid = [rows[i] for i in keep], [grid[i] for i in keep]
     title = {NMI_BY_CLUSTERING: "NMI", VI: "VI", NMI_BY_METHOD: "NMI", DIMS: "Cluster-space dimensions"}[kind]
     return Table(
         name=f"{suite}-{tier}-{kind}", kind=kind, title=f"{title}: {suite} ({tier})",

@@ -92,7 +92,8 @@ def test_dims_table(frame):
     g = _grid(t)
     assert g[(("ACe/DeC+DCN",), "SYNTH-k")].text == "4.0 ± 1.0"
     assert g[(("SubKmeans",), "SYNTH-k")].text == "2.0 ± 0.0"
-    assert g[(("k-means",), "SYNTH-k")].text == "n.a."
+    assert [r[0] for r in t.rows] == ["ACe/DeC+DCN", "SubKmeans"]  # no cluster space: no row
+    assert NMI_CAPTION not in t.caption and "β_cs > 0.5" in t.caption
 
 
 def test_suite_config_sets_dataset_order_and_labels(frame):
@@ -151,6 +152,13 @@ def test_markdown_table_for_nrbench_run(frame):
     assert T.markdown_table(frame.iloc[0:0]) == "(no results)"
     cfg = {("acedec-table1", "quick"): {"datasets": [{"id": "synth", "label": "SYNTH-25"}]}}
     assert "| Method | SYNTH-25 | USPS |" in T.markdown_table(frame, suite="acedec-table1", configs=cfg)
+
+
+def test_dataset_labels_and_natural_order():
+    assert T.dataset_label("synth-10") == "SYNTH-10" and T.dataset_label("nrobjects") == "NR-Objects"
+    assert T.dataset_label("mnist-test", {"mnist-test": "MNIST-Test"}) == "MNIST-Test"
+    assert T.dataset_label("cmnist", {"cmnist": "cmnist"}) == "C-MNIST"
+    assert sorted(["synth-25", "synth-100", "synth-5"], key=T._natural) == ["synth-5", "synth-25", "synth-100"]
 
 
 def test_table_kinds(frame):
