@@ -34,7 +34,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from benchmark.metrics import NMI_CAPTION, VI_CAPTION
-from reports.tables import DIGITS, PM, Cell, Table, dataset_label, format_value
+from reports.tables import DIGITS, PM, Cell, Table, format_value
 
 PUBLISHED_COLUMNS = ["paper", "table", "metric", "dataset", "dataset_label", "clustering", "method",
                      "method_label", "variant", "mean", "std", "marker"]
@@ -233,4 +233,4 @@ def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None
 
 
 __all__ = ["load_published", "compare", "unmatched", "comparison_tables", "verdict", "variant_of",
-           "canonical_dataset", "dataset_label"]
+           "canonical_dataset"]
