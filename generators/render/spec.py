@@ -60,8 +60,8 @@ CAMERA_LENS_MM = 35.0
 CAMERA_SENSOR_MM = 32.0
 #: Deviation from CLEVR: its wide 35 mm lens frames a whole table of objects; with
 #: one object per square image it would cover ~9 of 64 pixels.  We keep CLEVR's
-#: camera position, jitter and aim and only zoom in by this factor (lens 87.5 mm),
-#: so the object spans about a third of the image.
+#: camera position and jitter and zoom in by this factor (lens 87.5 mm), so the
+#: object spans about a third of the image.
 FRAMING_ZOOM = 2.5
 #: With the zoom, aiming at the ground point under the object (CLEVR aims at the
 #: origin) would put the object in the upper half; we aim at its middle height.

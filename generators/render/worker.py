@@ -61,6 +61,13 @@ def _renderer(shard: dict[str, Any]) -> Any:
     return r
 
 
+def _exit_now(code: int) -> None:
+    """Leave at once (no half shard is written), removing the renderer's temporary folder."""
+    for r in _renderers.values():
+        r.close()
+    os._exit(code)
+
+
 def process_stats() -> dict[str, float]:
     """This process's peak resident memory (MB) and CPU seconds so far (all threads)."""
     import resource
@@ -80,7 +87,7 @@ def render_shard_arrays(shard: dict[str, Any], on_image: Callable[[int], None] |
     if crash is not None and crash.strip() == str(shard["shard"]):
         sys.stderr.write(f"nrbench render worker: {CRASH_ENV}={crash}: simulated crash\n")
         sys.stderr.flush()
-        os._exit(CRASH_EXIT_CODE)
+        _exit_now(CRASH_EXIT_CODE)
     images = [ImageParams.from_json(d) for d in shard["images"]]
     with _lock:
         r = _renderer(shard)
@@ -159,7 +166,7 @@ def serve() -> int:
 
     def report(k: int) -> None:
         if os.getppid() != parent:  # the parent was killed: stop now, finished shards are on disk
-            os._exit(1)
+            _exit_now(1)
         proto.write(f"img {k}\n")
 
     for line in sys.stdin:
