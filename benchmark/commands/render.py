@@ -19,8 +19,9 @@ data set where generators.get("nrobjects"|"objects", ...) finds it, and write a
 labelled contact sheet (one example per label combination).
 
 Rendering goes in shards kept under $NRBENCH_HOME/render: kill it at any time
-and run the same command again to continue.  About 0.1-0.15 s per 64x64 image
-at 16 samples on 2 idle cores, i.e. ~20 min for the default 10,000 images.
+and run the same command again to continue.  About 0.1 s per 64x64 image at 16
+samples on 2 idle cores (0.19 CPU-seconds), i.e. 15-20 min for the default
+10,000 images; 400 MB of memory per render process.
 Needs the optional extra: pip install 'nrbench[render]'.
 
 examples:
