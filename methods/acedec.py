@@ -88,9 +88,11 @@ class ACeDeC(LayerClusteringEstimator):
                  batch_size: int = 256, lr: float = 1e-3, beta_lr: float = 1e-2, lr_step: int = 2000,
                  lr_gamma: float = 0.5, alpha: float = 0.5, init_rounds: int = 1, init_max_iter: int = 100,
                  reinit: bool = True, reinit_sample: int = 1000, reinit_steps: int = 10,
-                 tol: float | None = None, device: str | None = None, random_state: int | None = None,
-                 progress: bool = True) -> None:
+                 init: str = "split", kmeans_n_init: int = 10, tol: float | None = None,
+                 device: str | None = None, random_state: int | None = None, progress: bool = True) -> None:
         self.n_clusters = n_clusters
+        self.init = init
+        self.kmeans_n_init = kmeans_n_init
         self.autoencoder = autoencoder
         self.augmentation = augmentation
         self.max_iter = max_iter
@@ -114,6 +116,10 @@ class ACeDeC(LayerClusteringEstimator):
         k = self.n_clusters
         if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 2:
             raise ValueError(f"n_clusters must be an integer >= 2; got {k!r}")
+        if self.init not in ("split", "kmeans"):
+            raise ValueError(f"init must be 'split' (ACe/DeC §2.2) or 'kmeans'; got {self.init!r}")
+        if not isinstance(self.kmeans_n_init, numbers.Integral) or self.kmeans_n_init < 1:
+            raise ValueError(f"kmeans_n_init must be a positive integer; got {self.kmeans_n_init!r}")
         if self.augmentation is not None and not callable(self.augmentation):
             raise ValueError(f"augmentation must be None or a callable batch -> batch; got {self.augmentation!r}")
         if isinstance(self.autoencoder, Autoencoder) and self.autoencoder.embedding_dim < 2:
@@ -134,16 +140,21 @@ class ACeDeC(LayerClusteringEstimator):
         try:
             for _ in range(int(self.init_rounds)):
                 V0 = random_orthogonal(D, gen)
-                in_cs = rng.random(D) < 0.5
-                if not in_cs.any():
-                    in_cs[rng.integers(D)] = True
-                if in_cs.all():
-                    in_cs[rng.integers(D)] = False
+                if self.init == "split":
+                    in_cs = rng.random(D) < 0.5
+                    if not in_cs.any():
+                        in_cs[rng.integers(D)] = True
+                    if in_cs.all():
+                        in_cs[rng.integers(D)] = False
+                    beta_cs = np.where(in_cs, STRONG_BETA, 1.0 - STRONG_BETA)
+                    km_weights = in_cs.astype(np.float64)
+                else:  # "kmeans": no prior split, k-means on the whole embedding
+                    beta_cs = np.full(D, 0.5)
+                    km_weights = np.ones(D)
                 Zr = Z.astype(np.float64) @ V0.double().numpy()
-                _, lab, _ = weighted_kmeans(Zr, k, in_cs.astype(np.float64), rng)
+                _, lab, _ = weighted_kmeans(Zr, k, km_weights, rng, n_init=int(self.kmeans_n_init))
                 C = np.stack([Z[lab == j].mean(0) if (lab == j).any() else Z[rng.integers(n)] for j in range(k)]
                              + [Z.mean(0)])
-                beta_cs = np.where(in_cs, STRONG_BETA, 1.0 - STRONG_BETA)
                 layer = ClusteringLayer(V0, SigmoidBetas(beta_cs), [k, 1], torch.as_tensor(C, dtype=torch.float32),
                                         alpha=float(self.alpha), centers_space="embedded").to(device)
                 opt = torch.optim.Adam([{"params": [layer.V], "lr": float(self.lr)},

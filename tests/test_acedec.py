@@ -1,0 +1,169 @@
+"""ACe/DeC+DCN (methods/acedec.py): recovery, the two spaces, +Aug, determinism, bad input, GPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.metrics import nmi
+from generators.planted import make_planted
+from methods.acedec import ACeDeC
+from methods.autoencoders import LinearAutoencoder
+from methods.base import DivergedError, encode_all
+
+FAST = dict(batch_size=64, progress=False)
+
+
+def _linear_ae(X: np.ndarray, steps: int = 200, seed: int = 0) -> LinearAutoencoder:
+    """A linear AE (embedding = input size, as for SYNTH in ACe/DeC §4) trained by a tiny local loop."""
+    torch.manual_seed(seed)
+    ae = LinearAutoencoder(X.shape[1])
+    opt = torch.optim.Adam(ae.parameters(), 1e-2)
+    Xt = torch.from_numpy(X)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        xb = Xt[rng.integers(0, len(X), 64)]
+        loss = ((ae(xb) - xb) ** 2).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return ae.eval()
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """4 clusters in a 2-d subspace + 4 noise dims, rotated; a linear AE."""
+    ds = make_planted(n=400, n_clusters=(4,), dims_per_subspace=2, noise_dims=4, separation=8.0, seed=2)
+    return ds, _linear_ae(ds.X)
+
+
+@pytest.fixture(scope="module")
+def planted_fit(planted):
+    ds, ae = planted
+    return ACeDeC(4, ae, max_iter=300, random_state=0, **FAST).fit(ds.X)
+
+
+def test_recovers_planted_clusters(planted, planted_fit):
+    ds, _ = planted
+    assert nmi(ds.labels[:, 0], planted_fit.labels_) >= 0.95
+
+
+def test_fitted_attributes(planted, planted_fit):
+    ds, ae = planted
+    m, D = planted_fit, ae.embedding_dim
+    assert m.labels_.shape == (len(ds.X),)
+    assert m.betas_.shape == m.betas_init_.shape == (2, D)
+    np.testing.assert_allclose(m.betas_.sum(0), 1.0, atol=1e-6)  # beta_cs + beta_ss = 1
+    assert m.n_cluster_dims_ == int((m.betas_[0] > 0.5).sum())
+    assert 1 <= m.n_cluster_dims_ <= D
+    assert m.cluster_centers_.shape == (4, D) and m.shared_center_.shape == (D,)
+    assert np.bincount(m.labels_, minlength=4).min() > 0
+    assert set(m.loss_terms_) == {"L_cluster", "L_shared", "L_rec"}
+    assert m.loss_ == pytest.approx(sum(m.loss_terms_.values()))
+    np.testing.assert_array_equal(m.predict(ds.X), m.labels_)
+    # labels are the closest centre under the beta_cs-weighted distance in the rotated space
+    Zr = m.transform(ds.X)
+    np.testing.assert_allclose(Zr, encode_all(m.autoencoder_, ds.X) @ m.V_, rtol=1e-4, atol=1e-4)
+    d = (((Zr[:, None, :] - m.cluster_centers_[None]) ** 2) * m.betas_[0]).sum(-1)
+    assert (d.argmin(1) == m.labels_).mean() > 0.99
+
+
+def test_deterministic_and_seeded(planted, planted_fit):
+    ds, ae = planted
+    b = ACeDeC(4, ae, max_iter=300, random_state=0, **FAST).fit(ds.X)
+    np.testing.assert_array_equal(b.labels_, planted_fit.labels_)
+    np.testing.assert_array_equal(b.betas_, planted_fit.betas_)
+    c0 = ACeDeC(4, ae, max_iter=0, init_max_iter=5, random_state=0, **FAST).fit(ds.X)
+    c1 = ACeDeC(4, ae, max_iter=0, init_max_iter=5, random_state=1, **FAST).fit(ds.X)
+    assert not np.array_equal(c0.betas_init_, c1.betas_init_)
+
+
+def test_init_assigns_each_dimension_to_one_space(planted):
+    ds, ae = planted
+    m = ACeDeC(4, ae, max_iter=0, init_max_iter=1, random_state=3, **FAST).fit(ds.X)
+    # §2.2: each dimension starts strongly in the cluster or the shared space (one Adam step later)
+    b = m.betas_init_[0]
+    assert ((b > 0.85) | (b < 0.15)).all()
+    assert (b > 0.5).any() and (b < 0.5).any()
+
+
+def test_augmentation_pulls_augmented_points_to_the_original_centroid(planted):
+    ds, ae = planted
+    calls = []
+
+    def jitter(x: torch.Tensor) -> torch.Tensor:
+        calls.append(x.shape)
+        g = torch.Generator().manual_seed(len(calls))
+        return x + 0.1 * torch.randn(x.shape, generator=g)
+
+    m = ACeDeC(4, ae, augmentation=jitter, max_iter=300, random_state=0, **FAST).fit(ds.X)
+    assert len(calls) == 300 and calls[0] == (64, ds.X.shape[1])
+    assert nmi(ds.labels[:, 0], m.labels_) >= 0.95
+    with pytest.raises(ValueError, match="augmentation must keep the batch shape"):
+        ACeDeC(4, ae, augmentation=lambda x: x[:, :2], max_iter=2, random_state=0, **FAST).fit(ds.X)
+    with pytest.raises(ValueError, match="augmentation must be None or a callable"):
+        ACeDeC(4, ae, augmentation="rotate", **FAST).fit(ds.X)
+
+
+def test_bad_input(planted):
+    ds, ae = planted
+    for k in (1, 0, 2.5, [4]):
+        with pytest.raises(ValueError, match="n_clusters"):
+            ACeDeC(k, ae, **FAST).fit(ds.X)
+    with pytest.raises(ValueError, match="n_clusters: 500 clusters exceed"):
+        ACeDeC(500, ae, **FAST).fit(ds.X)
+    X = ds.X.copy()
+    X[0, 0] = np.inf
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        ACeDeC(4, ae, **FAST).fit(X)
+    with pytest.raises(ValueError, match="uint8"):
+        ACeDeC(4, ae, **FAST).fit(ds.X.astype(np.uint8))
+    with pytest.raises(ValueError, match="autoencoder"):
+        ACeDeC(4, ae, **FAST).fit(ds.X[:, :3])
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        ACeDeC(4, LinearAutoencoder(6, embedding_dim=1), **FAST).fit(ds.X)
+    with pytest.raises(ValueError, match="init must be"):
+        ACeDeC(4, ae, init="pca", **FAST).fit(ds.X)
+
+
+def test_diverging_loss_names_iteration_and_terms(planted):
+    ds, ae = planted
+    bad = LinearAutoencoder(ae.input_shape)
+    bad.load_state_dict(ae.state_dict())
+    with torch.no_grad():
+        bad.decoder.weight[0, 0] = float("inf")
+    with pytest.raises(DivergedError, match=r"iteration 1: init L_cluster=.*init L_rec=(nan|inf)"):
+        ACeDeC(4, bad, max_iter=3, random_state=0, **FAST).fit(ds.X)
+
+
+@pytest.fixture(scope="module")
+def synth():
+    """SYNTH-25 (4 clusters in 2 dims + 25 noise dims), reduced to n = 2000; linear AE as in ACe/DeC §4."""
+    from generators.synth import build_synth
+
+    ds = build_synth(n=2000, k=25, seed=0, progress=False)
+    return ds, _linear_ae(ds.X, steps=300)
+
+
+@pytest.mark.xfail(reason="known gap: ACe/DeC's §2.2 init (k-means in a random half of a randomly rotated "
+                          "embedding) starts from NMI ~0.1 on our SYNTH-25 and the joint phase does not recover "
+                          "within this budget; see methods/acedec.py", strict=False)
+def test_synth25_recovered_and_dcn_worse(synth):
+    ds, ae = synth
+    y = ds.labels[:, 0]
+    m = ACeDeC(4, ae, max_iter=1000, random_state=0, progress=False).fit(ds.X)
+    dcn_mod = pytest.importorskip("methods.dcn")
+    d = dcn_mod.DCN(4, ae, lambda_=1.0, max_iter=1000, random_state=0, progress=False).fit(ds.X)
+    assert nmi(y, m.labels_) >= 0.95
+    assert nmi(y, d.labels_) <= nmi(y, m.labels_) - 0.1
+
+
+@pytest.mark.gpu
+def test_gpu(planted):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    ds, ae = planted
+    m = ACeDeC(4, ae, max_iter=300, random_state=0, device="cuda", **FAST).fit(ds.X)
+    assert m.clustering_layer_.V.device.type == "cuda"
+    assert nmi(ds.labels[:, 0], m.labels_) >= 0.95
