@@ -48,6 +48,9 @@ PNG_DPI = 150
 #: The learning rate Fig. 4's γ multiplies (ACe/DeC: "10⁻³γ, where the start value 10⁻³ is based on the pretraining").
 FIG4_BASE_LR = 1e-3
 
+#: Horizontal offset between the lines of one Fig. 4 panel (γ units), so that equal values do not hide each other.
+FIG4_DODGE = 0.012
+
 #: y-axis label of the NMI figures (the normalisation is stated everywhere NMI is shown).
 NMI_LABEL = f"NMI ({NMI_NORMALISATION} normalisation)"
 
@@ -201,12 +204,14 @@ def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | N
         else:
             groups = [(dataset_label(d, names), g[g["dataset"] == d]) for d in dict.fromkeys(g["dataset"])]
             title = f"({chr(97 + i)}) ACe/DeC+DCN"
-        for name, gg in groups:
+        for k, (name, gg) in enumerate(groups):
             pts = sorted((r.gamma, *mean_ci95(r.values)) for r in gg.itertuples())
-            x = [p[0] for p in pts]
+            dodge = (k - (len(groups) - 1) / 2) * FIG4_DODGE  # overlapping lines stay readable
+            x = [p[0] + dodge for p in pts]
             ax.errorbar(x, [p[1] for p in pts], yerr=np.nan_to_num([p[2] for p in pts]), marker="o",
                         capsize=3, label=name)
         ax.set_title(title, fontsize=10)
+        ax.set_xticks(sorted(set(g["gamma"].round(6))))
         ax.set_xlabel(f"γ (learning rate {FIG4_BASE_LR:g}·γ)")
         ax.set_ylabel(NMI_LABEL)
         ax.set_ylim(-0.02, 1.02)

@@ -69,6 +69,7 @@ def test_fig4_panels_per_method(drawn):
     assert titles == ["(a) DCN on SYNTH-k", "(b) ACe/DeC+DCN"]
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["DCN λ=0.1", "DCN λ=1.0", "DCN λ=10.0"]
+    assert fig.axes[0].get_xticks() == pytest.approx([0.1, 0.5, 0.9])  # γ of the learning-rate grid
 
 
 def test_enrc_fig4_bars_are_sorted_betas(drawn):
