@@ -1,0 +1,156 @@
+"""ISAAC (baselines/isaac.py) with its KDE (baselines/kde.py) and EMh/MDL (baselines/emh.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from baselines import ISAAC
+from baselines.emh import mdl_cost_bits
+from baselines.kde import kde_log2_density, silverman_bandwidths
+from benchmark.metrics import nmi_best_match
+from generators.planted import make_planted
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return make_planted(n=400, n_clusters=[3, 3], dims_per_subspace=2, noise_dims=2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(planted):
+    return ISAAC(random_state=0, progress=False).fit(planted.X)
+
+
+def test_recovers_two_planted_views(planted, fitted):
+    nmi = nmi_best_match(planted.labels, fitted.labels_)
+    assert nmi.min() >= 0.9, nmi
+    assert fitted.labels_.shape[0] == 400
+    assert sum(fitted.m_) == planted.X.shape[1]
+    assert len(fitted.m_) == fitted.labels_.shape[1] == len(fitted.n_clusters_)
+
+
+def test_chosen_k_has_cost_not_above_its_neighbours(fitted):
+    for costs, lab in zip(fitted.cost_path_, fitted.labels_.T):
+        k = min(costs, key=costs.get)
+        assert len(np.unique(lab)) <= k
+        for nb in (k - 1, k + 1):
+            if nb in costs:
+                assert costs[k] <= costs[nb]
+        ks = sorted(costs)
+        # greedy stop: every k before the last one tried did not increase the cost
+        assert all(costs[a] >= costs[b] for a, b in zip(ks[:-2], ks[1:-1]))
+
+
+def test_best_isa_configuration_has_lowest_cost(fitted):
+    assert fitted.isa_cost_ == pytest.approx(min(c for _, c in fitted.isa_path_))
+    assert fitted.isa_path_[0][0] == [1] * 6
+
+
+def test_noise_views_are_constant_columns(fitted):
+    for s in range(fitted.labels_.shape[1]):
+        const = len(np.unique(fitted.labels_[:, s])) == 1
+        assert const == (s in fitted.noise_views_)
+
+
+def test_isa_sources_reconstruct_from_projections(planted, fitted):
+    X = planted.X.astype(np.float64)
+    S = (X - fitted.mean_) @ fitted.W_.T
+    for g, V in zip(fitted.subspaces_, fitted.V_):
+        np.testing.assert_allclose((X - fitted.mean_) @ V, S[:, g], atol=1e-10)
+
+
+def test_deterministic_under_random_state():
+    X = make_planted(n=200, n_clusters=[3, 3], dims_per_subspace=2, noise_dims=1, seed=3).X
+    a = ISAAC(random_state=7, n_init=3, max_clusters=4, progress=False).fit(X)
+    b = ISAAC(random_state=7, n_init=3, max_clusters=4, progress=False).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.loss_ == b.loss_
+
+
+@pytest.mark.parametrize("X, name", [
+    (np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0]]), "X"),
+    (np.array([[0.0, 1.0], [np.inf, 2.0], [1.0, 1.0]]), "X"),
+    (np.zeros((0, 3)), "X"),
+    (np.arange(10.0), "X"),
+])
+def test_bad_input_raises(X, name):
+    with pytest.raises(ValueError, match=name):
+        ISAAC(progress=False).fit(X)
+
+
+def test_max_clusters_above_n_raises():
+    with pytest.raises(ValueError, match="max_clusters"):
+        ISAAC(max_clusters=10, progress=False).fit(np.random.default_rng(0).standard_normal((5, 2)))
+
+
+# ----------------------------------------------------------------------------- KDE
+def _mixture(n: int, d: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.standard_normal((n // 2, d)), 0.3 * rng.standard_normal((n - n // 2, d)) + 3])
+
+
+def test_silverman_bandwidth_exact():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    std = np.std(X, ddof=1)
+    iqr = (2.25 - 0.75) / 1.34
+    assert silverman_bandwidths(X)[0] == pytest.approx(0.9 * 4 ** (-1 / 5) * min(std, iqr))
+
+
+def test_exact_kde_on_two_points():
+    X = np.array([[0.0], [1.0]])
+    h = np.array([0.5])
+    logf, how = kde_log2_density(X, method="exact", h=h)
+    phi = lambda z: math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)  # noqa: E731
+    expected = math.log2(0.5 * (phi(0) + phi(2.0)) / 0.5)
+    assert how == "exact"
+    np.testing.assert_allclose(logf, [expected, expected], rtol=1e-12)
+
+
+@pytest.mark.parametrize("d, max_abs", [(1, 1e-3), (2, 1e-2), (3, 0.1)])
+def test_binned_kde_agrees_with_exact(d, max_abs):
+    X = _mixture(2000, d)
+    exact, _ = kde_log2_density(X, method="exact")
+    binned, how = kde_log2_density(X, method="binned")
+    assert how == "binned"
+    assert np.abs(binned - exact).max() < max_abs
+    assert abs(binned.sum() - exact.sum()) < 5e-3 * abs(exact.sum())
+
+
+def test_reference_kde_is_close_to_exact_in_higher_dimension():
+    X = _mixture(2000, 5)
+    exact, _ = kde_log2_density(X, method="exact")
+    approx, how = kde_log2_density(X, method="reference", n_reference=1000, rng=np.random.default_rng(0))
+    assert how.startswith("reference")
+    assert abs(approx.mean() - exact.mean()) < 0.05  # bits per point
+    assert np.median(np.abs(approx - exact)) < 0.3
+
+
+def test_auto_kde_uses_fast_path_above_bound_and_is_reported():
+    X = _mixture(500, 2)
+    _, how = kde_log2_density(X, exact_max_n=100)
+    assert how == "binned"
+    _, how = kde_log2_density(_mixture(500, 4), exact_max_n=100, n_reference=200)
+    assert how == "reference(r=200)"
+
+
+def test_isaac_reports_approximate_kde():
+    X = make_planted(n=300, n_clusters=[3], dims_per_subspace=2, noise_dims=1, seed=1).X
+    with pytest.warns(RuntimeWarning, match="approximately"):
+        m = ISAAC(random_state=0, n_init=2, max_clusters=4, kde_exact_max_n=100, progress=False).fit(X)
+    assert any("binned" in s for s in m.deviations_)
+
+
+# ----------------------------------------------------------------------------- MDL
+def test_mdl_cost_exact_on_tiny_input():
+    Y = np.array([[0.0], [2.0], [10.0], [12.0]])
+    lab = torch.tensor([[0, 0, 1, 1]])
+    cost = float(mdl_cost_bits(torch.from_numpy(Y), lab, 2)[0])
+    # each cluster: mean +-1 around its centre, ML std 1
+    data = 2 * 2 * (0.5 * math.log2(2 * math.pi) + 0.5 / math.log(2))
+    idc = 2 * 2 * math.log2(2)
+    par = 2 * (1 + 3) / 4 * math.log2(2)
+    assert cost == pytest.approx(data + idc + par, rel=1e-12)
