@@ -76,7 +76,7 @@ def _print_table(store, suites: list, out=None) -> None:
         try:
             tables = importlib.import_module("reports.tables")
             if hasattr(tables, "markdown_table"):
-                text = tables.markdown_table(sub, suite=s.name, tier=s.tier)
+                text = tables.markdown_table(sub, suite=s.name, tier=s.tier, configs={(s.name, s.tier): s.to_config()})
         except ImportError:
             text = None
         if text is None:
