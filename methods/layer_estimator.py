@@ -118,10 +118,7 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
     def _joint_phase(self, ae: Autoencoder, layer: ClusteringLayer, X: np.ndarray, rng: np.random.Generator,
                      device: torch.device) -> tuple[int, list[tuple[int, int, int]], bool]:
         n = X.shape[0]
-        net = list(ae.parameters()) + [layer.V]
-        opt = torch.optim.Adam([{"params": net, "lr": float(self.lr)},
-                                {"params": list(layer.betas.parameters()), "lr": float(self.beta_lr)}])
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=int(self.lr_step), gamma=float(self.lr_gamma))
+        opt, sched = self._make_optimizer(ae, layer)
         monitor = LostCenterMonitor(layer.centers.shape[0])
         batches = minibatches(n, int(self.batch_size), rng)
         Xt = torch.from_numpy(X)
@@ -137,16 +134,7 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
             if it == int(self.lr_step) + 1:
                 layer.set_alpha(float(self.alpha) / 2)
             xb = Xt[next(batches)].to(device)
-            z = ae.encode(xb)
-            with torch.no_grad():
-                _, gidx = layer.assign(layer.distances(z.detach()))
-                counts = layer.update_centers(z.detach(), gidx)
-            total, terms = self._batch_loss(ae, layer, xb, z, gidx)
-            check_finite_loss(it, terms)
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            opt.step()
-            sched.step()
+            terms, counts = self._train_step(ae, layer, opt, sched, xb, it)
             if self.reinit:
                 for g in monitor.update(counts, it):
                     s = int(owner[g])
@@ -166,6 +154,32 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
                 prev_labels = labels
         bar.close()
         return it, events, converged
+
+    def _make_optimizer(self, ae: Autoencoder, layer: ClusteringLayer) -> tuple[torch.optim.Optimizer, Any]:
+        """Adam with ``lr`` for the network and V and ``beta_lr`` for beta; StepLR(``lr_step``, ``lr_gamma``)."""
+        net = list(ae.parameters()) + [layer.V]
+        opt = torch.optim.Adam([{"params": net, "lr": float(self.lr)},
+                                {"params": list(layer.betas.parameters()), "lr": float(self.beta_lr)}])
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=int(self.lr_step), gamma=float(self.lr_gamma))
+        return opt, sched
+
+    def _train_step(self, ae: Autoencoder, layer: ClusteringLayer, opt: torch.optim.Optimizer, sched: Any,
+                    xb: torch.Tensor, it: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """One joint-phase step: assign (Eq. 5), update centres (Eqs. 6-7), one optimiser step on the loss.
+
+        Returns the loss terms and the per-centre batch counts (for the lost-centre monitor).
+        """
+        z = ae.encode(xb)
+        with torch.no_grad():
+            _, gidx = layer.assign(layer.distances(z.detach()))
+            counts = layer.update_centers(z.detach(), gidx)
+        total, terms = self._batch_loss(ae, layer, xb, z, gidx)
+        check_finite_loss(it, terms)
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        sched.step()
+        return terms, counts
 
     # ------------------------------------------------------------- evaluation
     @torch.no_grad()
