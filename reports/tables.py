@@ -278,7 +278,7 @@ def _caption(kind: str, sub: pd.DataFrame, suite: str, tier: str, labels: dict[s
         parts.append("Best value per data set and clustering in bold.")
     elif kind == NMI_BY_METHOD:
         parts.append("Best value per data set in bold.")
-    elif kind == VI:
+    elif kind == VI and (sub["status"] == "n.a.").any():
         parts.append("n.a.: fewer than two clusterings found, so no VI exists.")
     if (sub["marker"] == "*").any():
         parts.append("*: run on a subset or with an approximation (see deviations).")
