@@ -65,8 +65,8 @@ def test_isa_sources_reconstruct_from_projections(planted, fitted):
 
 def test_deterministic_under_random_state():
     X = make_planted(n=200, n_clusters=[3, 3], dims_per_subspace=2, noise_dims=1, seed=3).X
-    a = ISAAC(random_state=7, n_init=3, max_clusters=4, progress=False).fit(X)
-    b = ISAAC(random_state=7, n_init=3, max_clusters=4, progress=False).fit(X)
+    kw = dict(random_state=7, n_init=3, max_clusters=4, tol=1e-6, progress=False)
+    a, b = ISAAC(**kw).fit(X), ISAAC(**kw).fit(X)
     np.testing.assert_array_equal(a.labels_, b.labels_)
     assert a.loss_ == b.loss_
 
@@ -138,10 +138,13 @@ def test_auto_kde_uses_fast_path_above_bound_and_is_reported():
 
 
 def test_isaac_reports_approximate_kde():
-    X = make_planted(n=300, n_clusters=[3], dims_per_subspace=2, noise_dims=1, seed=1).X
+    ds = make_planted(n=300, n_clusters=[3], dims_per_subspace=2, noise_dims=0, seed=1)
     with pytest.warns(RuntimeWarning, match="approximately"):
-        m = ISAAC(random_state=0, n_init=2, max_clusters=4, kde_exact_max_n=100, progress=False).fit(X)
+        m = ISAAC(random_state=0, n_init=2, max_clusters=4, tol=1e-6, kde_exact_max_n=100,
+                  progress=False).fit(ds.X)
     assert any("binned" in s for s in m.deviations_)
+    assert "d=2:binned" in m.kde_methods_
+    assert nmi_best_match(ds.labels, m.labels_)[0] >= 0.9
 
 
 # ----------------------------------------------------------------------------- MDL

@@ -1,0 +1,151 @@
+"""mSC (baselines/msc.py) and the Stiefel-manifold step (baselines/stiefel.py)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from baselines import MSC
+from baselines.stiefel import armijo_ascent_step, qr_retract, riemannian_grad
+from benchmark.metrics import nmi_best_match
+from generators.planted import make_planted
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return make_planted(n=400, n_clusters=[3, 3], dims_per_subspace=2, noise_dims=2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(planted):
+    return MSC(n_clusters=[3, 3], n_components=2, n_init=1, random_state=0, progress=False).fit(planted.X)
+
+
+def test_exact_mode_recovers_two_planted_views(planted, fitted):
+    assert fitted.approximation_ is None
+    nmi = nmi_best_match(planted.labels, fitted.labels_)
+    assert nmi.min() >= 0.9, nmi
+    assert fitted.labels_.shape == (400, 2)
+
+
+def test_projections_orthonormal(fitted):
+    for W in fitted.W_:
+        assert W.shape == (6, 2)
+        np.testing.assert_allclose(W.T @ W, np.eye(2), atol=1e-8)
+    for U in fitted.U_:
+        np.testing.assert_allclose(U.T @ U, np.eye(U.shape[1]), atol=1e-8)
+
+
+def test_objective_non_decreasing_over_w_steps(fitted):
+    assert fitted.w_step_paths_ and any(len(p) > 1 for p in fitted.w_step_paths_)
+    for path in fitted.w_step_paths_:
+        assert all(b >= a for a, b in zip(path, path[1:])), path
+    assert fitted.loss_ == -fitted.objective_
+
+
+def test_objective_matches_naive_formula(planted, fitted):
+    """spectral sum_v tr(U^T D^-1/2 K D^-1/2 U) - lambda sum_{v!=w} tr(K_v H K_w H)/(n-1)^2."""
+    X = planted.X.astype(np.float64)
+    n = X.shape[0]
+    H = np.eye(n) - 1.0 / n
+    Ks = []
+    spec = 0.0
+    for W, U, s in zip(fitted.W_, fitted.U_, fitted.sigma_):
+        P = X @ W
+        D2 = ((P[:, None, :] - P[None, :, :]) ** 2).sum(-1)
+        K = np.exp(-D2 / (2 * s * s))
+        dm = 1 / np.sqrt(K.sum(1))
+        spec += np.trace(U.T @ (dm[:, None] * K * dm[None, :]) @ U)
+        Ks.append(K)
+    hsic = 2 * np.trace(Ks[0] @ H @ Ks[1] @ H) / (n - 1) ** 2
+    assert fitted.spectral_term_ == pytest.approx(spec, rel=1e-9)
+    assert fitted.hsic_term_ == pytest.approx(hsic, rel=1e-9)
+    assert fitted.objective_ == pytest.approx(spec - fitted.lambda_ * hsic, rel=1e-9)
+
+
+def test_landmark_mode_selected_above_bound_and_recovers_views():
+    ds = make_planted(n=500, n_clusters=[3, 3], dims_per_subspace=2, noise_dims=2, seed=1)
+    with pytest.warns(RuntimeWarning, match="approximate mode"):
+        m = MSC(n_clusters=[3, 3], n_components=2, n_init=1, exact_max_n=200, n_landmarks=150,
+                random_state=0, progress=False).fit(ds.X)
+    assert m.approximation_ is not None and m.approximation_.startswith("nystrom")
+    assert "m=150" in m.approximation_ and "exact_max_n=200" in m.approximation_
+    assert nmi_best_match(ds.labels, m.labels_).min() >= 0.9
+    for W in m.W_:
+        np.testing.assert_allclose(W.T @ W, np.eye(2), atol=1e-8)
+    for path in m.w_step_paths_:
+        assert all(b >= a for a, b in zip(path, path[1:]))
+
+
+def test_exact_below_bound_emits_no_warning():
+    X = make_planted(n=60, n_clusters=[2, 2], dims_per_subspace=1, noise_dims=0, seed=0).X
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = MSC(n_clusters=[2, 2], n_components=1, n_init=1, max_iter=2, progress=False).fit(X)
+    assert m.approximation_ is None
+
+
+def test_deterministic_under_random_state():
+    X = make_planted(n=150, n_clusters=[3, 2], dims_per_subspace=2, noise_dims=1, seed=2).X
+    kw = dict(n_clusters=[3, 2], n_components=2, n_init=2, max_iter=4, random_state=5, progress=False)
+    a, b = MSC(**kw).fit(X), MSC(**kw).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.loss_ == b.loss_
+    for Wa, Wb in zip(a.W_, b.W_):
+        np.testing.assert_array_equal(Wa, Wb)
+
+
+@pytest.mark.parametrize("X, match", [
+    (np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0]]), "X"),
+    (np.array([[0.0, 1.0], [np.inf, 2.0], [1.0, 1.0]]), "X"),
+    (np.zeros((0, 3)), "X"),
+    (np.arange(10.0), "X"),
+])
+def test_bad_input_raises(X, match):
+    with pytest.raises(ValueError, match=match):
+        MSC(n_clusters=[2, 2], progress=False).fit(X)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(n_clusters=[2, 50]), "n_clusters"),
+    (dict(n_clusters=[3]), "n_clusters"),
+    (dict(n_clusters=[2, 2], n_components=9), "n_components"),
+    (dict(n_clusters=[2, 2], mode="fast"), "mode"),
+    (dict(n_clusters=[2, 2], lam=-1.0), "lam"),
+    (dict(n_clusters=[2, 2], sigma="mean"), "sigma"),
+])
+def test_bad_parameters_raise(kw, match):
+    X = np.random.default_rng(0).standard_normal((20, 4))
+    with pytest.raises(ValueError, match=match):
+        MSC(progress=False, **kw).fit(X)
+
+
+# ----------------------------------------------------------------------------- Stiefel
+def test_riemannian_gradient_is_tangent_and_retraction_orthonormal():
+    g = torch.Generator().manual_seed(0)
+    W = qr_retract(torch.randn(7, 3, generator=g, dtype=torch.float64))
+    G = torch.randn(7, 3, generator=g, dtype=torch.float64)
+    R = riemannian_grad(W, G)
+    A = W.T @ R
+    torch.testing.assert_close(A + A.T, torch.zeros(3, 3, dtype=torch.float64), atol=1e-12, rtol=0)
+    W2 = qr_retract(W + 0.3 * R)
+    torch.testing.assert_close(W2.T @ W2, torch.eye(3, dtype=torch.float64), atol=1e-12, rtol=0)
+
+
+def test_armijo_ascent_finds_top_eigenspace():
+    """max tr(W^T A W) over the Stiefel manifold = sum of the top-q eigenvalues of A."""
+    A = torch.diag(torch.tensor([5.0, 3.0, 1.0, 0.5], dtype=torch.float64))
+    g = torch.Generator().manual_seed(1)
+    Ws = [qr_retract(torch.randn(4, 2, generator=g, dtype=torch.float64))]
+    f = lambda V: torch.trace(V[0].T @ A @ V[0])  # noqa: E731
+    tau, vals = None, []
+    for _ in range(200):
+        Ws, f0, f1, tau, ok = armijo_ascent_step(f, Ws, None if tau is None else 2 * tau)
+        vals.append(f1)
+        assert f1 >= f0
+        if not ok:
+            break
+    assert vals[-1] == pytest.approx(8.0, abs=1e-6)
