@@ -273,16 +273,47 @@ def _weighted_assign(Z: np.ndarray, C: np.ndarray, w: np.ndarray) -> np.ndarray:
     return d.argmin(1)
 
 
+def greedy_kmeans_plusplus(Z: np.ndarray, k: int, rng: np.random.Generator, weights: np.ndarray,
+                           n_trials: int | None = None) -> np.ndarray:
+    """Greedy k-means++ seeding under the weighted distance (ENRC Eq. 2): indices of k rows of Z.
+
+    As in Arthur & Vassilvitskii (2007, §5): each new centre is the best (lowest
+    resulting potential) of ``n_trials = 2 + floor(ln k)`` candidates drawn with
+    probability proportional to the current squared distance.  The plain variant
+    (one candidate, :func:`methods.base.kmeans_plusplus`) more often seeds two
+    centres in one cluster when many dimensions carry only noise.
+    """
+    n = Z.shape[0]
+    if k > n:
+        raise ValueError(f"n_clusters = {k} exceeds the number of samples n = {n}")
+    trials = n_trials if n_trials is not None else 2 + int(np.log(k))
+    w = np.asarray(weights, dtype=np.float64)
+    idx = [int(rng.integers(n))]
+    d2 = ((Z - Z[idx[0]]) ** 2 * w).sum(1)
+    for _ in range(1, k):
+        total = d2.sum()
+        if total <= 0:
+            cand = rng.integers(n, size=trials)
+        else:
+            cand = rng.choice(n, size=trials, p=d2 / total)
+        dc = ((Z[None, :, :] - Z[cand][:, None, :]) ** 2 * w).sum(-1)  # (trials, n)
+        pots = np.minimum(d2[None, :], dc).sum(1)
+        j = int(pots.argmin())
+        idx.append(int(cand[j]))
+        d2 = np.minimum(d2, dc[j])
+    return np.asarray(idx)
+
+
 def weighted_kmeans(Z: np.ndarray, k: int, weights: np.ndarray, rng: np.random.Generator, n_init: int = 3,
                     max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, float]:
-    """Weighted k-means: k-means++ seeding (weighted, ENRC Eq. 2) + Lloyd, best of ``n_init`` by inertia.
+    """Weighted k-means: greedy k-means++ seeding (weighted, ENRC Eq. 2) + Lloyd, best of ``n_init`` by inertia.
 
     Returns ``(centers (k, D), labels (n,), inertia)``.
     """
     w = np.asarray(weights, dtype=np.float64)
     best: tuple[np.ndarray, np.ndarray, float] | None = None
     for _ in range(max(1, int(n_init))):
-        idx = kmeans_plusplus(Z, k, rng, weights=w)
+        idx = greedy_kmeans_plusplus(Z, k, rng, weights=w)
         C, lab = weighted_lloyd(Z, Z[idx], w, max_iter)
         inertia = float((((Z - C[lab]) ** 2) * w).sum())
         if best is None or inertia < best[2]:
