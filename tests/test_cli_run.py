@@ -70,3 +70,20 @@ def test_bad_input_is_a_usage_error_with_one_clear_line(tmp_path, capsys):
     assert main(["run", "enrc-table1", "--dry-run", "--store", str(old)]) == 2
     assert "schema version '9'" in capsys.readouterr().err
     assert old.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_quick_main_comparison_end_to_end(tmp_path, capsys):
+    """The README's main command: `nrbench run` (enrc-table1 + acedec-table1, quick tier) from a cold cache."""
+    store = tmp_path / "quick.sqlite"
+    assert main(["--quiet", "run", "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "## enrc-table1 [quick]" in out and "## acedec-table1 [quick]" in out
+    f = Store(store).frame()
+    assert len(f) == 14 + 24 and (f["status"] == "ok").all()
+    assert all("autoencoders: 2 (paper" in " ".join(d) for d in f["deviations"])
+    # planted structure is found: k-means on SYNTH's raw data and the best non-redundant method on Stickfigures
+    km = f[(f["suite"] == "acedec-table1") & (f["method"] == "kmeans")]
+    assert km["nmi"].map(max).max() > 0.9
+    sf = f[f["suite"] == "enrc-table1"]
+    assert sf["nmi"].map(min).max() > 0.5
