@@ -1,0 +1,132 @@
+"""Quality runs of ENRC and ACe/DeC+DCN at a stated (reduced) CPU budget; prints NMI per seed and the mean.
+
+Usage (from the repository root)::
+
+    python benchmark/scripts/quality_runs.py enrc-stickfigures --seeds 0 1 2
+    python benchmark/scripts/quality_runs.py acedec-synth --seeds 0 1 2 3 --ae orthogonal
+    NRBENCH_DATA=../shared/data python benchmark/scripts/quality_runs.py enrc-cmnist --n 10000
+    NRBENCH_DATA=../shared/data python benchmark/scripts/quality_runs.py acedec-mnist --n 10000
+
+Each run pretrains (or loads from the NRBENCH_HOME cache) one autoencoder per seed
+with :func:`methods.pretrain.pretrain` and the named ``--budget``, then fits the
+method with ``--iters`` joint iterations.  Budgets here are below the papers'
+(ENRC: 20,000 iterations, 2,000 for stickfigures, 100 init rounds; ACe/DeC: the
+SP's schedule); every printed line states the budget it used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import torch
+
+import generators
+from benchmark.metrics import nmi_best_match
+from generators.preprocessing import apply
+from methods.acedec import ACeDeC
+from methods.autoencoders import LinearAutoencoder
+from methods.dcn import DCN
+from methods.enrc import ENRC
+from methods.pretrain import pretrain
+
+RUNS = ("enrc-stickfigures", "enrc-cmnist", "acedec-synth", "acedec-mnist")
+
+
+def _subset(ds: generators.Dataset, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    X, y = ds.X, ds.labels
+    if n is not None and n < len(X):
+        idx = np.sort(np.random.default_rng(seed).choice(len(X), n, replace=False))
+        X, y = X[idx], y[idx]
+    return X, y
+
+
+def _orthogonal_linear_ae(X: np.ndarray, seed: int, steps: int = 200) -> LinearAutoencoder:
+    torch.manual_seed(seed)
+    ae = LinearAutoencoder(X.shape[1])
+    torch.nn.init.orthogonal_(ae.encoder.weight)
+    with torch.no_grad():
+        ae.decoder.weight.copy_(ae.encoder.weight.T)
+        ae.encoder.bias.zero_()
+        ae.decoder.bias.zero_()
+    opt = torch.optim.Adam(ae.parameters(), 1e-3)
+    Xt, rng = torch.from_numpy(X), np.random.default_rng(seed)
+    for _ in range(steps):
+        xb = Xt[rng.integers(0, len(X), 128)]
+        loss = ((ae(xb) - xb) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return ae.eval()
+
+
+def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
+    t0 = time.perf_counter()
+    out: dict[str, float] = {}
+    if name == "enrc-stickfigures":
+        ds = generators.get("stickfigures", progress=False)
+        steps = ["scale01", "zscore"]
+        ae = pretrain(ds, "conv_resnet", seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+        X = apply(ds.X, steps)
+        m = ENRC([3, 3], ae, max_iter=args.iters, init_rounds=args.init_rounds, batch_size=32,
+                 random_state=seed, progress=False).fit(X)
+        nmi = nmi_best_match(ds.labels, m.labels_)
+        out.update(upper=nmi[0], lower=nmi[1], loss=m.loss_)
+    elif name == "enrc-cmnist":
+        ds = generators.get("cmnist", progress=False)
+        steps = ["scale01", "zscore"]
+        X, y = _subset(ds, args.n, 0)
+        ae = pretrain(X=X, arch="conv_resnet", seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+        Xp = apply(X, steps)
+        m = ENRC([10, 10], ae, max_iter=args.iters, init_rounds=args.init_rounds, batch_size=128,
+                 random_state=seed, progress=False).fit(Xp)
+        nmi = nmi_best_match(y, m.labels_)
+        out.update(left=nmi[0], right=nmi[1], loss=m.loss_)
+    elif name == "acedec-synth":
+        ds = generators.get("synth", n=args.n or 12000, k=25, progress=False)
+        if args.ae == "orthogonal":
+            ae = _orthogonal_linear_ae(ds.X, seed)
+        else:
+            ae = pretrain(ds, "linear", seed=seed, budget=args.budget, preprocessing=(), progress=False)
+        m = ACeDeC(4, ae, max_iter=args.iters, random_state=seed, progress=False).fit(ds.X)
+        d = DCN(4, ae, lambda_=1.0, max_iter=args.iters, random_state=seed, progress=False).fit(ds.X)
+        out.update(acedec=nmi_best_match(ds.labels, m.labels_[:, None])[0],
+                   dcn=nmi_best_match(ds.labels, d.labels_[:, None])[0], dims=m.n_cluster_dims_)
+    elif name == "acedec-mnist":
+        ds = generators.get("mnist", progress=False)
+        steps = ["scale01", "flatten"]
+        X, y = _subset(ds, args.n, 0)
+        ae = pretrain(X=X, arch="feedforward", seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+        m = ACeDeC(10, ae, max_iter=args.iters, random_state=seed, progress=False).fit(apply(X, steps))
+        out.update(digit=nmi_best_match(y, m.labels_[:, None])[0], dims=m.n_cluster_dims_)
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run", choices=RUNS)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--iters", type=int, default=600, help="joint-phase iterations (papers: 2,000-20,000)")
+    p.add_argument("--init-rounds", type=int, default=10, help="ENRC init rounds (authors' code: 100)")
+    p.add_argument("--budget", default="quick", help="pretraining budget name (methods.pretrain.BUDGETS)")
+    p.add_argument("--n", type=int, default=None, help="subsample size (C-MNIST, MNIST) or SYNTH n")
+    p.add_argument("--ae", choices=("pretrain", "orthogonal"), default="pretrain",
+                   help="SYNTH: the cached pretrain() linear AE or an orthogonally initialised one")
+    args = p.parse_args(argv)
+    rows = []
+    for seed in args.seeds:
+        r = run(args.run, seed, args)
+        rows.append(r)
+        print(f"{args.run} seed={seed} iters={args.iters} budget={args.budget} n={args.n} "
+              + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
+    keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims")]
+    print("mean " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
+                             for k in keys))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
