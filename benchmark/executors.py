@@ -199,14 +199,16 @@ class DaskExecutor:
         gpu = self._gpu()
         ann = {"resources": {"GPU": 1}} if gpu else {}
         pre_futs = {}
+        # the GPU resource is both annotated and passed to submit (submit's own argument is what the scheduler uses)
         with dask.annotate(**ann):
             for p in pretrains:
-                pre_futs[p.key] = c.submit(runner.run_pretrain, p, pure=False, key=f"pretrain-{p.key[0]}-{p.key[1]}")
+                pre_futs[p.key] = c.submit(runner.run_pretrain, p, pure=False, key=f"pretrain-{p.key[0]}-{p.key[1]}",
+                                           **ann)
         fit_futs = {}
         for f in fits:
             if f.pretrain_key is not None:
                 with dask.annotate(**ann):
-                    fut = c.submit(runner.run_fit, f, pre_futs[f.pretrain_key], pure=False)
+                    fut = c.submit(runner.run_fit, f, pre_futs[f.pretrain_key], pure=False, **ann)
             else:
                 fut = c.submit(runner.run_fit, f, None, pure=False)
             fit_futs[fut] = f

@@ -380,6 +380,8 @@ def _expand_method(mid: str, m: Mapping[str, Any], dataset_ids: list[str],
 
 
 def _fmt(v: Any) -> str:
+    if v is None or v == "default":
+        return "default"
     return str(v) if not isinstance(v, float) else f"{v:g}"
 
 
@@ -404,7 +406,7 @@ def _dataset_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | Non
         devs.append(f"architecture: {ae.get('arch')} (paper {pae.get('arch')})")
     for k in sorted((set(ae) | set(pae)) - {"budget", "embedding_dim", "arch"}):
         if ae.get(k) != pae.get(k):
-            devs.append(f"autoencoder: {k}={ae.get(k)} (paper {pae.get(k)})")
+            devs.append(f"autoencoder: {k}={_fmt(ae.get(k))} (paper {_fmt(pae.get(k))})")
     return devs
 
 
