@@ -79,6 +79,12 @@ class ACeDeC(LayerClusteringEstimator):
         Mini-batch iterations of the joint phase, and the batch size.
     lr, beta_lr : float
         Adam learning rates of the network and V, and of b.
+    init : {"kmeans", "split"}
+        First step of the §2.2 initialisation (see the module docstring): "split" is
+        the paper's random assignment of dimensions; "kmeans" (default) starts from
+        beta_cs = 0.5 and k-means on the whole rotated embedding.
+    kmeans_n_init : int
+        Restarts of the initial k-means (best inertia kept).
     lr_step, lr_gamma, alpha, init_rounds, init_max_iter, reinit, reinit_sample,
     reinit_steps, tol, device, random_state, progress :
         As for :class:`methods.enrc.ENRC`.

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from methods.base import MiniBatchCenters, kmeans_plusplus
+from methods.base import MiniBatchCenters
 
 #: ENRC §2.6: weight of a dimension for the clustering it is "strongly" assigned to at initialisation.
 STRONG_BETA = 0.9
