@@ -73,8 +73,14 @@ def test_sigkill_then_restart_finishes_with_no_lost_or_duplicated_rows(tmp_path)
     for r in rows:  # every row's artefact was written before the row and is readable
         assert (store.parent / r[8]).is_file()
 
-    # the killed-and-resumed store equals an uninterrupted run (same seeds, same results)
+    # the killed-and-resumed store equals an uninterrupted run (same seeds, same results), run in-process
+    from benchmark.executors import LocalExecutor
+    from benchmark.runner import run_suite
+    from benchmark.store import Store
+    from benchmark.suites import resolve
+
+    hf.register()
     clean = tmp_path / "clean.sqlite"
-    res = subprocess.run(_cmd(suite, clean), env=_env(), capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
+    with Store(clean) as st:
+        run_suite(resolve(suite, "quick"), st, LocalExecutor(0), progress=False, log=lambda m: None)
     assert [r[:8] for r in _rows(clean)] == [r[:8] for r in rows]

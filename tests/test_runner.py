@@ -105,7 +105,7 @@ def test_embedding_methods_share_one_pretrained_autoencoder_per_seed(tmp_path):
 [datasets.planted]
 params = { n = 300, n_clusters = [3], seed = 1 }
 preprocessing = ["zscore"]
-autoencoder = { arch = "linear", budget = { iterations = 60, finetune_iterations = 20, batch_size = 100 } }
+autoencoder = { arch = "linear", budget = { iterations = 30, finetune_iterations = 10, batch_size = 100 } }
 """
     _, st, summary = _run(tmp_path, "[methods.emb-kmeans]\nparams = { n_init = 10 }\n[methods.kmeans]", datasets,
                           n_ae=2, runs=1)
