@@ -89,7 +89,7 @@ class MSC(BaseEstimator, ClusterMixin):
 
     def __init__(self, n_clusters: Sequence[int] = (2, 2), n_components: int | Sequence[int] | None = None,
                  lam: float = 1.0, sigma: str | float | Sequence[float] = "median", mode: str = "auto",
-                 exact_max_n: int = 3000, n_landmarks: int = 250, max_iter: int = 20, w_steps: int = 5,
+                 exact_max_n: int = 1000, n_landmarks: int = 250, max_iter: int = 20, w_steps: int = 5,
                  tol: float = 1e-4, n_init: int = 3, random_state: int | None = None,
                  progress: bool = True) -> None:
         self.n_clusters = n_clusters
@@ -161,8 +161,9 @@ class MSC(BaseEstimator, ClusterMixin):
         P = self._X @ W.to(self._X.dtype)
         if self.approximation_ is None:
             sq = (P * P).sum(1)
-            D2 = (sq[:, None] + sq[None, :] - 2 * P @ P.T).clamp(min=0)
-            K = torch.exp(-D2 / (2 * sigma ** 2))
+            E = torch.addmm(sq[None, :], P, P.T, alpha=-2.0)
+            E = E.add_(sq[:, None]).mul_(-0.5 / sigma ** 2)
+            K = torch.exp(E.clamp_(max=0.0))
             return K, K.sum(1)
         Z = P[self._landmarks]
         # -||p - z||^2 / sigma^2 with as few passes over the n x m array as autograd allows
@@ -185,30 +186,31 @@ class MSC(BaseEstimator, ClusterMixin):
                     spec = spec + (Ut * (A @ Ut)).sum()
                 else:
                     spec = spec + ((Ut.T @ A) ** 2).sum().double()
-        centred = [A - A.mean(0, keepdim=True) for A, _ in parts]
         hsic = torch.zeros((), dtype=torch.float64)
         for v in range(len(parts)):
             for w in range(v + 1, len(parts)):
-                if self.approximation_ is None:
-                    # tr(K_v H K_w H) = sum(H K_v H * K_w); K_v H K_w H with column-centred K_v
-                    Kc = centred[v] - centred[v].mean(1, keepdim=True)
-                    h = (Kc * parts[w][0]).sum()
-                else:
-                    h = ((centred[v].T @ parts[w][0]) ** 2).sum().double()
-                hsic = hsic + 2 * h / (n - 1) ** 2
+                hsic = hsic + 2 * self._hsic_pair(parts[v], parts[w]) / (n - 1) ** 2
         return spec, hsic, parts
 
+    def _hsic_pair(self, a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """tr(K_a H K_b H) without forming centred copies.
+
+        Exact: sum(K_a * K_b) - (2/n) (K_a 1)^T (K_b 1) + (1^T K_a 1)(1^T K_b 1) / n^2.
+        Landmark (K = G G^T): ||G_a^T G_b - (G_a^T 1)(G_b^T 1)^T / n||_F^2.
+        """
+        (A, da), (B, db) = a, b
+        n = A.shape[0]
+        if self.approximation_ is None:
+            return ((A * B).sum() - 2.0 / n * (da * db).sum() + da.sum() * db.sum() / n ** 2).double()
+        M = A.T @ B - torch.outer(A.sum(0), B.sum(0)) / n
+        return (M * M).sum().double()
+
     def _self_hsic(self, Ws: Sequence[torch.Tensor], sigmas: Sequence[float]) -> list[float]:
-        n = self._X.shape[0]
         out = []
+        n = self._X.shape[0]
         for W, s in zip(Ws, sigmas):
-            A, _ = self._kernel_parts(W, s)
-            Ac = A - A.mean(0, keepdim=True)
-            if self.approximation_ is None:
-                Kc = Ac - Ac.mean(1, keepdim=True)
-                out.append(float((Kc * Kc).sum()) / (n - 1) ** 2)
-            else:
-                out.append(float(((Ac.T @ Ac) ** 2).sum()) / (n - 1) ** 2)
+            p = self._kernel_parts(W, s)
+            out.append(float(self._hsic_pair(p, p)) / (n - 1) ** 2)
         return out
 
     def _u_step(self, parts: list[tuple[torch.Tensor, torch.Tensor]], ks: list[int]) -> list[torch.Tensor]:
