@@ -157,7 +157,8 @@ def test_named_budgets() -> None:
     assert BUDGETS["paper-enrc"].betas == (0.9, 0.99) and BUDGETS["paper-enrc"].finetune_lr == 5e-3
     assert BUDGETS["paper-enrc-stickfigures"].iterations == 2_000
     assert BUDGETS["paper-enrc-nrobjects"].batch_size == 64
-    assert {"quick", "standard", "paper-dec"} <= set(BUDGETS)
+    assert {"quick", "standard", "paper-dec", "quick-dec", "standard-dec"} <= set(BUDGETS)
+    assert all(BUDGETS[k].max_lr == 1e-3 for k in ("paper-dec", "quick-dec", "standard-dec"))
     assert pt.resolve_budget("quick") is BUDGETS["quick"]
 
 
