@@ -19,8 +19,6 @@ name and the canonical JSON of the full parameter set, and
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib
 import inspect
@@ -30,8 +28,9 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
+from benchmark.fileio import file_lock
 from benchmark.paths import datasets_dir
 from generators.dataset import CorruptDatasetError, Dataset
 
@@ -149,18 +148,6 @@ def build(name: str, progress: bool = True, **params: Any) -> Dataset:
     return builder(**full)
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(path.name + ".lock")
-    with open(lock, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = False,
         progress: bool = True, **params: Any) -> Dataset:
     """Return the cached data set ``name`` built with ``params``, building it if needed.
@@ -174,7 +161,7 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
         ds = _try_load(path)
         if ds is not None:
             return ds
-    with _file_lock(path):
+    with file_lock(path):
         if not rebuild:
             ds = _try_load(path)  # another process may have finished meanwhile
             if ds is not None:

@@ -34,23 +34,21 @@ process loads what the first wrote.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from benchmark.fileio import atomic_write, file_lock
 from benchmark.paths import models_dir
 from generators.dataset import Dataset, array_sha256
 from generators.preprocessing import apply as apply_preprocessing
@@ -293,33 +291,6 @@ def reconstruction_mse(model: Autoencoder, X: np.ndarray, device: torch.device |
 
 
 # --------------------------------------------------------------------------- cache I/O
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Exclusive advisory lock on ``<path>.lock`` (the generators.registry pattern)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(path.name + ".lock")
-    with open(lock, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -332,10 +303,10 @@ def save_pretrained(model: Autoencoder, pt_path: Path, json_path: Path, meta: Ma
     """Atomically write the state dict, then the JSON sidecar holding its SHA-256."""
     pt_path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _atomic_write(pt_path, lambda fh: torch.save(state, fh))
+    atomic_write(pt_path, lambda fh: torch.save(state, fh))
     record = {**dict(meta), "config": model.config(), "weights_sha256": _file_sha256(pt_path),
               "format": CACHE_FORMAT_VERSION}
-    _atomic_write(json_path, lambda fh: fh.write(json.dumps(record, sort_keys=True, indent=1).encode()))
+    atomic_write(json_path, lambda fh: fh.write(json.dumps(record, sort_keys=True, indent=1).encode()))
 
 
 def load_pretrained(pt_path: str | os.PathLike, json_path: str | os.PathLike | None = None,
@@ -432,7 +403,7 @@ def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "fe
         model = _try_load(pt_path, json_path, dev)
         if model is not None:
             return model
-        with _file_lock(pt_path):
+        with file_lock(pt_path):
             model = _try_load(pt_path, json_path, dev, quiet=True)  # another process may have finished
             if model is not None:
                 return model

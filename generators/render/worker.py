@@ -28,13 +28,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from benchmark.fileio import atomic_write
 
 from generators.render.spec import ImageParams, dataset_spec
 
@@ -129,18 +130,8 @@ def write_shard_file(path: str | os.PathLike, X: np.ndarray, index: np.ndarray, 
     """Atomically write a finished shard (temporary file, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, X=X, index=index, digest=np.frombuffer(digest.encode(), dtype=np.uint8),
-                     format=np.array(SHARD_FORMAT))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda fh: np.savez(fh, X=X, index=index, digest=np.frombuffer(digest.encode(), dtype=np.uint8),
+                                           format=np.array(SHARD_FORMAT)))
     return path
 
 
