@@ -1,7 +1,8 @@
 """Deep clustering methods on torch: autoencoders and pretraining, ENRC, ACe/DeC, DCN, DEC/IDEC.
 
 Estimators follow the scikit-learn conventions (DESIGN.md "Contracts").
-Names are imported lazily so that ``import methods`` stays cheap.
+Names are imported lazily so that ``import methods`` stays cheap.  Pretraining is
+``from methods.pretrain import pretrain`` (``methods.pretrain`` is the module).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ _EXPORTS = {
     "ConvResNetAutoencoder": "methods.autoencoders",
     "LinearAutoencoder": "methods.autoencoders",
     "Autoencoder": "methods.autoencoders",
-    "pretrain": "methods.pretrain",
     "PretrainBudget": "methods.pretrain",
     "BUDGETS": "methods.pretrain",
     "Augmenter": "methods.augment",
