@@ -7,6 +7,8 @@ One source of truth for
   preprocessing step first; they are never normalised silently);
 - :func:`check_finite_loss`: a NaN/inf loss stops training with an error that
   names the iteration and the loss terms (never return labels from a diverged run);
+- :class:`LossGrowthGuard`: the same error when a finite loss explodes
+  (more than :data:`DIVERGENCE_FACTOR` times its initial value);
 - :func:`encode_all`: the embedding of a whole array, in batches, without grad;
 - :class:`MiniBatchCenters`: the per-centre learning-rate mini-batch k-means
   update of ENRC Eqs. (6)-(7) (alpha-discounted counts) and DCN's cumulative
@@ -25,7 +27,7 @@ from methods.autoencoders import Autoencoder
 
 
 class DivergedError(RuntimeError):
-    """Training produced a NaN or infinite loss."""
+    """Training produced a NaN or infinite loss, or a loss that grew without bound (:class:`LossGrowthGuard`)."""
 
 
 def check_fit_input(X: object, autoencoder: Autoencoder | None = None, name: str = "X") -> np.ndarray:
@@ -62,6 +64,48 @@ def check_finite_loss(iteration: int, terms: Mapping[str, torch.Tensor | float])
     if not all(math.isfinite(v) for v in vals.values()):
         detail = ", ".join(f"{k}={v:.6g}" for k, v in vals.items())
         raise DivergedError(f"training diverged at iteration {iteration}: {detail}")
+
+
+#: A training loss more than this many times its initial value counts as divergence (:class:`LossGrowthGuard`).
+DIVERGENCE_FACTOR = 1e3
+
+
+class LossGrowthGuard:
+    """Stops a run whose loss explodes while staying finite (complements :func:`check_finite_loss`).
+
+    The reference is the mean total loss of the first ``window`` iterations
+    (default 1: the loss of the untouched initial model, since a step's loss is
+    computed before its update; a longer window would let an early blow-up raise
+    its own reference); from then on, a total above ``factor`` times the reference raises
+    :class:`DivergedError` naming the iteration, the loss terms and the reference.
+    ``factor=None`` disables the check.  A run that merely plateaus or decreases
+    is never stopped.
+    """
+
+    def __init__(self, factor: float | None = DIVERGENCE_FACTOR, window: int = 1) -> None:
+        if factor is not None and not (isinstance(factor, (int, float)) and factor > 1):
+            raise ValueError(f"divergence_factor must be None or > 1; got {factor!r}")
+        self.factor = None if factor is None else float(factor)
+        self.window = int(window)
+        self._first: list[float] = []
+        self.reference: float | None = None
+
+    def check(self, iteration: int, terms: Mapping[str, torch.Tensor | float]) -> None:
+        """Record one iteration's loss terms; raise :class:`DivergedError` on runaway growth."""
+        if self.factor is None:
+            return
+        vals = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in terms.items()}
+        total = sum(vals.values())
+        if self.reference is None:
+            self._first.append(total)
+            if len(self._first) >= self.window:
+                self.reference = max(float(np.mean(self._first)), np.finfo(np.float32).tiny)
+            return
+        if total > self.factor * self.reference:
+            detail = ", ".join(f"{k}={v:.6g}" for k, v in vals.items())
+            raise DivergedError(
+                f"training diverged at iteration {iteration}: {detail} (total {total:.6g} > "
+                f"{self.factor:g} x initial loss {self.reference:.6g})")
 
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
