@@ -57,7 +57,7 @@ import numpy as np
 import torch
 
 from methods.autoencoders import Autoencoder
-from methods.base import check_finite_loss, minibatches
+from methods.base import DIVERGENCE_FACTOR, check_finite_loss, minibatches
 from methods.clustering_layer import (STRONG_BETA, ClusteringLayer, SigmoidBetas, compression_terms,
                                       random_orthogonal, weighted_kmeans)
 from methods.layer_estimator import LayerClusteringEstimator, reconstruction_error, squared_error
@@ -86,8 +86,8 @@ class ACeDeC(LayerClusteringEstimator):
     kmeans_n_init : int
         Restarts of the initial k-means (best inertia kept).
     lr_step, lr_gamma, alpha, init_rounds, init_max_iter, reinit, reinit_sample,
-    reinit_steps, tol, device, random_state, progress :
-        As for :class:`methods.enrc.ENRC`.
+    reinit_steps, tol, divergence_factor, warmup_iter, device, random_state, progress :
+        As for :class:`methods.enrc.ENRC` (``warmup_iter`` defaults to 0 here: the paper's schedule).
 
     Attributes
     ----------
@@ -108,6 +108,7 @@ class ACeDeC(LayerClusteringEstimator):
                  lr_gamma: float = 0.5, alpha: float = 0.5, init_rounds: int = 1, init_max_iter: int = 100,
                  reinit: bool = True, reinit_sample: int = 1000, reinit_steps: int = 10,
                  init: str = "kmeans", kmeans_n_init: int = 10, tol: float | None = None,
+                 divergence_factor: float | None = DIVERGENCE_FACTOR, warmup_iter: int = 0,
                  device: str | None = None, random_state: int | None = None, progress: bool = True) -> None:
         self.n_clusters = n_clusters
         self.init = init
@@ -127,6 +128,8 @@ class ACeDeC(LayerClusteringEstimator):
         self.reinit_sample = reinit_sample
         self.reinit_steps = reinit_steps
         self.tol = tol
+        self.divergence_factor = divergence_factor
+        self.warmup_iter = warmup_iter
         self.device = device
         self.random_state = random_state
         self.progress = progress

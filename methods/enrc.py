@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from methods.autoencoders import Autoencoder
-from methods.base import check_finite_loss, kmeans_plusplus, minibatches
+from methods.base import DIVERGENCE_FACTOR, check_finite_loss, kmeans_plusplus, minibatches
 from methods.clustering_layer import (ClusteringLayer, SoftmaxBetas, compression_terms, enrc_initial_betas,
                                       random_orthogonal)
 from methods.layer_estimator import LayerClusteringEstimator, squared_error
@@ -67,6 +67,17 @@ class ENRC(LayerClusteringEstimator):
     tol : float or None
         Optional early stop: after each epoch, stop when fewer than this fraction of
         points changed a label in any clustering.
+    warmup_iter : int
+        Linear warm-up of the network/V learning rate over the first iterations
+        (default 100; 0 = the paper's plain schedule).  Not in the paper: a fresh
+        Adam's first steps move every weight by ~``lr`` and knocked the quick
+        Stickfigures AE off its manifold (see the module docstring).
+    divergence_factor : float or None
+        Raise :class:`methods.base.DivergedError` (never return labels) when a
+        mini-batch loss exceeds this multiple of the first iterations' mean loss, or
+        the final full-data objective this multiple of the objective after
+        initialisation (default ``methods.base.DIVERGENCE_FACTOR`` = 1e3); ``None``
+        disables it.  NaN/inf losses always raise.
     device : str or None
         ``None``: ``$NRBENCH_DEVICE``, then CUDA when available, else CPU.
     random_state : int or None
@@ -89,6 +100,7 @@ class ENRC(LayerClusteringEstimator):
                  lr_step: int = 2000, lr_gamma: float = 0.5, rec_weight: float = 1.0, alpha: float = 0.5,
                  init_rounds: int = 10, init_max_iter: int = 200, reinit: bool = True,
                  reinit_sample: int = 1000, reinit_steps: int = 10, tol: float | None = None,
+                 divergence_factor: float | None = DIVERGENCE_FACTOR, warmup_iter: int = 100,
                  device: str | None = None, random_state: int | None = None, progress: bool = True) -> None:
         self.n_clusters = n_clusters
         self.autoencoder = autoencoder
@@ -106,6 +118,8 @@ class ENRC(LayerClusteringEstimator):
         self.reinit_sample = reinit_sample
         self.reinit_steps = reinit_steps
         self.tol = tol
+        self.divergence_factor = divergence_factor
+        self.warmup_iter = warmup_iter
         self.device = device
         self.random_state = random_state
         self.progress = progress

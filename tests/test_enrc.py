@@ -10,7 +10,7 @@ from benchmark.metrics import nmi_best_match
 from generators.planted import make_planted
 from generators.preprocessing import apply
 from methods.autoencoders import FeedforwardAutoencoder, LinearAutoencoder
-from methods.base import DivergedError, encode_all
+from methods.base import DivergedError, LossGrowthGuard, encode_all
 from methods.clustering_layer import orthogonality_error
 from methods.enrc import ENRC
 
@@ -163,7 +163,7 @@ def test_bad_input(planted):
     with pytest.raises(ValueError, match="autoencoder must be"):
         ENRC([3, 3], None, **FAST).fit(ds.X)
     for name, val in [("batch_size", 0), ("lr", -1.0), ("alpha", 1.5), ("init_rounds", 0), ("tol", 2.0),
-                      ("rec_weight", -1.0)]:
+                      ("rec_weight", -1.0), ("divergence_factor", 1.0)]:
         with pytest.raises(ValueError, match=name):
             ENRC([3, 3], ae, **{**FAST, name: val}).fit(ds.X)
     with pytest.raises(ValueError, match="not fitted"):
@@ -178,6 +178,35 @@ def test_diverging_loss_stops_with_iteration_and_terms(planted):
         bad.decoder.bias[0] = float("nan")  # L_rec is NaN from the first joint step
     with pytest.raises(DivergedError, match=r"iteration 1: L_comp=[-0-9.e+]+, L_rec=nan"):
         ENRC([3, 3], bad, max_iter=5, init_rounds=1, init_max_iter=5, random_state=0, **FAST).fit(ds.X)
+
+
+def test_exploding_finite_loss_raises_instead_of_returning_labels(planted):
+    """A run whose loss runs away while staying finite must raise, naming iteration and terms.
+
+    The learning rate triples every step (StepLR(1, 3)), so the joint phase runs away; the initialisation
+    (its own fixed rates) is unaffected."""
+    ds, ae = planted
+    with pytest.raises(DivergedError, match=r"diverged at iteration \d+: L_comp=\S+, L_rec=\S+ "
+                                            r"\(total \S+ > 1000 x initial loss \S+\)"):
+        ENRC([3, 3], ae, lr_step=1, lr_gamma=3.0, max_iter=30, init_rounds=1, init_max_iter=5, random_state=0,
+             **FAST).fit(ds.X)
+    # the same run with the check switched off returns finite but meaningless results: that is what the guard stops
+    m = ENRC([3, 3], ae, lr_step=1, lr_gamma=3.0, max_iter=30, init_rounds=1, init_max_iter=5, random_state=0,
+             divergence_factor=None, **FAST).fit(ds.X)
+    assert m.loss_ > 1e3 * sum(m.loss_terms_start_.values())
+
+
+def test_loss_growth_guard_exact():
+    g = LossGrowthGuard(factor=10.0, window=2)
+    g.check(1, {"a": 1.0, "b": 2.0})
+    g.check(2, {"a": 1.0, "b": 0.0})  # reference = mean(3, 1) = 2
+    assert g.reference == 2.0
+    g.check(3, {"a": 19.0, "b": 1.0})  # 20 = 10 x 2 is not above the bound
+    with pytest.raises(DivergedError, match=r"iteration 4: a=20, b=0.5 \(total 20.5 > 10 x initial loss 2\)"):
+        g.check(4, {"a": 20.0, "b": 0.5})
+    LossGrowthGuard(factor=None).check(1, {"a": float("1e30")})  # disabled: never raises
+    with pytest.raises(ValueError, match="divergence_factor"):
+        LossGrowthGuard(factor=0.5)
 
 
 def test_early_stop_with_tol(planted):
