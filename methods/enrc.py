@@ -21,6 +21,22 @@ Implementation notes (one source of truth for the shared layer:
   clusters; L_rec the batch mean of the per-sample squared error.
 - Lost-centre reinitialisation (§2.8) with ``reinit_sample`` (n_s = 1000) and
   ``reinit_steps`` (l = 10); events are recorded in ``reinit_events_``.
+- Stability (issue 4 follow-up).  Stickfigures, quick conv AE, seed 1 ran away
+  (NMI 0.09/0.03, final loss 8.9e6) without a NaN.  Cause found: the joint phase
+  starts a fresh Adam, whose first step moves every weight by ~``lr`` (the
+  bias-corrected ``m/sqrt(v)`` is +-1), and the network runs in eval mode with
+  BatchNorm statistics frozen, so nothing renormalises the perturbation: one step
+  at 2.5e-3 took the batch L_rec from 8.1 to 2,296 and |z| from 28 to 43 (the same
+  spike, 0.019 -> 6.4 MSE, appears at the first fine-tuning step of the quick
+  pretraining).  The embedding left the fixed rotated-space centres and the
+  assignments were scrambled before the centres could follow.  It is not V (|V|_F
+  stayed 3.67, ~orthogonal) nor the L_comp/L_rec balance (13.8 vs 8.1 at step 1).
+  Fix: ``warmup_iter`` (default 100) warms the network/V rate up linearly; the
+  paper's rates and StepLR are kept after it.  With it the first steps stay at
+  L_rec ~8 (a smaller transient, L_rec up to ~100 near iteration 100 when the rate
+  reaches 2.5e-3, recovers by iteration 140).  Gradient clipping would not help:
+  Adam's step size does not depend on the gradient's scale.  A loss that still runs
+  away raises :class:`methods.base.DivergedError` (``divergence_factor``).
 """
 
 from __future__ import annotations
