@@ -71,7 +71,7 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         ae = pretrain(ds, "conv_resnet", seed=seed, budget=args.budget, preprocessing=steps, progress=False)
         X = apply(ds.X, steps)
         m = ENRC([3, 3], ae, max_iter=args.iters, init_rounds=args.init_rounds, batch_size=32,
-                 random_state=seed, progress=False).fit(X)
+                 warmup_iter=args.warmup, random_state=seed, progress=False).fit(X)
         nmi = nmi_best_match(ds.labels, m.labels_)
         out.update(upper=nmi[0], lower=nmi[1], loss=m.loss_)
     elif name == "enrc-cmnist":
@@ -81,7 +81,7 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         ae = pretrain(X=X, arch="conv_resnet", seed=seed, budget=args.budget, preprocessing=steps, progress=False)
         Xp = apply(X, steps)
         m = ENRC([10, 10], ae, max_iter=args.iters, init_rounds=args.init_rounds, batch_size=128,
-                 random_state=seed, progress=False).fit(Xp)
+                 warmup_iter=args.warmup, random_state=seed, progress=False).fit(Xp)
         nmi = nmi_best_match(y, m.labels_)
         out.update(left=nmi[0], right=nmi[1], loss=m.loss_)
     elif name == "acedec-synth":
@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--iters", type=int, default=600, help="joint-phase iterations (papers: 2,000-20,000)")
     p.add_argument("--init-rounds", type=int, default=10, help="ENRC init rounds (authors' code: 100)")
+    p.add_argument("--warmup", type=int, default=100, help="ENRC warmup_iter (0: the paper's plain schedule)")
     p.add_argument("--budget", default="quick", help="pretraining budget name (methods.pretrain.BUDGETS)")
     p.add_argument("--n", type=int, default=None, help="subsample size (C-MNIST, MNIST) or SYNTH n")
     p.add_argument("--ae", choices=("pretrain", "orthogonal"), default="pretrain",
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         r = run(args.run, seed, args)
         rows.append(r)
-        print(f"{args.run} seed={seed} iters={args.iters} budget={args.budget} n={args.n} "
+        print(f"{args.run} seed={seed} iters={args.iters} warmup={args.warmup} budget={args.budget} n={args.n} "
               + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims")]
     print("mean " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
