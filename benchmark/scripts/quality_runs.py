@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--iters", type=int, default=600, help="joint-phase iterations (papers: 2,000-20,000)")
     p.add_argument("--init-rounds", type=int, default=10, help="ENRC init rounds (authors' code: 100)")
-    p.add_argument("--warmup", type=int, default=100, help="ENRC warmup_iter (0: the paper's plain schedule)")
+    p.add_argument("--warmup", type=int, default=0, help="ENRC warmup_iter (0: the paper's plain schedule)")
     p.add_argument("--budget", default="quick", help="pretraining budget name (methods.pretrain.BUDGETS)")
     p.add_argument("--n", type=int, default=None, help="subsample size (C-MNIST, MNIST) or SYNTH n")
     p.add_argument("--ae", choices=("pretrain", "orthogonal"), default="pretrain",
