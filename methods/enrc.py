@@ -39,7 +39,7 @@ Implementation notes (one source of truth for the shared layer:
   variant                 seed 0            seed 1
   ======================  ================  ===================
   paper (Adam b2=0.999)   1.00/0.79, 10.0   0.09/0.03, 8.9e6
-  warmup_iter=100         0.59/0.59, 11.1   see report
+  warmup_iter=100         0.59/0.59, 11.1   1.00/1.00, 6.4
   Adam b2=0.99 (fastai)   0.00/1.00, 8.8    1.00/1.00, 9.4
   ======================  ================  ===================
 
