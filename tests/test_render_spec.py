@@ -130,3 +130,38 @@ def test_builder_signatures_keep_execution_options_out_of_the_cache_key() -> Non
 
     for name in ("nrobjects", "objects"):
         assert generators.resolve_params(name) == {"n": 10000, "resolution": 64, "samples": 16, "seed": 0}
+
+
+@pytest.mark.parametrize("shape", S.SHAPES)
+def test_meshes_are_closed_outward_and_two_units_across(shape: str) -> None:
+    from collections import Counter
+
+    from generators.render import meshes
+
+    built = getattr(meshes, {"sphere": "uv_sphere"}.get(shape, shape))()
+    verts, faces = built[0], built[1]
+    assert np.allclose(verts.min(axis=0), -1) and np.allclose(verts.max(axis=0), 1)
+    # closed 2-manifold, consistently wound: every directed edge once, its reverse once
+    directed = Counter((f[k], f[(k + 1) % len(f)]) for f in faces for k in range(len(f)))
+    assert max(directed.values()) == 1 and all((b, a) in directed for a, b in directed)
+    # every face's normal points away from the centre
+    for f in faces:
+        p = verts[list(f)]
+        assert np.dot(np.cross(p[1] - p[0], p[2] - p[0]), p.mean(axis=0)) > 0
+    expected = {"cube": 8.0, "sphere": 4 / 3 * np.pi, "cylinder": 2 * np.pi}[shape]
+    # the polyhedra are inscribed: slightly less than the smooth solid
+    assert 0.97 * expected < meshes.signed_volume(verts, faces) <= expected + 1e-9
+
+
+def test_mesh_resolution_and_bad_input() -> None:
+    from generators.render import meshes
+
+    verts, faces = meshes.uv_sphere()
+    assert len(verts) == S.SPHERE_SEGMENTS * (S.SPHERE_RINGS - 1) + 2 and len(faces) == S.SPHERE_SEGMENTS * S.SPHERE_RINGS
+    assert np.allclose(np.linalg.norm(verts, axis=1), 1.0)
+    verts, faces, caps = meshes.cylinder()
+    assert len(verts) == 2 * S.CYLINDER_VERTICES and [len(faces[c]) for c in caps] == [S.CYLINDER_VERTICES] * 2
+    with pytest.raises(ValueError, match="segments"):
+        meshes.uv_sphere(segments=2)
+    with pytest.raises(ValueError, match="vertices"):
+        meshes.cylinder(vertices=2)

@@ -2,8 +2,10 @@
 
 Imported only inside a render worker (``generators.render.worker``); importing
 it imports ``bpy``.  The scene is procedural: a ground plane, the three CLEVR
-meshes (cube, UV sphere, cylinder, each 2 units across), three area lights and
-a weak sun aimed at the origin, and a 35 mm camera.  Per image,
+meshes (cube, UV sphere, cylinder, each 2 units across, built from the explicit
+vertex and face lists of ``generators.render.meshes`` so that they, and with them
+the images, are bit-identical in every process), three area lights and a weak
+sun aimed at the origin, and a 35 mm camera.  Per image,
 :meth:`Renderer.render` shows one mesh, sets its colour, material, rotation,
 the jittered camera and light positions and Cycles' seed, renders to a PNG in a
 private temporary folder and returns the pixels as a uint8 CHW array.  Every
@@ -38,6 +40,7 @@ _strip_inherited_bpy_paths()
 import bpy  # noqa: E402
 from mathutils import Vector  # noqa: E402
 
+from generators.render import meshes  # noqa: E402
 from generators.render.spec import (  # noqa: E402
     CAMERA_LENS_MM,
     CAMERA_LOCATION,
@@ -83,6 +86,23 @@ def _principled(name: str) -> "bpy.types.Material":
 
 def _bsdf(mat: "bpy.types.Material") -> "bpy.types.Node":
     return next(nd for nd in mat.node_tree.nodes if nd.type == "BSDF_PRINCIPLED")
+
+
+def _mesh_object(name: str, verts: np.ndarray, faces: list[tuple[int, ...]], smooth: bool,
+                 flat_faces: list[int] = ()) -> "bpy.types.Object":
+    """A mesh object from explicit geometry; ``smooth`` shades all faces but ``flat_faces`` smooth.
+
+    A flat face's edges split the smooth normals of its neighbours (the cylinder's rim
+    stays sharp, like Blender's "shade smooth by angle" with a 40 degree limit).
+    """
+    me = bpy.data.meshes.new(name)
+    me.from_pydata([tuple(map(float, v)) for v in verts], [], [tuple(f) for f in faces])
+    flags = np.full(len(faces), smooth, dtype=bool)
+    flags[list(flat_faces)] = False
+    me.polygons.foreach_set("use_smooth", flags)
+    me.validate()
+    me.update()
+    return bpy.data.objects.new(name, me)
 
 
 class Renderer:
@@ -161,19 +181,17 @@ class Renderer:
 
         # the three CLEVR meshes, 2 units across, hidden until used
         self.shapes: dict[str, bpy.types.Object] = {}
+        # (from explicit vertex/face lists: Blender's UV-sphere operator is not reproducible
+        # between processes, see generators.render.meshes)
         for shape in SHAPES:
             if shape == "cube":
-                bpy.ops.mesh.primitive_cube_add(size=2.0)
-                obj = bpy.context.active_object
+                obj = _mesh_object(shape, *meshes.cube(), smooth=False)
             elif shape == "sphere":
-                bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, segments=48, ring_count=24)
-                obj = bpy.context.active_object
-                bpy.ops.object.shade_smooth()
+                obj = _mesh_object(shape, *meshes.uv_sphere(), smooth=True)
             else:
-                bpy.ops.mesh.primitive_cylinder_add(radius=1.0, depth=2.0, vertices=48)
-                obj = bpy.context.active_object
-                bpy.ops.object.shade_smooth_by_angle(angle=math.radians(40.0))
-            obj.name = shape
+                verts, faces, caps = meshes.cylinder()
+                obj = _mesh_object(shape, verts, faces, smooth=True, flat_faces=caps)
+            scene.collection.objects.link(obj)
             obj.data.materials.append(self.material)
             obj.hide_render = True
             self.shapes[shape] = obj

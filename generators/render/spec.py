@@ -15,9 +15,10 @@ shape, the light is shared non-cluster information.
 Every image ``i`` of a render with ``seed`` gets its own seed
 ``image_seed = SeedSequence([seed, dataset_code, i])``; all of its jitter is drawn
 from ``np.random.default_rng(image_seed)`` and Cycles' sampling seed is set from
-it too, so an image does not depend on which shard or worker rendered it.
-(Cycles itself is then bit-reproducible; the OIDN denoiser is not quite, see
-:data:`PIXEL_DETERMINISM`.)
+it too, so an image does not depend on which shard or worker rendered it.  The
+pixels, denoised by OIDN, are then bit-identical between runs and processes on the
+same machine (the meshes are built from explicit lists for that:
+``generators.render.meshes`` says why).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ MATERIALS: dict[str, dict[str, float]] = {
 }
 
 SHAPES: tuple[str, ...] = ("cube", "sphere", "cylinder")
+#: Mesh resolution (``generators.render.meshes``): a UV sphere of 48 segments x 24 rings,
+#: a 48-sided cylinder (shaded smooth; cube and cylinder caps flat).
+SPHERE_SEGMENTS = 48
+SPHERE_RINGS = 24
+CYLINDER_VERTICES = 48
 
 #: CLEVR object sizes (scale of a mesh 2 units across); NR-Objects uses "large".
 SIZE_LARGE = 0.7
@@ -102,12 +108,6 @@ DENOISE_QUALITY = "FAST"
 DENOISE_PREFILTER = "NONE"
 THREADS_PER_PROCESS = 2
 MIN_RESOLUTION = 8
-#: Measured (Blender 5.0.1, OIDN on the CPU): with denoising on, two renders of the same
-#: image differ in about 1 of 50,000 uint8 values by +-1, even single-threaded and pinned
-#: to one core; without denoising they are bit-identical.  Labels, metadata and every
-#: per-image parameter are exact.  Recorded in each data set's params.
-PIXEL_DETERMINISM = ("labels, metadata and scene parameters are exact; OIDN denoising may change "
-                     "about 1 in 50,000 pixel values by +-1 between runs")
 
 # --------------------------------------------------------- the two data sets
 
