@@ -12,18 +12,28 @@ One source of truth for
 - :func:`encode_all`: the embedding of a whole array, in batches, without grad;
 - :class:`MiniBatchCenters`: the per-centre learning-rate mini-batch k-means
   update of ENRC Eqs. (6)-(7) (alpha-discounted counts) and DCN's cumulative
-  per-cluster counts (``alpha=None``).
+  per-cluster counts (``alpha=None``);
+- :func:`start_single_fit`: the fit preamble of the deep single-clustering
+  estimators (DCN, DEC/IDEC): hyperparameter checks, device, a trainable copy of
+  the network and the k-means initialisation on its embedding (with the
+  parameter checks :func:`check_int`, :func:`check_real`, :func:`check_tol`,
+  :func:`check_autoencoder`, :func:`check_n_clusters`).
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from typing import Iterator, Mapping
+import numbers
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
+from sklearn.cluster import KMeans
 
 from methods.autoencoders import Autoencoder
+from methods.device import resolve_device
 
 
 class DivergedError(RuntimeError):
@@ -211,3 +221,106 @@ def kmeans_plusplus(Z: np.ndarray, k: int, rng: np.random.Generator,
         idx.append(nxt)
         d2 = np.minimum(d2, ((Z - Z[nxt]) ** 2 * w).sum(1))
     return np.asarray(idx)
+
+
+# --------------------------------------------------------------------------- deep single-clustering fits
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """An integer ``>= minimum`` or a ``ValueError`` naming the parameter."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def check_real(value: Any, name: str, minimum: float = 0.0, strict: bool = True) -> float:
+    """A finite real ``> minimum`` (``>=`` when not strict) or a ``ValueError`` naming the parameter."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if ok:
+        ok = value > minimum if strict else value >= minimum
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum}; got {value!r}")
+    return float(value)
+
+
+def check_tol(tol: Any) -> float | None:
+    """``None`` (no early stop) or a fraction in [0, 1)."""
+    if tol is None:
+        return None
+    if not isinstance(tol, numbers.Real) or isinstance(tol, bool) or not 0 <= tol < 1:
+        raise ValueError(f"tol must be None or a fraction in [0, 1); got {tol!r}")
+    return float(tol)
+
+
+def check_autoencoder(ae: Any) -> Autoencoder:
+    """The ``autoencoder`` argument must be a :class:`methods.autoencoders.Autoencoder`."""
+    if not isinstance(ae, Autoencoder):
+        raise ValueError(f"autoencoder must be a methods.autoencoders.Autoencoder (e.g. from methods.pretrain); "
+                         f"got {type(ae).__name__}")
+    return ae
+
+
+def check_n_clusters(k: Any, n: int) -> int:
+    """``n_clusters`` must be an integer in [2, n]."""
+    k = check_int(k, "n_clusters", 2)
+    if k > n:
+        raise ValueError(f"n_clusters = {k} exceeds the number of samples n = {n}")
+    return k
+
+
+def copy_network(ae: Autoencoder, device: torch.device) -> Autoencoder:
+    """A trainable deep copy on ``device`` in eval mode; the caller's network is never mutated."""
+    net = copy.deepcopy(ae).to(device).eval()
+    for p in net.parameters():
+        p.requires_grad_(True)
+    return net
+
+
+def kmeans_init(Z: np.ndarray, k: int, n_init: int, rng: np.random.Generator) -> KMeans:
+    """k-means (k-means++ seeding, ``n_init`` restarts) on the pretrained embedding, seeded from ``rng``."""
+    return KMeans(n_clusters=k, n_init=n_init, random_state=int(rng.integers(2**31 - 1))).fit(Z)
+
+
+@dataclass
+class SingleFitStart:
+    """What :func:`start_single_fit` hands to a deep single-clustering fit."""
+
+    X: np.ndarray  #: validated float32 data
+    n_clusters: int
+    max_iter: int
+    batch_size: int
+    lr: float
+    tol: float | None
+    device: torch.device
+    rng: np.random.Generator  #: seeded from ``random_state``; one draw already spent on the k-means seed
+    autoencoder: Autoencoder  #: the trainable copy (:func:`copy_network`)
+    init_labels: np.ndarray  #: (n,) int64 k-means labels of the pretrained embedding
+    init_centers: torch.Tensor  #: (k, embedding_dim) float32 k-means centres on ``device``
+
+
+def start_single_fit(estimator: Any, X: Any) -> SingleFitStart:
+    """The fit preamble shared by DCN and DEC/IDEC (one source of truth for their common steps).
+
+    Reads the estimator's hyperparameters of the same names: ``autoencoder``,
+    ``max_iter`` (>= 0), ``batch_size`` (>= 1), ``lr`` (> 0), ``kmeans_n_init`` (>= 1),
+    ``tol`` (:func:`check_tol`), ``n_clusters`` (in [2, n]), ``device``, ``random_state``.
+    Validates them and X (:func:`check_fit_input`), resolves the device, makes a
+    trainable copy of the network (the caller's is never modified) and initialises
+    the centres by k-means on its embedding (:func:`kmeans_init`; DCN, DEC §3.2 and
+    IDEC all start from k-means on the pretrained embedding).  Method-specific
+    parameters are checked by the caller.
+    """
+    ae0 = check_autoencoder(estimator.autoencoder)
+    max_iter = check_int(estimator.max_iter, "max_iter", 0)
+    batch_size = check_int(estimator.batch_size, "batch_size", 1)
+    lr = check_real(estimator.lr, "lr")
+    n_init = check_int(estimator.kmeans_n_init, "kmeans_n_init", 1)
+    tol = check_tol(estimator.tol)
+    Xf = check_fit_input(X, ae0)
+    k = check_n_clusters(estimator.n_clusters, Xf.shape[0])
+    device = resolve_device(estimator.device)
+    rng = np.random.default_rng(estimator.random_state)
+    ae = copy_network(ae0, device)
+    km = kmeans_init(encode_all(ae, Xf, device), k, n_init, rng)
+    return SingleFitStart(
+        X=Xf, n_clusters=k, max_iter=max_iter, batch_size=batch_size, lr=lr, tol=tol, device=device, rng=rng,
+        autoencoder=ae, init_labels=km.labels_.astype(np.int64),
+        init_centers=torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=device))
