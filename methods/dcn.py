@@ -29,71 +29,27 @@ point ``f(x)`` is pulled to the centre of the original point and reconstructed
 too; each loss term is the mean of its original and augmented versions.
 ``loss_`` is always the objective without augmentation on the full data.
 
-Also the shared helpers of the deep single-clustering estimators (DCN, DEC/IDEC):
-parameter checks, nearest-centre assignment in chunks, label-change early stopping.
+Also small helpers of the deep single-clustering estimators: nearest-centre
+assignment in chunks and the squared reconstruction error.  The parameter checks
+and the fit preamble shared with DEC/IDEC (device, network copy, k-means
+initialisation) are :func:`methods.base.start_single_fit`.
 """
 
 from __future__ import annotations
 
-import copy
-import numbers
 from typing import Any, Callable
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import KMeans
 from tqdm.auto import tqdm
 
 from methods.autoencoders import Autoencoder
-from methods.base import (MiniBatchCenters, batch, check_finite_loss, check_fit_input, data_on_device, encode_all,
-                          minibatches)
-from methods.device import resolve_device
+from methods.base import (MiniBatchCenters, batch, check_finite_loss, check_fit_input, check_real, data_on_device,
+                          encode_all, minibatches, start_single_fit)
 
 
 # --------------------------------------------------------------------------- shared helpers
-def check_int(value: Any, name: str, minimum: int) -> int:
-    """An integer ``>= minimum`` or a ``ValueError`` naming the parameter."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def check_real(value: Any, name: str, minimum: float = 0.0, strict: bool = True) -> float:
-    """A finite real ``> minimum`` (``>=`` when not strict) or a ``ValueError`` naming the parameter."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if ok:
-        ok = value > minimum if strict else value >= minimum
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum}; got {value!r}")
-    return float(value)
-
-
-def check_tol(tol: Any) -> float | None:
-    """``None`` (no early stop) or a fraction in [0, 1)."""
-    if tol is None:
-        return None
-    if not isinstance(tol, numbers.Real) or isinstance(tol, bool) or not 0 <= tol < 1:
-        raise ValueError(f"tol must be None or a fraction in [0, 1); got {tol!r}")
-    return float(tol)
-
-
-def check_autoencoder(ae: Any) -> Autoencoder:
-    """The ``autoencoder`` argument must be a :class:`methods.autoencoders.Autoencoder`."""
-    if not isinstance(ae, Autoencoder):
-        raise ValueError(f"autoencoder must be a methods.autoencoders.Autoencoder (e.g. from methods.pretrain); "
-                         f"got {type(ae).__name__}")
-    return ae
-
-
-def copy_network(ae: Autoencoder, device: torch.device) -> Autoencoder:
-    """A trainable deep copy on ``device`` in eval mode; the caller's network is never mutated."""
-    net = copy.deepcopy(ae).to(device).eval()
-    for p in net.parameters():
-        p.requires_grad_(True)
-    return net
-
-
 @torch.no_grad()
 def nearest_center(Z: torch.Tensor, centers: torch.Tensor, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     """Index of the nearest centre of each row of Z and the squared distance to it (exact differences)."""
@@ -119,19 +75,6 @@ def reconstruction_sq_error(ae: Autoencoder, X: np.ndarray, device: torch.device
         xb = torch.as_tensor(X[i:i + chunk], device=device)
         total += float(squared_error(xb, ae(xb))) * len(xb)
     return total / len(X)
-
-
-def kmeans_init(Z: np.ndarray, k: int, n_init: int, rng: np.random.Generator) -> KMeans:
-    """k-means (k-means++ seeding, ``n_init`` restarts) on the pretrained embedding, seeded from ``rng``."""
-    return KMeans(n_clusters=k, n_init=n_init, random_state=int(rng.integers(2**31 - 1))).fit(Z)
-
-
-def check_n_clusters(k: Any, n: int) -> int:
-    """``n_clusters`` must be an integer in [2, n]."""
-    k = check_int(k, "n_clusters", 2)
-    if k > n:
-        raise ValueError(f"n_clusters = {k} exceeds the number of samples n = {n}")
-    return k
 
 
 # --------------------------------------------------------------------------- DCN
@@ -181,27 +124,15 @@ class DCN(BaseEstimator, ClusterMixin):
 
     def fit(self, X: np.ndarray, y: Any = None) -> "DCN":
         """k-means on the pretrained embedding, then ``max_iter`` joint mini-batch iterations."""
-        ae0 = check_autoencoder(self.autoencoder)
         lam = check_real(self.lambda_, "lambda_", 0.0, strict=False)
-        max_iter = check_int(self.max_iter, "max_iter", 0)
-        batch_size = check_int(self.batch_size, "batch_size", 1)
-        lr = check_real(self.lr, "lr")
-        n_init = check_int(self.kmeans_n_init, "kmeans_n_init", 1)
-        tol = check_tol(self.tol)
         if self.augmentation is not None and not callable(self.augmentation):
             raise ValueError(f"augmentation must be None or a callable batch -> batch; got {self.augmentation!r}")
-        X = check_fit_input(X, ae0)
-        n = X.shape[0]
-        k = check_n_clusters(self.n_clusters, n)
-        device = resolve_device(self.device)
-        rng = np.random.default_rng(self.random_state)
-        ae = copy_network(ae0, device)
-
-        km = kmeans_init(encode_all(ae, X, device), k, n_init, rng)
-        self.init_labels_ = km.labels_.astype(np.int64)
-        centers = MiniBatchCenters(torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=device),
-                                   alpha=None)
-        opt = torch.optim.Adam(ae.parameters(), lr=lr)
+        start = start_single_fit(self, X)
+        X, ae, device, rng, tol = start.X, start.autoencoder, start.device, start.rng, start.tol
+        n, max_iter, batch_size = X.shape[0], start.max_iter, start.batch_size
+        self.init_labels_ = start.init_labels
+        centers = MiniBatchCenters(start.init_centers, alpha=None)
+        opt = torch.optim.Adam(ae.parameters(), lr=start.lr)
         Xt = data_on_device(X, device)
         batches = minibatches(n, batch_size, rng)
         epoch = max(1, n // min(batch_size, n))

@@ -36,10 +36,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
 from methods.autoencoders import Autoencoder
-from methods.base import batch, check_finite_loss, check_fit_input, data_on_device, encode_all, minibatches
-from methods.dcn import (check_autoencoder, check_int, check_n_clusters, check_real, check_tol, copy_network,
-                         kmeans_init)
-from methods.device import resolve_device
+from methods.base import (batch, check_finite_loss, check_fit_input, check_int, check_real, data_on_device, encode_all,
+                          minibatches, start_single_fit)
 
 
 def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
@@ -121,33 +119,21 @@ class DEC(BaseEstimator, ClusterMixin):
 
     def fit(self, X: np.ndarray, y: Any = None) -> "DEC":
         """k-means on the pretrained embedding, then self-training on the target distribution."""
-        ae0 = check_autoencoder(self.autoencoder)
         alpha = check_real(self.alpha, "alpha")
-        max_iter = check_int(self.max_iter, "max_iter", 0)
-        batch_size = check_int(self.batch_size, "batch_size", 1)
-        lr = check_real(self.lr, "lr")
         interval = check_int(self.update_interval, "update_interval", 1)
-        tol = check_tol(self.tol)
-        n_init = check_int(self.kmeans_n_init, "kmeans_n_init", 1)
         self._gamma()  # validates IDEC's gamma
-        X = check_fit_input(X, ae0)
-        n = X.shape[0]
-        k = check_n_clusters(self.n_clusters, n)
-        device = resolve_device(self.device)
-        rng = np.random.default_rng(self.random_state)
-        ae = copy_network(ae0, device)
-
-        km = kmeans_init(encode_all(ae, X, device), k, n_init, rng)
-        self.init_labels_ = km.labels_.astype(np.int64)
-        centers = torch.nn.Parameter(torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=device))
-        opt = torch.optim.Adam([*ae.parameters(), centers], lr=lr)
+        start = start_single_fit(self, X)
+        X, ae, device, tol, n = start.X, start.autoencoder, start.device, start.tol, start.X.shape[0]
+        self.init_labels_ = start.init_labels
+        centers = torch.nn.Parameter(start.init_centers)
+        opt = torch.optim.Adam([*ae.parameters(), centers], lr=start.lr)
         Xt = data_on_device(X, device)
-        batches = minibatches(n, batch_size, rng)
+        batches = minibatches(n, start.batch_size, start.rng)
         P = torch.empty(0)
         prev: np.ndarray | None = None
         converged = False
         it = 0
-        bar = tqdm(range(1, max_iter + 1), desc=type(self).__name__, disable=not self.progress, leave=False)
+        bar = tqdm(range(1, start.max_iter + 1), desc=type(self).__name__, disable=not self.progress, leave=False)
         for it in bar:
             if (it - 1) % interval == 0:  # DEC §3.1.3: refresh P from the full data
                 Q = self._soft_all(ae, centers.detach(), X, device, alpha)

@@ -19,8 +19,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 
 from methods.autoencoders import Autoencoder
-from methods.base import check_fit_input, encode_all
-from methods.dcn import check_autoencoder, check_int, check_n_clusters
+from methods.base import check_autoencoder, check_fit_input, check_int, check_n_clusters, encode_all
 from methods.device import resolve_device
 
 
