@@ -31,12 +31,14 @@ def _embed(autoencoder: Any, X: Any, device: Any) -> np.ndarray:
     return encode_all(ae, Xf, dev)
 
 
-class AEKMeans(BaseEstimator, ClusterMixin):
-    """k-means on the pretrained embedding (ACe/DeC Table 1, "AE+k-means").
+class _EmbeddingPipeline(BaseEstimator, ClusterMixin):
+    """What both pipelines share: their hyperparameters, the steps before clustering and ``predict``.
 
-    Attributes: ``labels_``, ``cluster_centers_`` (in the embedding), ``loss_`` (the
-    k-means objective, sklearn's ``inertia_``), ``n_iter_``.
+    A subclass implements ``fit`` with :meth:`_start` and names its fitted
+    clusterer's attribute in ``_fitted`` (``predict`` uses that clusterer's).
     """
+
+    _fitted = ""
 
     def __init__(self, n_clusters: int = 10, autoencoder: Autoencoder | None = None, *, n_init: int = 10,
                  max_iter: int = 300, device: str | None = None, random_state: int | None = None) -> None:
@@ -47,13 +49,37 @@ class AEKMeans(BaseEstimator, ClusterMixin):
         self.device = device
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, y: Any = None) -> "AEKMeans":
-        """Embed X with the pretrained encoder and run k-means (best of ``n_init`` by inertia)."""
+    def _start(self, X: Any) -> tuple[np.ndarray, int, int, int, int]:
+        """Check ``n_init`` and ``max_iter``, embed X, check ``n_clusters`` against n and draw the
+        clusterer's seed from ``random_state``; returns ``(Z, n_clusters, n_init, max_iter, seed)``."""
         n_init = check_int(self.n_init, "n_init", 1)
         max_iter = check_int(self.max_iter, "max_iter", 1)
         Z = _embed(self.autoencoder, X, self.device)
         k = check_n_clusters(self.n_clusters, Z.shape[0])
         seed = int(np.random.default_rng(self.random_state).integers(2**31 - 1))
+        return Z, k, n_init, max_iter, seed
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Labels of ``enc(X)`` from the fitted clusterer (nearest centre in its space)."""
+        if not hasattr(self, self._fitted):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+        return np.asarray(getattr(self, self._fitted).predict(_embed(self.autoencoder, X, self.device)),
+                          dtype=np.int64)
+
+
+class AEKMeans(_EmbeddingPipeline):
+    """k-means on the pretrained embedding (ACe/DeC Table 1, "AE+k-means").
+
+    Attributes: ``labels_``, ``cluster_centers_`` (in the embedding), ``loss_`` (the
+    k-means objective, sklearn's ``inertia_``), ``n_iter_``, ``kmeans_``; ``predict``
+    gives the nearest centre of ``enc(X)``.
+    """
+
+    _fitted = "kmeans_"
+
+    def fit(self, X: np.ndarray, y: Any = None) -> "AEKMeans":
+        """Embed X with the pretrained encoder and run k-means (best of ``n_init`` by inertia)."""
+        Z, k, n_init, max_iter, seed = self._start(X)
         km = KMeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=seed).fit(Z)
         self.labels_ = km.labels_.astype(np.int64)
         self.cluster_centers_ = km.cluster_centers_
@@ -62,41 +88,30 @@ class AEKMeans(BaseEstimator, ClusterMixin):
         self.kmeans_ = km
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Nearest centre of ``enc(X)``."""
-        if not hasattr(self, "kmeans_"):
-            raise ValueError("this AEKMeans is not fitted yet: call fit(X) first")
-        return self.kmeans_.predict(_embed(self.autoencoder, X, self.device)).astype(np.int64)
 
-
-class AESubKmeans(BaseEstimator, ClusterMixin):
+class AESubKmeans(_EmbeddingPipeline):
     """SubKmeans on the pretrained embedding (ACe/DeC Tables 1 and 3, "AE+SubKmeans").
 
     Attributes: ``labels_``, ``m_`` = ``n_cluster_dims_`` (cluster-space dimensions),
     ``loss_`` (SubKmeans' cost J), ``n_iter_``, ``cluster_centers_`` (in the
-    embedding), ``subkmeans_`` (the fitted :class:`baselines.subkmeans.SubKmeans`).
+    embedding), ``subkmeans_`` (the fitted :class:`baselines.subkmeans.SubKmeans`);
+    ``predict`` gives the nearest centre in SubKmeans' cluster space of ``enc(X)``.
     """
+
+    _fitted = "subkmeans_"
 
     def __init__(self, n_clusters: int = 10, autoencoder: Autoencoder | None = None, *, n_init: int = 10,
                  max_iter: int = 300, device: str | None = None, random_state: int | None = None,
                  progress: bool = True) -> None:
-        self.n_clusters = n_clusters
-        self.autoencoder = autoencoder
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.device = device
-        self.random_state = random_state
+        super().__init__(n_clusters, autoencoder, n_init=n_init, max_iter=max_iter, device=device,
+                         random_state=random_state)
         self.progress = progress
 
     def fit(self, X: np.ndarray, y: Any = None) -> "AESubKmeans":
         """Embed X with the pretrained encoder and run SubKmeans (best of ``n_init`` by its cost)."""
         from baselines.subkmeans import SubKmeans  # lazily: the classical baselines are a separate package
 
-        n_init = check_int(self.n_init, "n_init", 1)
-        max_iter = check_int(self.max_iter, "max_iter", 1)
-        Z = _embed(self.autoencoder, X, self.device)
-        k = check_n_clusters(self.n_clusters, Z.shape[0])
-        seed = int(np.random.default_rng(self.random_state).integers(2**31 - 1))
+        Z, k, n_init, max_iter, seed = self._start(X)
         sk = SubKmeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=seed,
                        progress=self.progress).fit(Z)
         self.subkmeans_ = sk
@@ -107,9 +122,3 @@ class AESubKmeans(BaseEstimator, ClusterMixin):
         self.n_iter_ = int(sk.n_iter_)
         self.cluster_centers_ = sk.cluster_centers_
         return self
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Nearest centre in SubKmeans' cluster space of ``enc(X)``."""
-        if not hasattr(self, "subkmeans_"):
-            raise ValueError("this AESubKmeans is not fitted yet: call fit(X) first")
-        return np.asarray(self.subkmeans_.predict(_embed(self.autoencoder, X, self.device)), dtype=np.int64)
