@@ -16,7 +16,11 @@ Follows the authors' MATLAB ``EMh.m`` / ``VAC.m`` as described in docs/BASELINES
   d(d+1)/2 covariance entries at 1/2 log2 n_c each).
 
 The restarts of one k run together as a batch (tensor dimension R) so that small
-problems are not dominated by Python overhead; a restart that has converged is frozen.
+problems are not dominated by Python overhead; a restart that has converged is frozen and
+leaves the batch.  Each E-step and M-step is a single matrix product with the design
+matrix F = [1, y, y_i y_j] (quadratic-form expansion of the Gaussian log-density and the
+moment form of the covariance), so no (R, k, n, d) tensor is formed; this is exact
+algebra, and only floating-point rounding differs from the direct (y - mean) form.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ RIDGE = 1e-6
 STD_FLOOR = math.sqrt(RIDGE)
 #: A component whose responsibility mass falls below this is dropped (treated as empty).
 EMPTY_MASS = 1e-8
-#: Elements of the (R, k, n, d) work tensor processed at once; restarts are chunked above it.
-MAX_BATCH_ELEMENTS = 20_000_000
+#: Elements of the (n, R, k) responsibility tensor processed at once; restarts are chunked above it.
+MAX_BATCH_ELEMENTS = 8_000_000
 
 _LOG2 = math.log(2.0)
 
@@ -57,68 +61,99 @@ def mdl_cost_bits(Y: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor
     return data.sum((1, 2)) + idc.sum(1) + par.sum(1)
 
 
-def _log_gauss(Y: torch.Tensor, means: torch.Tensor, covs: torch.Tensor) -> torch.Tensor:
-    """log N(y | mean_c, cov_c) for all restarts/components/points -> (R, k, n)."""
-    d = Y.shape[1]
-    L = torch.linalg.cholesky(covs)  # (R, k, d, d)
-    Linv = torch.linalg.inv(L)  # small d x d inverses; batched triangular solves are slow in torch
-    diff = Y[None, None] - means[:, :, None, :]  # (R, k, n, d)
-    z = torch.matmul(diff, Linv.transpose(-1, -2))  # rows: L^-1 (y - mean)
-    maha = (z * z).sum(-1)  # (R, k, n)
-    logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (R, k)
-    return -0.5 * (maha + logdet[..., None] + d * math.log(2 * math.pi))
+def _features(Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Design matrix F = [1, y, y_i y_j (i <= j)] (n, 1 + d + d(d+1)/2) and the upper-triangle indices.
 
-
-def _m_step(Y: torch.Tensor, resp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Weights, means, covariances (with ridge) from responsibilities resp (R, n, k)."""
+    Every E-step log-density and every M-step moment is one GEMM with F, so no (R, k, n, d)
+    work tensor is formed.
+    """
     n, d = Y.shape
-    nk = resp.sum(1)  # (R, k)
+    iu = torch.triu_indices(d, d)
+    F = torch.cat([torch.ones(n, 1, dtype=Y.dtype), Y, Y[:, iu[0]] * Y[:, iu[1]]], 1)
+    return F, iu[0], iu[1]
+
+
+def _e_coefficients(logw: torch.Tensor, means: torch.Tensor, covs: torch.Tensor,
+                    iu0: torch.Tensor, iu1: torch.Tensor) -> torch.Tensor:
+    """Coefficients A (1 + d + d(d+1)/2, R*k) with F @ A = log w_c + log N(y | mean_c, cov_c).
+
+    -1/2 (y-mu)' P (y-mu) = -1/2 y'Py + y'P mu - 1/2 mu'P mu, with P = cov^-1 from a Cholesky
+    factor (the same factor gives log det cov).
+    """
+    R, k, d = means.shape
+    L = torch.linalg.cholesky(covs)  # (R, k, d, d)
+    P = torch.cholesky_inverse(L)
+    logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (R, k)
+    Pmu = torch.matmul(P, means[..., None])[..., 0]  # (R, k, d)
+    const = -0.5 * ((means * Pmu).sum(-1) + logdet + d * math.log(2 * math.pi)) + logw
+    quad = P[..., iu0, iu1] * torch.where(iu0 == iu1, -0.5, -1.0).to(P.dtype)
+    A = torch.cat([const[..., None], Pmu, quad], -1)  # (R, k, 1 + d + q)
+    return A.reshape(R * k, -1).T
+
+
+def _e_step(F: torch.Tensor, A: torch.Tensor, R: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-likelihood per point and restart (n, R) and responsibilities (n, R, k)."""
+    logp = (F @ A).view(-1, R, k)
+    mx = logp.amax(-1, keepdim=True)  # finite: every restart has a live component
+    e = torch.exp(logp - mx)
+    s = e.sum(-1, keepdim=True)
+    return (mx + torch.log(s))[..., 0], e.div_(s)
+
+
+def _m_step(F: torch.Tensor, resp: torch.Tensor, d: int, iu0: torch.Tensor,
+            iu1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Log-weights (R, k), means (R, k, d), covariances with ridge (R, k, d, d) from resp (n, R, k)."""
+    n, R, k = resp.shape
+    mom = (resp.reshape(n, R * k).T @ F).view(R, k, -1)  # zeroth, first, second moments
+    nk = mom[..., 0]
     alive = nk > EMPTY_MASS
-    safe = nk.clamp(min=EMPTY_MASS)
-    rT = resp.transpose(1, 2)  # (R, k, n)
-    means = torch.matmul(rT, Y) / safe[..., None]  # (R, k, d)
-    diff = Y[None, None] - means[:, :, None, :]  # (R, k, n, d)
-    covs = torch.matmul((diff * rT[..., None]).transpose(-1, -2), diff) / safe[..., None, None]
-    eye = torch.eye(d, dtype=Y.dtype)
-    covs = covs + RIDGE * eye
+    safe = nk.clamp(min=EMPTY_MASS)[..., None]
+    means = mom[..., 1:1 + d] / safe
+    second = torch.zeros(R, k, d, d, dtype=F.dtype)
+    second[..., iu0, iu1] = mom[..., 1 + d:] / safe
+    second[..., iu1, iu0] = mom[..., 1 + d:] / safe
+    eye = torch.eye(d, dtype=F.dtype)
+    covs = second - means[..., :, None] * means[..., None, :] + RIDGE * eye
     covs = torch.where(alive[..., None, None], covs, eye.expand_as(covs))
-    logw = torch.where(alive, torch.log(safe / n), torch.full_like(nk, -math.inf))
+    logw = torch.where(alive, torch.log(safe[..., 0] / n), torch.full_like(nk, -math.inf))
     return logw, means, covs
 
 
 def _emh_batch(Y: torch.Tensor, init_idx: np.ndarray, max_iter: int, tol: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Run EMh for a batch of restarts; init_idx (R, k) row indices of the initial means.
 
+    A restart stops when its relative log-likelihood gain falls below ``tol`` (its parameters
+    are then frozen and it leaves the batch) or after ``max_iter`` iterations.
     Returns hard labels (R, n) and the number of EM iterations per restart (R,).
     """
     n, d = Y.shape
     R, k = init_idx.shape
+    F, iu0, iu1 = _features(Y)
     mu0 = Y[torch.from_numpy(init_idx)]  # (R, k, d)
     dist = torch.cdist(Y[None].expand(R, n, d), mu0)  # (R, n, k)
-    resp = torch.nn.functional.one_hot(dist.argmin(-1), k).to(Y.dtype)
-    logw, means, covs = _m_step(Y, resp)
+    resp = torch.nn.functional.one_hot(dist.argmin(-1), k).to(Y.dtype).transpose(0, 1)  # (n, R, k)
+    logw, means, covs = _m_step(F, resp, d, iu0, iu1)
+    del dist, resp
     prev_ll = torch.full((R,), -math.inf, dtype=Y.dtype)
-    active = torch.ones(R, dtype=torch.bool)
     iters = torch.zeros(R, dtype=torch.long)
+    act = torch.arange(R)  # restarts still iterating
     for _ in range(max_iter):
-        logp = _log_gauss(Y, means, covs) + logw[..., None]  # (R, k, n)
-        norm = torch.logsumexp(logp, dim=1)  # (R, n)
-        ll = norm.sum(1)
-        gain = (ll - prev_ll) / ll.abs().clamp(min=1e-300)
-        newly_done = active & torch.isfinite(prev_ll) & (gain < tol)
-        active = active & ~newly_done
-        if not bool(active.any()):
+        a = len(act)
+        ll_pts, resp = _e_step(F, _e_coefficients(logw[act], means[act], covs[act], iu0, iu1), a, k)
+        ll = ll_pts.sum(0)
+        prev = prev_ll[act]
+        gain = (ll - prev) / ll.abs().clamp(min=1e-300)
+        keep = ~(torch.isfinite(prev) & (gain < tol))
+        if not bool(keep.any()):
             break
-        iters += active.long()
-        prev_ll = torch.where(active, ll, prev_ll)
-        resp = torch.exp(logp - norm[:, None, :]).transpose(1, 2)  # (R, n, k)
-        nlogw, nmeans, ncovs = _m_step(Y, resp)
-        a = active
-        logw = torch.where(a[:, None], nlogw, logw)
-        means = torch.where(a[:, None, None], nmeans, means)
-        covs = torch.where(a[:, None, None, None], ncovs, covs)
-    logp = _log_gauss(Y, means, covs) + logw[..., None]
-    return logp.argmax(1), iters
+        act = act[keep]
+        iters[act] += 1
+        prev_ll[act] = ll[keep]
+        if not bool(keep.all()):
+            resp = resp[:, keep]
+        logw[act], means[act], covs[act] = _m_step(F, resp, d, iu0, iu1)
+    logp = (F @ _e_coefficients(logw, means, covs, iu0, iu1)).view(n, R, k)
+    return logp.argmax(-1).T.contiguous(), iters
 
 
 def emh_best(Y: np.ndarray, k: int, n_restarts: int, rng: np.random.Generator, *,
@@ -133,7 +168,7 @@ def emh_best(Y: np.ndarray, k: int, n_restarts: int, rng: np.random.Generator, *
         lab = torch.zeros((1, n), dtype=torch.long)
         return np.zeros(n, dtype=np.int64), float(mdl_cost_bits(T, lab, 1)[0]), 0
     init = np.stack([rng.choice(n, size=k, replace=False) for _ in range(n_restarts)])
-    chunk = max(1, MAX_BATCH_ELEMENTS // (k * n * d))
+    chunk = max(1, MAX_BATCH_ELEMENTS // (k * n))
     best_cost, best_lab, total_iter = math.inf, None, 0
     for i in range(0, n_restarts, chunk):
         labels, iters = _emh_batch(T, init[i:i + chunk], max_iter, tol)
