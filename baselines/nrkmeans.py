@@ -335,12 +335,80 @@ def prepare(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return Xc, mean, total_scatter(Xc)
 
 
+class BestOfStarts:
+    """The fit driver shared by :class:`NrKmeans` and :class:`baselines.subkmeans.SubKmeans`.
+
+    Both validate X, their own ``n_clusters`` (:meth:`_subspaces`) and the same
+    hyperparameters (``n_init``, ``max_iter``, ``reorth_every``, ``eig_tol``,
+    ``random_state``, ``progress``), run :func:`best_of_runs` on the centred data
+    and keep the same attributes of the kept start, and check X the same way in
+    ``predict``/``transform`` (:meth:`_centred`); only the rest of the result differs
+    (SubKmeans is NrKmeans with ``n_clusters = [k, 1]``).  The subclasses
+    keep their own signatures (defaults differ) and store the hyperparameters here.
+    """
+
+    def __init__(self, *, n_clusters: object, n_init: int, max_iter: int, eig_tol: float, reorth_every: int,
+                 random_state: object, progress: bool) -> None:
+        self.n_clusters = n_clusters
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.eig_tol = eig_tol
+        self.reorth_every = reorth_every
+        self.random_state = random_state
+        self.progress = progress
+
+    def _subspaces(self, n: int, d: int) -> tuple[list[int], bool]:
+        """Validated cluster counts per subspace and whether the last is a noise space."""
+        raise NotImplementedError
+
+    def _fit_starts(self, X: np.ndarray) -> tuple[SubspaceRun, list[int], bool, np.ndarray]:
+        """Validate, run the ``n_init`` starts and set the common attributes of the kept one.
+
+        Sets ``mean_``, ``loss_``, ``all_losses_``, ``cost_history_``, ``n_iter_``,
+        ``converged_``, ``n_reseeded_`` and ``V_``; returns ``(run, ks, noise, S_T)``.
+        """
+        A = check_X(X)
+        ks, noise = self._subspaces(*A.shape)
+        n_init = check_positive_int(self.n_init, "n_init")
+        max_iter = check_positive_int(self.max_iter, "max_iter")
+        reorth = check_positive_int(self.reorth_every, "reorth_every")
+        tol = check_eig_tol(self.eig_tol)
+        rng = as_generator(self.random_state)
+        Xc, mean, S_T = prepare(A)
+        del A  # keep one n x d float64 copy (the centred data) during the iterations
+        run, losses = best_of_runs(Xc, S_T, ks, noise, n_init, rng, max_iter, tol, reorth,
+                                   self.progress, type(self).__name__)
+        self.mean_ = mean
+        self.loss_ = float(run.cost)
+        self.all_losses_ = losses
+        self.cost_history_ = list(run.cost_history)
+        self.n_iter_ = run.n_iter
+        self.converged_ = run.converged
+        self.n_reseeded_ = run.n_reseeded
+        self.V_ = run.V
+        return run, ks, noise, S_T
+
+    def _centred(self, X: np.ndarray) -> np.ndarray:
+        """X (validated, with the fitted number of features) minus ``mean_``, for predict/transform."""
+        check_is_fitted(self, "labels_")
+        A = check_X(X)
+        if A.shape[1] != self.V_.shape[0]:
+            raise ValueError(f"X has {A.shape[1]} features; the model was fitted on {self.V_.shape[0]}")
+        return A - self.mean_
+
+    def _warn_unconverged(self, run: SubspaceRun) -> None:
+        """ConvergenceWarning, attributed to the caller of ``fit``, when the kept start hit ``max_iter``."""
+        if not run.converged:
+            warnings.warn(f"{type(self).__name__}: the kept start did not converge in max_iter="
+                          f"{self.max_iter} iterations", ConvergenceWarning, stacklevel=3)
+
+
 # ---------------------------------------------------------------------------
 # the estimator
 # ---------------------------------------------------------------------------
 
 
-class NrKmeans(BaseEstimator, ClusterMixin):
+class NrKmeans(BestOfStarts, BaseEstimator, ClusterMixin):
     """NrKmeans (Mautz et al., KDD 2018): several k-means clusterings in orthogonal subspaces.
 
     Parameters
@@ -378,73 +446,43 @@ class NrKmeans(BaseEstimator, ClusterMixin):
     def __init__(self, n_clusters: Sequence[int] = (3, 3), n_init: int = 10, max_iter: int = 300,
                  eig_tol: float = DEFAULT_EIG_TOL, reorth_every: int = 10, random_state: object = None,
                  progress: bool = True) -> None:
-        self.n_clusters = n_clusters
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.eig_tol = eig_tol
-        self.reorth_every = reorth_every
-        self.random_state = random_state
-        self.progress = progress
+        super().__init__(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, eig_tol=eig_tol,
+                         reorth_every=reorth_every, random_state=random_state, progress=progress)
 
-    def fit(self, X: np.ndarray, y: object = None) -> "NrKmeans":
-        """Run ``n_init`` starts of NrKmeans on X (n x d) and keep the one of lowest cost."""
-        A = check_X(X)
-        n, d = A.shape
+    def _subspaces(self, n: int, d: int) -> tuple[list[int], bool]:
         ks = check_n_clusters_list(self.n_clusters, n, allow_noise_last=True)
         noise = ks[-1] == 1
         if noise and len(ks) == 1:
             raise ValueError("n_clusters must contain at least one clustering with k >= 2 besides the noise space")
         if len(ks) > d:
             raise ValueError(f"n_clusters has {len(ks)} subspaces but X has only d = {d} features")
-        n_init = check_positive_int(self.n_init, "n_init")
-        max_iter = check_positive_int(self.max_iter, "max_iter")
-        reorth = check_positive_int(self.reorth_every, "reorth_every")
-        tol = check_eig_tol(self.eig_tol)
-        rng = as_generator(self.random_state)
-        Xc, mean, S_T = prepare(A)
-        del A  # keep one n x d float64 copy (the centred data) during the iterations
-        run, losses = best_of_runs(Xc, S_T, ks, noise, n_init, rng, max_iter, tol, reorth,
-                                   self.progress, "NrKmeans")
-        self._set_fitted(run, losses, ks, noise, mean, S_T)
-        return self
+        return ks, noise
 
-    def _set_fitted(self, run: SubspaceRun, losses: list[float], ks: list[int], noise: bool,
-                    mean: np.ndarray, S_T: np.ndarray) -> None:
+    def fit(self, X: np.ndarray, y: object = None) -> "NrKmeans":
+        """Run ``n_init`` starts of NrKmeans on X (n x d) and keep the one of lowest cost."""
+        run, ks, noise, S_T = self._fit_starts(X)
         keep = run.subspaces
-        self.mean_ = mean
         self.labels_ = run.labels[:, keep]
-        self.loss_ = float(run.cost)
-        self.all_losses_ = losses
-        self.cost_history_ = list(run.cost_history)
-        self.n_iter_ = run.n_iter
-        self.converged_ = run.converged
-        self.V_ = run.V
         self.m_ = list(run.m)
         bounds = np.cumsum([0] + self.m_)
         self.P_ = [np.arange(bounds[i], bounds[i + 1]) for i in range(len(keep))]
-        self.cluster_centers_ = [run.centres[j] + mean for j in keep]
+        self.cluster_centers_ = [run.centres[j] + self.mean_ for j in keep]
         self.scatter_matrices_ = [within_scatter(S_T, run.factors[j]) for j in keep]
         self.n_clusters_ = [ks[j] for j in keep]
         self.subspace_indices_ = list(keep)
         self.lost_subspaces_ = list(run.lost)
         self.has_noise_space_ = noise and (len(ks) - 1) in keep
-        self.n_reseeded_ = run.n_reseeded
         if run.lost:
             warnings.warn(f"{type(self).__name__}: subspace(s) {run.lost} of n_clusters={ks} ended with 0 "
                           "dimensions (lost subspaces) and were removed from labels_", RuntimeWarning,
-                          stacklevel=3)
-        if not run.converged:
-            warnings.warn(f"{type(self).__name__}: the kept start did not converge in max_iter="
-                          f"{self.max_iter} iterations", ConvergenceWarning, stacklevel=3)
+                          stacklevel=2)
+        self._warn_unconverged(run)
+        return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Nearest centre in each subspace, shape (n, S) (the noise space's column is all 0)."""
-        check_is_fitted(self, "labels_")
-        A = check_X(X)
-        if A.shape[1] != self.V_.shape[0]:
-            raise ValueError(f"X has {A.shape[1]} features; the model was fitted on {self.V_.shape[0]}")
-        Xc = A - self.mean_
-        out = np.zeros((A.shape[0], len(self.P_)), dtype=np.int64)
+        Xc = self._centred(X)
+        out = np.zeros((Xc.shape[0], len(self.P_)), dtype=np.int64)
         for s, (cols, k) in enumerate(zip(self.P_, self.n_clusters_)):
             if k == 1:
                 continue

@@ -32,16 +32,13 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
-from baselines.initialisation import as_generator
-from baselines.nrkmeans import DEFAULT_EIG_TOL, best_of_runs, check_eig_tol, prepare
+from baselines.nrkmeans import DEFAULT_EIG_TOL, BestOfStarts
 from baselines.scatter import nearest_centre
-from baselines.validation import check_n_clusters, check_positive_int, check_X
+from baselines.validation import check_n_clusters
 
 
-class SubKmeans(BaseEstimator, ClusterMixin):
+class SubKmeans(BestOfStarts, BaseEstimator, ClusterMixin):
     """SubKmeans (Mautz et al., KDD 2017): k-means in a learned (<= k-1)-dimensional subspace.
 
     Parameters
@@ -64,58 +61,32 @@ class SubKmeans(BaseEstimator, ClusterMixin):
     def __init__(self, n_clusters: int = 8, n_init: int = 1, max_iter: int = 300,
                  eig_tol: float = DEFAULT_EIG_TOL, reorth_every: int = 10, random_state: object = None,
                  progress: bool = True) -> None:
-        self.n_clusters = n_clusters
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.eig_tol = eig_tol
-        self.reorth_every = reorth_every
-        self.random_state = random_state
-        self.progress = progress
+        super().__init__(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, eig_tol=eig_tol,
+                         reorth_every=reorth_every, random_state=random_state, progress=progress)
 
-    def fit(self, X: np.ndarray, y: object = None) -> "SubKmeans":
-        """Run ``n_init`` SubKmeans starts on X (n x d) and keep the one of lowest cost."""
-        A = check_X(X)
-        n, d = A.shape
+    def _subspaces(self, n: int, d: int) -> tuple[list[int], bool]:
         k = check_n_clusters(self.n_clusters, n)
         if k < 2:
             raise ValueError(f"n_clusters = {k} must be >= 2")
         if d < 2:
             raise ValueError(f"X has d = {d} feature; SubKmeans needs d >= 2 (a cluster and a noise space)")
-        n_init = check_positive_int(self.n_init, "n_init")
-        max_iter = check_positive_int(self.max_iter, "max_iter")
-        reorth = check_positive_int(self.reorth_every, "reorth_every")
-        tol = check_eig_tol(self.eig_tol)
-        rng = as_generator(self.random_state)
-        Xc, mean, _S_T = prepare(A)
-        del A
-        run, losses = best_of_runs(Xc, _S_T, [k, 1], True, n_init, rng, max_iter, tol, reorth,
-                                   self.progress, "SubKmeans")
-        self.mean_ = mean
+        return [k, 1], True
+
+    def fit(self, X: np.ndarray, y: object = None) -> "SubKmeans":
+        """Run ``n_init`` SubKmeans starts on X (n x d) and keep the one of lowest cost."""
+        run, _ks, _noise, _S_T = self._fit_starts(X)
         self.labels_ = run.labels[:, 0].copy()
-        self.loss_ = float(run.cost)
-        self.all_losses_ = losses
-        self.cost_history_ = list(run.cost_history)
-        self.n_iter_ = run.n_iter
-        self.converged_ = run.converged
-        self.n_reseeded_ = run.n_reseeded
-        self.V_ = run.V
         self.m_ = int(run.m[0]) if 0 in run.subspaces else 0
-        self.cluster_centers_ = run.centres[0] + mean
+        self.cluster_centers_ = run.centres[0] + self.mean_
         if self.m_ == 0:
             warnings.warn("SubKmeans: the cluster space ended with 0 dimensions (all centres coincide); "
                           "labels_ are those of the last assignment", RuntimeWarning, stacklevel=2)
-        if not run.converged:
-            warnings.warn(f"SubKmeans: the kept start did not converge in max_iter={self.max_iter} iterations",
-                          ConvergenceWarning, stacklevel=2)
+        self._warn_unconverged(run)
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Coordinates of X in the cluster space: (X - mean_) V_[:, :m_]."""
-        check_is_fitted(self, "labels_")
-        A = check_X(X)
-        if A.shape[1] != self.V_.shape[0]:
-            raise ValueError(f"X has {A.shape[1]} features; the model was fitted on {self.V_.shape[0]}")
-        return (A - self.mean_) @ self.V_[:, : self.m_]
+        return self._centred(X) @ self.V_[:, : self.m_]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Nearest centre in the cluster space, shape (n,)."""
