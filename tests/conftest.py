@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: an isolated NRBENCH_HOME per test session, and real-data lookup."""
+"""Shared pytest fixtures: an isolated NRBENCH_HOME per test session, real-data lookup, and the
+SYNTH-2 data with a small pretrained FC autoencoder that the DCN and DEC/IDEC tests share."""
 
 from __future__ import annotations
 
@@ -33,3 +34,23 @@ def real_data_dir() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def synth2_ae() -> tuple[np.ndarray, np.ndarray, object]:
+    """SYNTH-2 (600 points, 4 clusters in 2 of 4 dims), z-scored, its labels and a small pretrained FC autoencoder.
+
+    Shared by the DCN and DEC/IDEC tests (the methods copy the network and never
+    modify it; their tests assert that).  generators.build (not get): a session
+    fixture runs outside the per-test NRBENCH_HOME.
+    """
+    import generators
+    from generators.preprocessing import apply
+    from methods.pretrain import pretrain
+
+    ds = generators.build("synth", n=600, k=2, seed=0, progress=False)
+    X = apply(ds.X, ("zscore",))
+    ae = pretrain(X=X, arch={"arch": "feedforward", "hidden": [32, 32], "embedding_dim": 4}, seed=0,
+                  budget={"iterations": 150, "finetune_iterations": 50, "batch_size": 100}, preprocessing=(),
+                  device="cpu", cache=False, progress=False)
+    return X, ds.labels[:, 0], ae
