@@ -8,32 +8,15 @@ import torch
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 
-import generators
 from benchmark.metrics import nmi
-from generators.preprocessing import apply
 from methods.base import DivergedError, encode_all
 from methods.dcn import DCN
-from methods.pretrain import pretrain
 
 FIT = dict(max_iter=200, batch_size=100, device="cpu", progress=False)
 
 
-@pytest.fixture(scope="module")
-def synth():
-    """SYNTH-2 (600 points, 4 clusters in 2 of 4 dims), z-scored, and a small pretrained FC autoencoder.
-
-    generators.build (not get): a module fixture runs outside the per-test NRBENCH_HOME.
-    """
-    ds = generators.build("synth", n=600, k=2, seed=0, progress=False)
-    X = apply(ds.X, ("zscore",))
-    ae = pretrain(X=X, arch={"arch": "feedforward", "hidden": [32, 32], "embedding_dim": 4}, seed=0,
-                  budget={"iterations": 150, "finetune_iterations": 50, "batch_size": 100}, preprocessing=(),
-                  device="cpu", cache=False, progress=False)
-    return X, ds.labels[:, 0], ae
-
-
-def test_recovers_synth_clusters_and_improves_on_its_kmeans_init(synth) -> None:
-    X, y, ae = synth
+def test_recovers_synth_clusters_and_improves_on_its_kmeans_init(synth2_ae) -> None:
+    X, y, ae = synth2_ae
     m = DCN(4, ae, lambda_=1.0, random_state=0, **FIT).fit(X)
     # measured: k-means on the pretrained embedding 0.754, DCN 1.000
     assert nmi(y, m.init_labels_) < 0.85
@@ -47,8 +30,8 @@ def test_recovers_synth_clusters_and_improves_on_its_kmeans_init(synth) -> None:
     np.testing.assert_array_equal(((Z[:, None] - m.cluster_centers_[None]) ** 2).sum(-1).argmin(1), m.labels_)
 
 
-def test_zero_iterations_is_kmeans_on_embedding_with_exact_loss(synth) -> None:
-    X, _, ae = synth
+def test_zero_iterations_is_kmeans_on_embedding_with_exact_loss(synth2_ae) -> None:
+    X, _, ae = synth2_ae
     lam = 0.7
     m = DCN(4, ae, lambda_=lam, random_state=3, **{**FIT, "max_iter": 0}).fit(X)
     Z = encode_all(ae, X).astype(np.float64)
@@ -64,8 +47,8 @@ def test_zero_iterations_is_kmeans_on_embedding_with_exact_loss(synth) -> None:
     assert m.loss_ == pytest.approx(lam / 2 * comp + rec, rel=1e-6)
 
 
-def test_deterministic_and_caller_network_untouched(synth) -> None:
-    X, _, ae = synth
+def test_deterministic_and_caller_network_untouched(synth2_ae) -> None:
+    X, _, ae = synth2_ae
     before = {k: v.clone() for k, v in ae.state_dict().items()}
     a = DCN(4, ae, random_state=5, **{**FIT, "max_iter": 60}).fit(X)
     b = clone(a).fit(X)
@@ -77,8 +60,8 @@ def test_deterministic_and_caller_network_untouched(synth) -> None:
     assert not all(torch.equal(before[k], v) for k, v in a.autoencoder_.state_dict().items())
 
 
-def test_lambda_trades_compression_for_reconstruction(synth) -> None:
-    X, _, ae = synth
+def test_lambda_trades_compression_for_reconstruction(synth2_ae) -> None:
+    X, _, ae = synth2_ae
     kw = {**FIT, "max_iter": 100}
     lo = DCN(4, ae, lambda_=0.1, random_state=0, **kw).fit(X)
     hi = DCN(4, ae, lambda_=10.0, random_state=0, **kw).fit(X)
@@ -86,14 +69,14 @@ def test_lambda_trades_compression_for_reconstruction(synth) -> None:
     assert hi.loss_terms_["reconstruction"] > lo.loss_terms_["reconstruction"]
 
 
-def test_tolerance_stops_early(synth) -> None:
-    X, _, ae = synth
+def test_tolerance_stops_early(synth2_ae) -> None:
+    X, _, ae = synth2_ae
     m = DCN(4, ae, random_state=0, tol=0.5, **{**FIT, "max_iter": 1000}).fit(X)
     assert m.converged_ and m.n_iter_ == 6  # checked every epoch = 600 // 100 iterations
 
 
-def test_identity_augmentation_matches_plain_run(synth) -> None:
-    X, _, ae = synth
+def test_identity_augmentation_matches_plain_run(synth2_ae) -> None:
+    X, _, ae = synth2_ae
     kw = {**FIT, "max_iter": 30}
     plain = DCN(4, ae, random_state=2, **kw).fit(X)
     ident = DCN(4, ae, random_state=2, augmentation=lambda x: x.clone(), **kw).fit(X)
@@ -103,8 +86,8 @@ def test_identity_augmentation_matches_plain_run(synth) -> None:
         DCN(4, ae, random_state=2, augmentation=lambda x: x[:, :2], **kw).fit(X)
 
 
-def test_divergence_names_iteration_and_terms(synth) -> None:
-    X, _, ae = synth
+def test_divergence_names_iteration_and_terms(synth2_ae) -> None:
+    X, _, ae = synth2_ae
     with pytest.raises(DivergedError, match=r"diverged at iteration 2: compression=\S+, reconstruction=(inf|nan)"):
         DCN(4, ae, random_state=0, lr=1e36, **FIT).fit(X)
 
@@ -122,8 +105,8 @@ def test_divergence_names_iteration_and_terms(synth) -> None:
     ({"autoencoder": None}, None, "autoencoder"),
     ({"augmentation": 3}, None, "augmentation"),
 ])
-def test_bad_input(synth, kwargs, Xfun, match) -> None:
-    X, _, ae = synth
+def test_bad_input(synth2_ae, kwargs, Xfun, match) -> None:
+    X, _, ae = synth2_ae
     params = dict(n_clusters=4, autoencoder=ae, random_state=0, **FIT)
     params.update(kwargs)
     with pytest.raises(ValueError, match=match):
@@ -137,8 +120,8 @@ def test_predict_before_fit() -> None:
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
-def test_dcn_on_cuda(synth) -> None:
-    X, y, ae = synth
+def test_dcn_on_cuda(synth2_ae) -> None:
+    X, y, ae = synth2_ae
     m = DCN(4, ae, random_state=0, **{**FIT, "device": "cuda"}).fit(X)
     assert m.labels_.shape == (600,)
     assert next(m.autoencoder_.parameters()).device.type == "cuda"

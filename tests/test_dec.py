@@ -7,25 +7,11 @@ import pytest
 import torch
 from sklearn.base import clone
 
-import generators
 from benchmark.metrics import nmi
-from generators.preprocessing import apply
 from methods.base import DivergedError
 from methods.dec import DEC, IDEC, kl_divergence, soft_assignment, target_distribution
-from methods.pretrain import pretrain
 
 FIT = dict(max_iter=200, batch_size=100, update_interval=20, device="cpu", progress=False)
-
-
-@pytest.fixture(scope="module")
-def synth():
-    """SYNTH-2 (600 points), z-scored, with a small pretrained FC autoencoder (same setting as test_dcn)."""
-    ds = generators.build("synth", n=600, k=2, seed=0, progress=False)
-    X = apply(ds.X, ("zscore",))
-    ae = pretrain(X=X, arch={"arch": "feedforward", "hidden": [32, 32], "embedding_dim": 4}, seed=0,
-                  budget={"iterations": 150, "finetune_iterations": 50, "batch_size": 100}, preprocessing=(),
-                  device="cpu", cache=False, progress=False)
-    return X, ds.labels[:, 0], ae
 
 
 def test_soft_assignment_exact_values() -> None:
@@ -60,8 +46,8 @@ def test_kl_divergence_exact() -> None:
     assert float(kl_divergence(q, q)) == pytest.approx(0.0, abs=1e-7)
 
 
-def test_dec_recovers_synth_clusters(synth) -> None:
-    X, y, ae = synth
+def test_dec_recovers_synth_clusters(synth2_ae) -> None:
+    X, y, ae = synth2_ae
     m = DEC(4, ae, random_state=0, **FIT).fit(X)
     # measured: k-means init 0.750, DEC 1.000 (converged after 180 iterations)
     assert nmi(y, m.init_labels_) < 0.85
@@ -75,8 +61,8 @@ def test_dec_recovers_synth_clusters(synth) -> None:
     assert m.transform(X).shape == (600, 4)
 
 
-def test_idec_keeps_reconstruction_and_recovers_clusters(synth) -> None:
-    X, y, ae = synth
+def test_idec_keeps_reconstruction_and_recovers_clusters(synth2_ae) -> None:
+    X, y, ae = synth2_ae
     dec = DEC(4, ae, random_state=0, **FIT).fit(X)
     idec = IDEC(4, ae, random_state=0, **FIT).fit(X)
     # measured: IDEC 0.896 (gamma 0.1 keeps it close to the pretrained embedding)
@@ -92,8 +78,8 @@ def test_idec_keeps_reconstruction_and_recovers_clusters(synth) -> None:
     assert idec.get_params()["gamma"] == 0.1
 
 
-def test_deterministic_and_caller_network_untouched(synth) -> None:
-    X, _, ae = synth
+def test_deterministic_and_caller_network_untouched(synth2_ae) -> None:
+    X, _, ae = synth2_ae
     before = {k: v.clone() for k, v in ae.state_dict().items()}
     a = IDEC(4, ae, random_state=4, **{**FIT, "max_iter": 40}).fit(X)
     b = clone(a).fit(X)
@@ -103,16 +89,16 @@ def test_deterministic_and_caller_network_untouched(synth) -> None:
     assert all(torch.equal(before[k], v) for k, v in ae.state_dict().items())
 
 
-def test_tolerance_stops_at_a_target_update(synth) -> None:
-    X, _, ae = synth
+def test_tolerance_stops_at_a_target_update(synth2_ae) -> None:
+    X, _, ae = synth2_ae
     m = DEC(4, ae, random_state=0, **{**FIT, "max_iter": 2000, "tol": 0.5}).fit(X)
     assert m.converged_ and m.n_iter_ == 20  # first comparison is at the second P update
     never = DEC(4, ae, random_state=0, **{**FIT, "max_iter": 50, "tol": None}).fit(X)
     assert not never.converged_ and never.n_iter_ == 50
 
 
-def test_divergence_names_iteration(synth) -> None:
-    X, _, ae = synth
+def test_divergence_names_iteration(synth2_ae) -> None:
+    X, _, ae = synth2_ae
     with pytest.raises(DivergedError, match=r"diverged at iteration \d+: kl=\S+, reconstruction=(inf|nan)"):
         IDEC(4, ae, random_state=0, lr=1e36, **FIT).fit(X)
 
@@ -128,8 +114,8 @@ def test_divergence_names_iteration(synth) -> None:
     (IDEC, {"gamma": -0.1}, None, "gamma"),
     (IDEC, {"max_iter": -1}, None, "max_iter"),
 ])
-def test_bad_input(synth, cls, kwargs, Xfun, match) -> None:
-    X, _, ae = synth
+def test_bad_input(synth2_ae, cls, kwargs, Xfun, match) -> None:
+    X, _, ae = synth2_ae
     params = dict(n_clusters=4, autoencoder=ae, random_state=0, **FIT)
     params.update(kwargs)
     with pytest.raises(ValueError, match=match):
