@@ -64,15 +64,39 @@ def _log_norm_const(h: np.ndarray) -> float:
     return float(np.sum(np.log(h)) + 0.5 * len(h) * math.log(2 * math.pi))
 
 
-def _pairwise_logsumexp(Y: torch.Tensor, R: torch.Tensor, chunk: int) -> torch.Tensor:
-    """For each row y of Y: log sum_r exp(-||y - r||^2 / 2) over the rows r of R (chunked)."""
+def _pairwise_kernel_sum(Y: torch.Tensor, R: torch.Tensor, chunk: int) -> torch.Tensor:
+    """For each row y of Y: sum_r exp(-||y - r||^2 / 2) over the rows r of R (chunked).
+
+    A plain sum of exponentials rather than a log-sum-exp: every term is <= 1, so nothing
+    overflows, and in the exact estimate each point's own kernel (= 1) keeps the sum away
+    from underflow.  ``-||y-r||^2/2 = y.r - |y|^2/2 - |r|^2/2`` is one ``addmm``.
+    """
     out = torch.empty(Y.shape[0], dtype=Y.dtype)
-    rsq = (R * R).sum(1)
+    half_rsq = -0.5 * (R * R).sum(1)
     for i in range(0, Y.shape[0], chunk):
         q = Y[i:i + chunk]
-        D = torch.addmm(rsq[None, :], q, R.T, alpha=-2.0)
-        D.add_((q * q).sum(1, keepdim=True)).clamp_(min=0.0).mul_(-0.5)
-        out[i:i + chunk] = torch.logsumexp(D, dim=1)
+        D = torch.addmm(half_rsq[None, :], q, R.T)
+        D.add_(-0.5 * (q * q).sum(1, keepdim=True)).clamp_(max=0.0).exp_()
+        out[i:i + chunk] = D.sum(1)
+    return out
+
+
+def _self_kernel_sum(Y: torch.Tensor, chunk: int) -> torch.Tensor:
+    """sum_j exp(-||y_i - y_j||^2 / 2) for every row i of Y, over all rows j (own term included).
+
+    The kernel matrix is symmetric, so only the blocks on and above the diagonal are formed:
+    an off-diagonal block adds its row sums to its rows and its column sums to its columns.
+    """
+    n = Y.shape[0]
+    out = torch.zeros(n, dtype=Y.dtype)
+    half_sq = -0.5 * (Y * Y).sum(1)
+    for i in range(0, n, chunk):
+        q = Y[i:i + chunk]
+        D = torch.addmm(half_sq[None, i:], q, Y[i:].T)
+        D.add_(half_sq[i:i + chunk, None]).clamp_(max=0.0).exp_()
+        out[i:i + chunk] += D.sum(1)
+        if D.shape[1] > q.shape[0]:
+            out[i + chunk:] += D[:, q.shape[0]:].sum(0)
     return out
 
 
@@ -80,7 +104,7 @@ def kde_log_density_exact(X: np.ndarray, h: np.ndarray, chunk: int = 1024) -> np
     """Natural-log KDE density at every sample point, by the full O(n^2) sum (float64)."""
     n = X.shape[0]
     Y = torch.from_numpy(np.ascontiguousarray(X / h, dtype=np.float64))
-    lse = _pairwise_logsumexp(Y, Y, chunk).numpy()
+    lse = torch.log(_self_kernel_sum(Y, chunk)).numpy()
     return lse - math.log(n) - _log_norm_const(h)
 
 
@@ -90,15 +114,14 @@ def kde_log_density_reference(X: np.ndarray, h: np.ndarray, n_reference: int,
 
     f(x_i) = 1/n [K(0) + (n-1)/r' * sum_{j in R, j != i} K(x_i - x_j)], with r' the number
     of reference points other than i: an unbiased estimate of the exact KDE in which the
-    self term is exact.  float32 distances, float64 accumulation.
+    self term is exact.  float32 distances and sums, float64 afterwards.
     """
     n = X.shape[0]
     r = min(n_reference, n)
     ref_idx = np.sort(rng.choice(n, size=r, replace=False))
     Y = torch.from_numpy(np.ascontiguousarray(X / h, dtype=np.float32))
     R = Y[torch.from_numpy(ref_idx)]
-    lse = _pairwise_logsumexp(Y, R, chunk).double().numpy()
-    others = np.exp(lse)  # includes the self term (=1) for points in the reference set
+    others = _pairwise_kernel_sum(Y, R, chunk).double().numpy()  # includes the self term for reference points
     is_ref = np.zeros(n, dtype=bool)
     is_ref[ref_idx] = True
     others = np.where(is_ref, np.maximum(others - 1.0, 0.0), others)
