@@ -17,7 +17,8 @@ One source of truth for
   estimators (DCN, DEC/IDEC): hyperparameter checks, device, a trainable copy of
   the network and the k-means initialisation on its embedding (with the
   parameter checks :func:`check_int`, :func:`check_real`, :func:`check_tol`,
-  :func:`check_autoencoder`, :func:`check_n_clusters`).
+  :func:`check_autoencoder`, :func:`check_n_clusters`), and their
+  ``predict``/``transform`` plumbing (:class:`TrainedEmbeddingMixin`).
 """
 
 from __future__ import annotations
@@ -324,3 +325,21 @@ def start_single_fit(estimator: Any, X: Any) -> SingleFitStart:
         X=Xf, n_clusters=k, max_iter=max_iter, batch_size=batch_size, lr=lr, tol=tol, device=device, rng=rng,
         autoencoder=ae, init_labels=km.labels_.astype(np.int64),
         init_centers=torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=device))
+
+
+class TrainedEmbeddingMixin:
+    """``transform`` and the input handling of ``predict`` for an estimator that keeps its trained
+    network in ``autoencoder_`` and its centres (in the embedding) in ``cluster_centers_`` (DCN, DEC/IDEC)."""
+
+    def _fitted_input(self, X: Any) -> tuple[np.ndarray, torch.device, torch.Tensor]:
+        """Validated X, the trained network's device and the centres on it; unfitted: ``ValueError``."""
+        if not hasattr(self, "autoencoder_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+        Xf = check_fit_input(X, self.autoencoder_)
+        device = next(self.autoencoder_.parameters()).device
+        return Xf, device, torch.as_tensor(self.cluster_centers_, device=device)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """The trained embedding ``enc(X)`` (the space of ``cluster_centers_``)."""
+        Xf, device, _ = self._fitted_input(X)
+        return encode_all(self.autoencoder_, Xf, device)
