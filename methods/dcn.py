@@ -45,8 +45,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
 from methods.autoencoders import Autoencoder
-from methods.base import (MiniBatchCenters, batch, check_finite_loss, check_fit_input, check_real, data_on_device,
-                          encode_all, minibatches, start_single_fit)
+from methods.base import (MiniBatchCenters, TrainedEmbeddingMixin, batch, check_finite_loss, check_real,
+                          data_on_device, encode_all, minibatches, start_single_fit)
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -78,7 +78,7 @@ def reconstruction_sq_error(ae: Autoencoder, X: np.ndarray, device: torch.device
 
 
 # --------------------------------------------------------------------------- DCN
-class DCN(BaseEstimator, ClusterMixin):
+class DCN(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
     """Deep Clustering Network (Yang et al. 2017) with mini-batch centre updates.
 
     Parameters
@@ -189,19 +189,7 @@ class DCN(BaseEstimator, ClusterMixin):
         lab, d2 = nearest_center(Z, centers)
         return lab.cpu().numpy().astype(np.int64), d2.double().cpu().numpy()
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "autoencoder_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
-
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Nearest centre of the trained embedding of X."""
-        self._check_fitted()
-        X = check_fit_input(X, self.autoencoder_)
-        device = next(self.autoencoder_.parameters()).device
-        return self._assign(self.autoencoder_, torch.as_tensor(self.cluster_centers_, device=device), X, device)[0]
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """The trained embedding ``enc(X)`` (the space of ``cluster_centers_``)."""
-        self._check_fitted()
-        X = check_fit_input(X, self.autoencoder_)
-        return encode_all(self.autoencoder_, X, next(self.autoencoder_.parameters()).device)
+        Xf, device, centers = self._fitted_input(X)
+        return self._assign(self.autoencoder_, centers, Xf, device)[0]

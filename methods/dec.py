@@ -36,8 +36,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
 from methods.autoencoders import Autoencoder
-from methods.base import (batch, check_finite_loss, check_fit_input, check_int, check_real, data_on_device, encode_all,
-                          minibatches, start_single_fit)
+from methods.base import (TrainedEmbeddingMixin, batch, check_finite_loss, check_int, check_real, data_on_device,
+                          encode_all, minibatches, start_single_fit)
 
 
 def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
@@ -59,7 +59,7 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (p * (torch.log(p.clamp_min(eps)) - torch.log(q.clamp_min(eps)))).sum(1).mean()
 
 
-class DEC(BaseEstimator, ClusterMixin):
+class DEC(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
     """Deep Embedded Clustering (Xie et al. 2016).
 
     Parameters
@@ -183,27 +183,14 @@ class DEC(BaseEstimator, ClusterMixin):
         Z = torch.as_tensor(encode_all(ae, X, device), device=device)
         return torch.cat([soft_assignment(Z[i:i + 4096], centers, alpha) for i in range(0, len(Z), 4096)])
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "autoencoder_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
-
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Soft assignments Q (DEC Eq. 1) of X under the trained model, shape (n, k)."""
-        self._check_fitted()
-        X = check_fit_input(X, self.autoencoder_)
-        device = next(self.autoencoder_.parameters()).device
-        centers = torch.as_tensor(self.cluster_centers_, device=device)
-        return self._soft_all(self.autoencoder_, centers, X, device, float(self.alpha)).cpu().numpy()
+        Xf, device, centers = self._fitted_input(X)
+        return self._soft_all(self.autoencoder_, centers, Xf, device, float(self.alpha)).cpu().numpy()
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """``argmax_j q_ij`` of X."""
         return self.predict_proba(X).argmax(1).astype(np.int64)
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """The trained embedding ``enc(X)`` (the space of ``cluster_centers_``)."""
-        self._check_fitted()
-        X = check_fit_input(X, self.autoencoder_)
-        return encode_all(self.autoencoder_, X, next(self.autoencoder_.parameters()).device)
 
 
 class IDEC(DEC):
