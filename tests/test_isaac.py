@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -22,7 +23,20 @@ def planted():
 
 @pytest.fixture(scope="module")
 def fitted(planted):
-    return ISAAC(random_state=0, progress=False).fit(planted.X)
+    # max_dims=None: the authors' algorithm on all 6 dims (the default would PCA-reduce to 5)
+    return ISAAC(random_state=0, max_dims=None, progress=False).fit(planted.X)
+
+
+@pytest.fixture(scope="module")
+def planted16():
+    """A small version of the benchmark embedding: views of 5, 3, 2 clusters in 4 dims each + 4 noise dims."""
+    return make_planted(n=600, n_clusters=[5, 3, 2], dims_per_subspace=4, noise_dims=4, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted16(planted16):
+    with pytest.warns(RuntimeWarning, match="reduced by PCA from 16 to 5 dims"):
+        return ISAAC(random_state=0, progress=False).fit(planted16.X)
 
 
 def test_recovers_two_planted_views(planted, fitted):
@@ -61,6 +75,58 @@ def test_isa_sources_reconstruct_from_projections(planted, fitted):
     S = (X - fitted.mean_) @ fitted.W_.T
     for g, V in zip(fitted.subspaces_, fitted.V_):
         np.testing.assert_allclose((X - fitted.mean_) @ V, S[:, g], atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- max_dims (PCA)
+def test_planted_16d_recovers_every_view_after_pca(planted16, fitted16):
+    nmi = nmi_best_match(planted16.labels, fitted16.labels_)
+    assert (nmi >= 0.9).sum() >= 2, nmi
+    assert nmi.min() >= 0.9, nmi  # measured 1.00 / 1.00 / 1.00 at n = 600 and 3000
+
+
+def test_pca_reduction_is_recorded(planted16, fitted16):
+    P = fitted16.pca_components_
+    assert P.shape == (5, 16)
+    np.testing.assert_allclose(P @ P.T, np.eye(5), atol=1e-10)
+    assert sum(fitted16.m_) == 5 and fitted16.isa_path_[0][0] == [1] * 5
+    assert any("reduced by PCA from 16 to 5 dims" in s for s in fitted16.deviations_)
+    # the 5 leading PCs hold the planted centres: variance (4 * 33 + 65) / (4 * 33 + 65 + 11) ~ 0.95
+    assert 0.9 < fitted16.pca_variance_kept_ < 1.0
+    # W_ maps the centred 16-d input to the sources
+    X = planted16.X.astype(np.float64)
+    assert fitted16.W_.shape == (5, 16)
+    S = (X - fitted16.mean_) @ fitted16.W_.T
+    for g, V in zip(fitted16.subspaces_, fitted16.V_):
+        assert V.shape == (16, len(g))
+        np.testing.assert_allclose((X - fitted16.mean_) @ V, S[:, g], atol=1e-10)
+
+
+def test_no_reduction_at_or_below_max_dims(fitted):
+    assert fitted.pca_components_ is None and fitted.pca_variance_kept_ == 1.0
+    assert not any("PCA" in s for s in fitted.deviations_)
+    X = make_planted(n=150, n_clusters=[3], dims_per_subspace=2, noise_dims=1, seed=2).X
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no PCA warning for a 3-d input under the default max_dims
+        m = ISAAC(random_state=0, n_init=2, max_clusters=4, tol=1e-6, progress=False).fit(X)
+    assert m.pca_components_ is None and sum(m.m_) == 3
+
+
+def test_deterministic_with_pca_reduction():
+    X = make_planted(n=200, n_clusters=[3, 2], dims_per_subspace=3, noise_dims=2, seed=4).X
+    kw = dict(random_state=1, n_init=3, max_clusters=4, tol=1e-6, max_dims=3, progress=False)
+    with pytest.warns(RuntimeWarning, match="reduced by PCA from 8 to 3 dims"):
+        a = ISAAC(**kw).fit(X)
+    with pytest.warns(RuntimeWarning, match="reduced by PCA"):
+        b = ISAAC(**kw).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.W_, b.W_)
+    assert a.loss_ == b.loss_
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.5, "5", True])
+def test_bad_max_dims_raises(bad):
+    with pytest.raises(ValueError, match="max_dims"):
+        ISAAC(max_dims=bad, progress=False).fit(np.random.default_rng(0).standard_normal((20, 3)))
 
 
 def test_deterministic_under_random_state():
