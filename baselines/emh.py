@@ -95,7 +95,7 @@ def _e_step(F: torch.Tensor, A: torch.Tensor, R: int, k: int) -> tuple[torch.Ten
     """Log-likelihood per point and restart (n, R) and responsibilities (n, R, k)."""
     logp = (F @ A).view(-1, R, k)
     mx = logp.amax(-1, keepdim=True)  # finite: every restart has a live component
-    e = torch.exp(logp - mx)
+    e = logp.sub_(mx).exp_()  # in place: logp is not needed again
     s = e.sum(-1, keepdim=True)
     return (mx + torch.log(s))[..., 0], e.div_(s)
 
