@@ -25,6 +25,8 @@ N_CLUSTERS = [5, 3, 2]
 DIMS, NOISE = 4, 4
 #: Targets of issue 3 on 2 CPU cores.
 MSC_MAX_S, MSC_MAX_RSS_GB, ISAAC_MAX_S = 600.0, 8.0, 900.0
+#: ISAAC (default max_dims = 5) must recover at least two planted views at this NMI.
+ISAAC_MIN_NMI = 0.9
 
 _CHILD = r"""
 import json, sys, time, resource, warnings
@@ -44,7 +46,8 @@ with warnings.catch_warnings(record=True) as w:
     else:
         from baselines import ISAAC
         m = ISAAC(random_state=0, progress=False).fit(ds.X)
-        extra = dict(m=m.m_, k=m.n_clusters_, kde=m.kde_methods_, n_iter=m.n_iter_, em_iter=m.em_n_iter_)
+        extra = dict(m=m.m_, k=m.n_clusters_, kde=m.kde_methods_, n_iter=m.n_iter_, em_iter=m.em_n_iter_,
+                     max_dims=m.max_dims, pca_variance_kept=round(m.pca_variance_kept_, 4))
 wall = time.perf_counter() - t0
 print(json.dumps(dict(wall_s=wall, cpu_s=time.process_time(), nmi=nmi_best_match(ds.labels, m.labels_).round(3).tolist(),
                       self_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, **extra)))
@@ -63,7 +66,7 @@ def run_case(method: str, n: int, n_init: int = 3) -> dict:
     res["process_s"] = time.perf_counter() - t0
     # ru_maxrss of RUSAGE_CHILDREN is the max over all waited-for children (KiB on Linux)
     res["peak_rss_gb"] = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1e6
-    res.update(method=method, n=n, n_init=n_init)
+    res.update(method=method, n=n, n_init=n_init, load_avg_after=os.getloadavg())
     return res
 
 
@@ -83,6 +86,8 @@ def test_bench_msc(benchmark, n):
 def test_bench_isaac(benchmark, n):
     res = benchmark.pedantic(run_case, args=("isaac", n), rounds=1, iterations=1)
     benchmark.extra_info.update(res)
+    # issue 3: ISAAC recovers at least two views (measured: all three, NMI >= 0.998, at every n)
+    assert sum(v >= ISAAC_MIN_NMI for v in res["nmi"]) >= 2, res
     if n == 60_000:
         assert res["wall_s"] < ISAAC_MAX_S, res
 
