@@ -68,6 +68,15 @@ Known behaviour (faithful, not a deviation): the KDE includes each point's own k
 in many dimensions that term dominates, so joint coding of a large group looks cheap.  On a
 16-d planted embedding (n = 3000) with ``max_dims=None`` stage A keeps one 16-d subspace.
 
+Threads (``n_threads``, default ``N_THREADS_DEFAULT`` = 1): the fit is tens of thousands of
+small tensor operations, and on a shared 2-core machine an OpenMP barrier waits for a
+descheduled thread at every one of them.  Measured with the benchmark harness on the
+16-d planted embedding (default max_dims), load average 4.5-5.3 from other processes:
+n = 3000 took 289 s wall / 286 s CPU with OMP_NUM_THREADS=2 against 11.4 s / 12.3 s with 1
+thread; n = 12000 took 371 s / 367 s against 33 s single-threaded.  ``fit`` therefore sets
+torch's intra-op threads and the BLAS/OpenMP pools (threadpoolctl) to ``n_threads`` and
+restores them afterwards; ``n_threads=None`` leaves the process settings alone.
+
 Speed: stage-A costs are cached per attribute group (a pair's merge gain is recomputed only
 when one of its groups changed), per source group and for the component dependences; the
 exact KDE uses the symmetric half of the kernel matrix; EMh runs its restarts as a batch of
@@ -80,11 +89,15 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.decomposition import FastICA
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from baselines.emh import emh_best
@@ -94,6 +107,26 @@ from baselines.validation import check_X
 #: Default ``max_dims``: inputs with more dimensions are reduced by PCA to this many before
 #: ISA.  The authors ran ISAAC on <= 5-d inputs (their Stickfigures file is a 5-d PCA).
 MAX_DIMS_DEFAULT = 5
+#: Default ``n_threads``: torch/BLAS/OpenMP threads during ``fit``.  ISAAC makes tens of
+#: thousands of small tensor operations (EMh iterations, KDE blocks); on a busy 2-core machine
+#: every OpenMP barrier waits for a descheduled thread, and 2 threads were 11-25x slower
+#: than 1 (see the module docstring).
+N_THREADS_DEFAULT = 1
+
+
+@contextmanager
+def _thread_limit(n_threads: int | None) -> Iterator[None]:
+    """Limit torch intra-op threads and the BLAS/OpenMP pools to n_threads (None: leave them)."""
+    if n_threads is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        with threadpool_limits(limits=n_threads):
+            yield
+    finally:
+        torch.set_num_threads(old)
 
 
 class ISAAC(BaseEstimator, ClusterMixin):
@@ -111,14 +144,26 @@ class ISAAC(BaseEstimator, ClusterMixin):
         keeps every dimension).  A deviation, recorded in ``deviations_`` and warned about;
         see the module docstring for why and for its measured effect.
     ica_max_iter : FastICA iteration cap.
+    n_threads : torch intra-op and BLAS/OpenMP threads used during ``fit`` (default
+        ``N_THREADS_DEFAULT`` = 1; restored afterwards); None leaves the process settings.
     random_state : seed for FastICA, the KDE reference sets and the EMh initialisations.
     progress : show tqdm progress bars.
+
+    Fitted attributes
+    -----------------
+    labels_ (n, S), n_clusters_, noise_views_, cluster_centers_ (in source coordinates),
+    subspaces_ (source indices per subspace), m_ (their dimensions), W_ (demixing of the
+    centred input, S = (X - mean_) @ W_.T), V_ (per-subspace projections of the centred
+    input), pca_components_ (None when no PCA reduction) and pca_variance_kept_,
+    isa_cost_ / isa_path_ (stage A), subspace_costs_ / cost_path_ (stage B), loss_, n_iter_
+    (merge rounds), em_n_iter_, kde_methods_ and deviations_.
     """
 
     def __init__(self, max_clusters: int = 10, n_init: int = 10, max_iter: int = 500, tol: float = 1e-10,
                  kde_exact_max_n: int = 3000, kde_n_reference: int = 2000,
                  max_dims: int | None = MAX_DIMS_DEFAULT, ica_max_iter: int = 1000,
-                 random_state: int | None = None, progress: bool = True) -> None:
+                 n_threads: int | None = N_THREADS_DEFAULT, random_state: int | None = None,
+                 progress: bool = True) -> None:
         self.max_clusters = max_clusters
         self.n_init = n_init
         self.max_iter = max_iter
@@ -127,6 +172,7 @@ class ISAAC(BaseEstimator, ClusterMixin):
         self.kde_n_reference = kde_n_reference
         self.max_dims = max_dims
         self.ica_max_iter = ica_max_iter
+        self.n_threads = n_threads
         self.random_state = random_state
         self.progress = progress
 
@@ -203,6 +249,14 @@ class ISAAC(BaseEstimator, ClusterMixin):
     # ------------------------------------------------------------------ fit
     def fit(self, X: object, y: object = None) -> "ISAAC":
         """Find independent subspaces (stage A) and one MDL-chosen clustering per subspace (stage B)."""
+        if self.n_threads is not None and (isinstance(self.n_threads, bool)
+                                           or not isinstance(self.n_threads, (int, np.integer))
+                                           or self.n_threads < 1):
+            raise ValueError(f"n_threads must be None or a positive int; got {self.n_threads!r}")
+        with _thread_limit(self.n_threads):
+            return self._fit(X)
+
+    def _fit(self, X: object) -> "ISAAC":
         X = check_X(X, min_samples=2)
         n, m_in = X.shape
         self._check_params(n)
@@ -224,7 +278,7 @@ class ISAAC(BaseEstimator, ClusterMixin):
         if P is not None:
             msg = (f"input reduced by PCA from {m_in} to {m} dims (max_dims = {self.max_dims}; "
                    f"{100 * kept:.1f}% of the variance kept) before ISA")
-            warnings.warn(f"ISAAC: {msg}; see deviations_", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"ISAAC: {msg}; see deviations_", RuntimeWarning, stacklevel=3)
             deviations.append(msg)
 
         # ---- ISA sources (FastICA once; grouping depends on d)
@@ -238,7 +292,7 @@ class ISAAC(BaseEstimator, ClusterMixin):
                 ica.fit(X)
             if any(issubclass(w.category, ConvergenceWarning) for w in caught):
                 msg = f"FastICA did not converge in ica_max_iter = {self.ica_max_iter} iterations"
-                warnings.warn(f"ISAAC: {msg}", RuntimeWarning, stacklevel=2)
+                warnings.warn(f"ISAAC: {msg}", RuntimeWarning, stacklevel=3)
                 deviations.append(msg)
             W = ica.components_
         S = X @ W.T  # X is centred
@@ -334,7 +388,7 @@ class ISAAC(BaseEstimator, ClusterMixin):
         if approx:
             deviations.append("KDE evaluated approximately: " + ", ".join(approx))
             warnings.warn("ISAAC: KDE evaluated approximately (" + ", ".join(approx) + "); see deviations_",
-                          RuntimeWarning, stacklevel=2)
+                          RuntimeWarning, stacklevel=3)
         self.kde_methods_ = sorted(self._kde_methods)
         self.deviations_ = deviations
         if self.noise_views_ and self.progress:

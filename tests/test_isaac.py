@@ -105,9 +105,10 @@ def test_no_reduction_at_or_below_max_dims(fitted):
     assert fitted.pca_components_ is None and fitted.pca_variance_kept_ == 1.0
     assert not any("PCA" in s for s in fitted.deviations_)
     X = make_planted(n=150, n_clusters=[3], dims_per_subspace=2, noise_dims=1, seed=2).X
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no PCA warning for a 3-d input under the default max_dims
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         m = ISAAC(random_state=0, n_init=2, max_clusters=4, tol=1e-6, progress=False).fit(X)
+    assert not any("PCA" in str(w.message) for w in caught)  # 3-d input, default max_dims = 5
     assert m.pca_components_ is None and sum(m.m_) == 3
 
 
@@ -121,6 +122,26 @@ def test_deterministic_with_pca_reduction():
     np.testing.assert_array_equal(a.labels_, b.labels_)
     np.testing.assert_array_equal(a.W_, b.W_)
     assert a.loss_ == b.loss_
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.0, "2", False])
+def test_bad_n_threads_raises(bad):
+    with pytest.raises(ValueError, match="n_threads"):
+        ISAAC(n_threads=bad, progress=False).fit(np.random.default_rng(0).standard_normal((20, 3)))
+
+
+def test_thread_limit_is_restored_after_fit():
+    original = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        X = make_planted(n=120, n_clusters=[2], dims_per_subspace=1, noise_dims=1, seed=5).X
+        ISAAC(random_state=0, n_init=2, max_clusters=3, tol=1e-6, n_threads=1, progress=False).fit(X)
+        assert torch.get_num_threads() == 2
+        with pytest.raises(ValueError):
+            ISAAC(max_clusters=500, n_threads=1, progress=False).fit(X)  # an error inside fit restores too
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(original)
 
 
 @pytest.mark.parametrize("bad", [0, -2, 2.5, "5", True])
