@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.cluster import KMeans
 
 from benchmark.metrics import nmi
 from generators.planted import make_planted
@@ -162,12 +163,12 @@ def _orthogonal_linear_ae(X: np.ndarray, seed: int, steps: int = 200) -> LinearA
 def synth():
     """SYNTH-25 (4 clusters in 2 dims + 25 noise dims), reduced to n = 2000, with a linear AE (ACe/DeC §4).
 
-    Known limit: with a badly conditioned linear AE (Adam from PyTorch's default
-    init; AE + k-means NMI ~0.1, like the paper's AE+k-means 0.11) our ACe/DeC does
-    not recover SYNTH-25 either (NMI ~0.07); the paper reports 1.00 there.  With the
-    orthogonally initialised AEs of seeds 0-3 here it reaches 0.76 / 1.00 / 1.00 / 1.00
-    (DCN lambda=1: 0.54 / 0.77 / 0.82 / 0.75) at 1,000 iterations; the test uses seed 1
-    (AE + k-means 0.24).
+    At this short budget (1,000 iterations) the "kmeans" init on an orthogonally
+    initialised AE is needed: with the orthogonally initialised AEs of seeds 0-3
+    it reaches 0.76 / 1.00 / 1.00 / 1.00 (DCN lambda=1: 0.54 / 0.77 / 0.82 / 0.75);
+    the test uses seed 1 (AE + k-means 0.24).  The paper's setting (split init,
+    a pretrained AE that hides the clusters from k-means, 20,000 iterations) is
+    the slow test below.
     """
     from generators.synth import build_synth
 
@@ -179,7 +180,7 @@ def test_synth25_recovered_and_dcn_measurably_worse(synth):
     """ACe/DeC Table 1 / Fig. 1a: with 25 noise dimensions DCN degrades, ACe/DeC+DCN does not."""
     ds, ae = synth
     y = ds.labels[:, 0]
-    m = ACeDeC(4, ae, max_iter=1000, random_state=1, progress=False).fit(ds.X)
+    m = ACeDeC(4, ae, init="kmeans", max_iter=1000, random_state=1, progress=False).fit(ds.X)
     assert nmi(y, m.labels_) >= 0.95
     assert m.n_cluster_dims_ >= 1
     dcn_mod = pytest.importorskip("methods.dcn", reason="methods.dcn not available")
@@ -187,13 +188,30 @@ def test_synth25_recovered_and_dcn_measurably_worse(synth):
     assert nmi(y, d.labels_) <= nmi(y, m.labels_) - 0.1
 
 
-@pytest.mark.xfail(reason="known gap: the paper's literal §2.2 init (k-means in a random half of a randomly "
-                          "rotated embedding) starts from NMI ~0.1 on our SYNTH-25 and the joint phase does not "
-                          "recover; see the ACeDeC docstring (init='split')", strict=False)
-def test_synth25_with_the_papers_random_split_init(synth):
-    ds, ae = synth
-    m = ACeDeC(4, ae, init="split", max_iter=300, random_state=1, progress=False).fit(ds.X)
-    assert nmi(ds.labels[:, 0], m.labels_) >= 0.95
+@pytest.mark.slow
+def test_synth25_paper_init_and_budget_on_pretrained_linear_ae():
+    """ACe/DeC Table 1, SYNTH-25 column, on the project's own pretrained linear AE.
+
+    The paper's §2.2 init (random split of the dimensions) at the suites' SYNTH
+    budget (20,000 iterations, lr 1e-3, no decay) on the full SYNTH-25 (n = 12,000)
+    with ``pretrain(.., "linear", seed=1, "quick")``, whose AE + k-means NMI is
+    ~0.1 (paper: 0.11).  Measured 1.00 for AE seeds 0-3 (ACeDeC docstring);
+    DCN (lambda = 1) with the same AE and budget must stay clearly below.
+    """
+    import generators
+    from methods.dcn import DCN
+    from methods.pretrain import pretrain
+
+    ds = generators.get("synth", k=25, progress=False)
+    y = ds.labels[:, 0]
+    ae = pretrain(ds, "linear", 1, "quick", preprocessing=(), progress=False)
+    km = KMeans(4, n_init=1, random_state=1).fit_predict(encode_all(ae, ds.X))
+    assert nmi(y, km) < 0.5  # the AE really hides the clusters from k-means
+    budget = dict(max_iter=20_000, lr_step=20_000)
+    m = ACeDeC(4, ae, init="split", random_state=1, progress=False, **budget).fit(ds.X)
+    assert nmi(y, m.labels_) >= 0.95
+    d = DCN(4, ae, lambda_=1.0, max_iter=20_000, random_state=1, progress=False).fit(ds.X)
+    assert nmi(y, d.labels_) <= nmi(y, m.labels_) - 0.1
 
 
 @pytest.mark.gpu
