@@ -43,9 +43,9 @@ kmeans, 2,000 iterations (old default)  0.41 / 0.07                  14-23 s
 with the paper's init ACe/DeC reproduces the paper's SYNTH-25 1.00 +- 0.00, but
 only at a budget of ~20,000 iterations (the ENRC joint-phase budget).  Our
 reading (not separately measured): the joint phase must train the *encoder*
-until the noise dimensions' image is orthogonal to the cluster subspace (the pretrained AE's cluster and noise images have
-principal-angle cosines 0.2-0.3, so no rotation V alone separates them), which is
-what the SP §1.6 argument ("the reconstruction error will force V to be
+until the noise dimensions' image is orthogonal to the cluster subspace (the
+pretrained AE's cluster and noise images have principal-angle cosines 0.2-0.3,
+so no rotation V alone separates them), which is what the SP §1.6 argument ("the reconstruction error will force V to be
 orthogonal") needs.  The suites therefore run SYNTH with ``max_iter = 20000``
 and ``lr_step = 20000`` for ACe/DeC and, for the same budget, DCN.  Shorter
 budgets need the "kmeans" init and an orthogonally initialised AE (the unit
