@@ -74,7 +74,7 @@ import numpy as np
 import torch
 
 from methods.autoencoders import Autoencoder
-from methods.base import DIVERGENCE_FACTOR, check_finite_loss, minibatches
+from methods.base import DIVERGENCE_FACTOR, check_finite_loss, check_fit_input, minibatches
 from methods.clustering_layer import (STRONG_BETA, ClusteringLayer, SigmoidBetas, compression_terms,
                                       random_orthogonal, weighted_kmeans)
 from methods.layer_estimator import LayerClusteringEstimator, reconstruction_error, squared_error
@@ -268,3 +268,94 @@ class ACeDeC(LayerClusteringEstimator):
     def predict(self, X: np.ndarray) -> np.ndarray:
         """``(n,)`` cluster labels of new data (closest centre in the cluster space)."""
         return self._predict_all(X)[:, 0].astype(np.int64)
+
+    # ------------------------------------------------------------- interpretability (Figs. 1b and 3)
+    @torch.no_grad()
+    def reconstruct_spaces(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ACe/DeC Fig. 1b: reconstructions from the cluster space only and from the shared space only.
+
+        The paper's Fig. 1b caption: "[middle] Cluster information: Reconstructions
+        using only dimensions of the cluster space ... [bottom] Shared information:
+        Reconstructions from the shared space dimensions".  The hardening of the
+        soft split is in the paper's supplement (SP Sec. 1.4), which is not
+        available; we use the same hard split as ``n_cluster_dims_`` (ACe/DeC Table
+        3): a rotated dimension j belongs to the cluster space iff
+        ``beta_cs[j] > 0.5``.  With ``P_cs`` the diagonal 0/1 mask of those
+        dimensions, ``P_ss = I - P_cs`` and ``m = V^T mu`` the rotated shared centre
+        (``shared_center_``; it starts as the data mean and follows the
+        mini-batch mean of all points, ENRC Eqs. 6-7):
+
+            x_cluster_only = dec(V (P_cs V^T z + P_ss m))
+            x_shared_only  = dec(V (P_ss V^T z + P_cs m))
+
+        i.e. the dimensions of the *other* space are not dropped (decoding zeros
+        would leave the data manifold) but set to their centre, the coordinates
+        every point shares.  Replacing the cluster part by the shared centre rather
+        than by the point's own cluster centre keeps all cluster identity out of
+        the shared-only image.  Hard 0/1 masks rather than beta-weighted mixing
+        (``beta_cs * V^T z + beta_ss * m``) because betas near but not at 0/1 would
+        leak a fraction of the other space's information into each image.
+        The two codes are :func:`split_space_codes`.
+
+        Returns two arrays shaped like the network's reconstruction of X (the
+        input shape).  Raises ``ValueError`` if the model is not fitted.
+        """
+        self._check_fitted()
+        X = check_fit_input(X, self.autoencoder_)
+        layer = self.clustering_layer_
+        Zr = self.transform(X)
+        cs_code, ss_code = split_space_codes(Zr, self.betas_[0], self.shared_center_)
+        ae = self.autoencoder_
+        was = ae.training
+        ae.eval()
+        try:
+            V = layer.V.detach()
+            out = []
+            for code in (cs_code, ss_code):
+                z = torch.as_tensor(code, dtype=V.dtype, device=V.device) @ V.T
+                out.append(ae.decode(z).cpu().numpy())
+        finally:
+            ae.train(was)
+        return out[0], out[1]
+
+
+def split_space_codes(Z_rot: np.ndarray, beta_cs: np.ndarray, center: np.ndarray,
+                      threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Rotated codes of the Fig. 1b reconstructions (see :meth:`ACeDeC.reconstruct_spaces`).
+
+    ``Z_rot`` ``(n, D)`` are rotated embeddings ``V^T z``, ``beta_cs`` ``(D,)`` the
+    cluster-space weights, ``center`` ``(D,)`` the rotated shared centre ``V^T mu``.
+    Returns ``(P_cs Z_rot + P_ss center, P_ss Z_rot + P_cs center)`` with ``P_cs``
+    the dimensions where ``beta_cs > threshold``.
+    """
+    Z_rot = np.asarray(Z_rot, dtype=np.float64)
+    beta_cs = np.asarray(beta_cs, dtype=np.float64).ravel()
+    center = np.asarray(center, dtype=np.float64).ravel()
+    if Z_rot.ndim != 2 or Z_rot.shape[1] != beta_cs.size or center.size != beta_cs.size:
+        raise ValueError(f"Z_rot must be (n, D) with D = len(beta_cs) = len(center) = {beta_cs.size}; "
+                         f"got Z_rot {Z_rot.shape}, center {center.shape}")
+    in_cs = beta_cs > threshold
+    return np.where(in_cs, Z_rot, center), np.where(in_cs, center, Z_rot)
+
+
+def traversal_basis(Z_rot: np.ndarray, betas: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """The two axes of the ACe/DeC Fig. 3 latent traversal, from rotated embeddings and the betas.
+
+    "The y-axis is the dimension with the highest beta_cs; the x-axis is the first
+    principal component of the shared space" (Fig. 3 caption).  The shared space
+    is the dimensions with ``beta_ss > 0.5`` other than the y dimension (if there
+    is none, the one with the highest ``beta_ss``).  Returns ``(top, shared,
+    mean, pc)``: the y dimension, the shared dimensions' indices, the mean of
+    ``Z_rot`` and PC1 (a unit vector over ``shared``; SVD of the centred shared
+    coordinates).  A point's x coordinate is ``(Z_rot[:, shared] -
+    mean[shared]) @ pc``, its y coordinate ``Z_rot[:, top]``.  One source of
+    truth for ``benchmark.runner.acedec_traversal`` and the Fig. 3 scatter.
+    """
+    Zr = np.asarray(Z_rot, dtype=np.float64)
+    b_cs, b_ss = np.asarray(betas[0]), np.asarray(betas[1])
+    top = int(np.argmax(b_cs))
+    shared = [j for j in np.where(b_ss > 0.5)[0] if j != top] or [j for j in np.argsort(-b_ss) if j != top][:1]
+    mean = Zr.mean(0)
+    Zs = Zr[:, shared] - mean[shared]
+    pc = np.linalg.svd(Zs, full_matrices=False)[2][0] if len(shared) > 1 else np.ones(1)
+    return top, np.asarray(shared, dtype=np.int64), mean, pc

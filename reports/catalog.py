@@ -20,8 +20,10 @@ FIGURE_INFO: dict[str, tuple[str, str]] = {
     "enrc-fig4": ("enrc-casestudy",
                   "ENRC Fig. 4: sorted beta weights per clustering, after initialisation and after training"),
     "acedec-fig3": ("acedec-table1",
-                    "ACe/DeC Fig. 3: latent traversal, decoded images along shared-space PC1 vs the top-beta_cs "
-                    "dimension"),
+                    "ACe/DeC Fig. 3: latent traversal, embedded points and decoded images on shared-space PC1 vs "
+                    "the top-beta_cs dimension"),
+    "acedec-fig1b": ("acedec-table1",
+                     "ACe/DeC Fig. 1b: reconstructions from the cluster space only and from the shared space only"),
 }
 
 #: Table output formats and their file extensions.

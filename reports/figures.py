@@ -12,8 +12,11 @@ name                what                                                        
 ``enrc-fig3``       ENRC Fig. 3: per clustering, the two embedded dimensions with the       ``enrc-casestudy``
                     highest β_s (scatter, histograms on the diagonal) and the decoded
                     centres dec(V μ_{s,i}) as images
-``acedec-fig3``     ACe/DeC Fig. 3: latent traversal, decoded images along the shared       ``acedec-table1``
-                    space's first principal component (x) and the top-β_cs dimension (y)
+``acedec-fig3``     ACe/DeC Fig. 3: latent traversal; the embedded points on the shared    ``acedec-table1``
+                    space's first principal component (x) and the top-β_cs dimension (y),
+                    and the decoded images on a grid of those coordinates
+``acedec-fig1b``    ACe/DeC Fig. 1b: inputs and their reconstructions from the cluster     ``acedec-table1``
+                    space only and from the shared space only
 ==================  =====================================================================  =================
 
 Each figure is computed from the protocol aggregation (``reports.aggregate``:
@@ -393,13 +396,68 @@ def fig_enrc_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str | 
     return fig
 
 
+def _show_sample(ax: Any, a: np.ndarray, images: bool, lo: float = 0.0, hi: float = 1.0) -> None:
+    """One decoded sample: an image, or (not image data, e.g. SYNTH-k) a bar chart of its values."""
+    if images:
+        img, cmap = as_image(a)
+        ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
+    else:
+        flat = np.asarray(a, dtype=float).ravel()
+        ax.bar(np.arange(flat.size), flat, width=1.0, color="C0")
+        ax.set_ylim(lo, hi)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _is_image(a: np.ndarray) -> bool:
+    try:
+        as_image(a)
+        return True
+    except ValueError:
+        return False
+
+
+def traversal_scatter_coordinates(Z_rot: np.ndarray, betas: np.ndarray,
+                                  x_grid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Fig. 3 (left): each point's (PC1 of the shared space, top-β_cs dimension) coordinates.
+
+    The axes are :func:`methods.acedec.traversal_basis`, the rule the runner's
+    traversal grid uses.  PC1's sign is arbitrary; if ``x_grid`` (the stored
+    traversal's x values, 5-95 % quantiles of the same points) matches the
+    negated coordinates better, the sign is flipped so that scatter and grid
+    agree.  Returns ``(x, y, top)``.
+    """
+    from methods.acedec import traversal_basis
+
+    Zr = np.asarray(Z_rot, dtype=np.float64)
+    top, shared, mean, pc = traversal_basis(Zr, np.atleast_2d(betas))
+    x = (Zr[:, shared] - mean[shared]) @ pc
+    if x_grid is not None:
+        xg = np.asarray(x_grid, dtype=float)
+        xg = xg[np.isfinite(xg)]
+        if xg.size:
+            q = np.linspace(0.05, 0.95, xg.size)
+            if np.abs(np.quantile(-x, q) - xg).max() < np.abs(np.quantile(x, q) - xg).max():
+                x = -x
+    return x, Zr[:, top], top
+
+
 def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None,
                     configs: dict | None = None) -> Any:
-    """ACe/DeC Fig. 3 (right): decoded images along PC1 of the shared space (x) and the top-β_cs dimension (y).
+    """ACe/DeC Fig. 3: latent traversal; left the embedded points, right the decoded grid.
 
-    Data that are not images (SYNTH-k) are shown as one bar chart of the decoded
-    vector per grid point.
+    Left (the paper's scatter): the stored embedded points (``Z_rot``) on the
+    first principal component of the shared space (x) and the dimension with the
+    highest β_cs (y), coloured by the ground-truth labels (as in the paper; the
+    predicted labels when the truth is not stored), with × at the grid
+    positions that are decoded on the right.  Right: ``dec(V g)`` for each grid
+    point g (artefact ``traversal``), the highest y value in the top row as in
+    the scatter.  Data that are not images (SYNTH-k) are shown as one bar chart
+    of the decoded vector per grid point.  Runs stored before the runner kept
+    ``Z_rot`` for ACe/DeC get the grid only, with a warning.
     """
+    import warnings
+
     row, art = pick_run(frame, "acedec-fig3", ["acedec", "acedec-aug"], ["traversal"], suite, dataset,
                         prefer_datasets=("mnist", "mnist-test", "objects"))
     T = np.asarray(art["traversal"])
@@ -412,37 +470,115 @@ def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str 
         A = np.asarray(axes_vals, dtype=float)
         if A.shape == (rows, cols, 2):
             ys, xs = A[:, 0, 0], A[0, :, 1]
-        elif A.ndim == 2 and A.shape[0] == 2 and A.shape[1] == max(rows, cols) and rows == cols:
-            xs, ys = A[0], A[1]
-    fig = _new_figure(0.9 * cols + 1.2, 0.9 * rows + 1.0)
-    grid = fig.subplots(rows, cols, squeeze=False, gridspec_kw={"wspace": 0.03, "hspace": 0.03})
-    try:
-        as_image(T[0, 0])
-        images = True
-    except ValueError:  # not image data (e.g. SYNTH-k): show each decoded vector as bars
-        images = False
-        flat = T.reshape(rows, cols, -1)
-        lo, hi = float(flat.min()), float(flat.max())
-    for i in range(rows):
+        elif A.ndim == 2 and A.shape[0] == 2 and A.shape[1] >= max(rows, cols):
+            ys, xs = A[0, :rows], A[1, :cols]  # benchmark.runner.acedec_traversal: row 0 y, row 1 x
+    scatter = "Z_rot" in art and "betas" in art
+    if not scatter:
+        warnings.warn("acedec-fig3: the run has no 'Z_rot' artefact (stored before the runner kept it for "
+                      "ACe/DeC); drawing the image grid without the scatter panel", stacklevel=2)
+    grid_w, grid_h = 0.9 * cols + 1.2, 0.9 * rows + 1.0
+    fig = _new_figure(grid_w + (grid_h + 0.6 if scatter else 0.0), grid_h)
+    if scatter:
+        outer = fig.add_gridspec(1, 2, width_ratios=[grid_h + 0.6, grid_w])
+        ax = fig.add_subplot(outer[0, 0])
+        x, y, top = traversal_scatter_coordinates(art["Z_rot"], art["betas"], xs)
+        truth = art.get("Z_labels_true")
+        if truth is not None:
+            colour_by, what = np.asarray(truth).reshape(len(truth), -1)[:, 0], "ground truth"
+        else:
+            lab = np.asarray(art["labels"]).reshape(len(art["labels"]), -1)[:, 0]
+            idx = art.get("Z_index")
+            colour_by, what = (lab[idx] if idx is not None else lab[:len(x)]), "predicted clusters"
+        classes = np.unique(colour_by)
+        for c_i, c in enumerate(classes):
+            m = colour_by == c
+            ax.scatter(x[m], y[m], s=4, alpha=0.6, linewidths=0, color=f"C{c_i % 10}", label=str(c))
+        if xs is not None and ys is not None:
+            gx, gy = np.meshgrid(xs, ys)
+            ax.scatter(gx.ravel(), gy.ravel(), marker="x", s=25, color="black", linewidths=1.0,
+                       label="traversal")
+        beta_cs = float(np.atleast_2d(art["betas"])[0, top])
+        ax.set_xlabel("PC1 of the shared space", fontsize=8)
+        ax.set_ylabel(f"z{top} (highest β_cs = {beta_cs:.2f})", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_title(f"embedded points ({len(x)}), colours: {what}", fontsize=8)
+        if len(classes) <= 12:
+            ax.legend(fontsize=6, markerscale=2, loc="best", ncol=2)
+        grid_spec = outer[0, 1].subgridspec(rows, cols, wspace=0.03, hspace=0.03)
+    else:
+        grid_spec = fig.add_gridspec(rows, cols, wspace=0.03, hspace=0.03)
+    images = _is_image(T[0, 0])
+    lo, hi = float(T.min()), float(T.max())
+    for r in range(rows):
+        i = rows - 1 - r  # the highest y value on top, as in the scatter
         for j in range(cols):
-            ax = grid[i][j]
-            if images:
-                img, cmap = as_image(T[i, j])
-                ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
-            else:
-                ax.bar(np.arange(flat.shape[2]), flat[i, j], width=1.0, color="C0")
-                ax.set_ylim(lo, hi)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == rows - 1 and xs is not None:
+            ax = fig.add_subplot(grid_spec[r, j])
+            _show_sample(ax, T[i, j], images, lo, hi)
+            if r == rows - 1 and xs is not None:
                 ax.set_xlabel(f"{xs[j]:.2g}", fontsize=7)
             if j == 0 and ys is not None:
                 ax.set_ylabel(f"{ys[i]:.2g}", fontsize=7)
     fig.supxlabel("first principal component of the shared space →", fontsize=9)
-    fig.supylabel("dimension with the highest β_cs →", fontsize=9)
+    fig.supylabel("dimension with the highest β_cs ↑", fontsize=9)
     fig.suptitle(f"ACe/DeC Fig. 3: latent traversal, {dataset_label(row['dataset'], _labels(configs, row))} "
                  f"(ae_seed {row['ae_seed']}, {row['tier']} tier)", fontsize=10)
     return fig
+
+
+#: Row titles of ACe/DeC Fig. 1b (top to bottom).
+FIG1B_ROWS = ("input", "cluster space only", "shared space only")
+
+
+def draw_acedec_fig1b(x: np.ndarray, x_cluster: np.ndarray, x_shared: np.ndarray, title: str = "") -> Any:
+    """ACe/DeC Fig. 1b from arrays: inputs (top), cluster-space-only (middle), shared-space-only (bottom).
+
+    ``x_cluster``/``x_shared`` are :meth:`methods.acedec.ACeDeC.reconstruct_spaces`
+    of ``x`` (the definitions are in its docstring); one column per sample.
+    Images are min-max scaled each; non-image data are drawn as bar charts on a
+    common scale.
+    """
+    x, xc, xs = (np.asarray(a, dtype=float) for a in (x, x_cluster, x_shared))
+    if not (len(x) == len(xc) == len(xs) and len(x) > 0):
+        raise ValueError(f"x, x_cluster and x_shared must hold the same number (> 0) of samples; "
+                         f"got {len(x)}, {len(xc)}, {len(xs)}")
+    if not (x[0].size == xc[0].size == xs[0].size):
+        raise ValueError(f"x, x_cluster and x_shared must have samples of the same size; "
+                         f"got {x[0].size}, {xc[0].size}, {xs[0].size}")
+    m = len(x)
+    images = _is_image(x[0])
+    lo = float(min(a.min() for a in (x, xc, xs)))
+    hi = float(max(a.max() for a in (x, xc, xs)))
+    fig = _new_figure(1.1 * m + 1.4, 3.6)
+    grid = fig.subplots(3, m, squeeze=False, gridspec_kw={"wspace": 0.04, "hspace": 0.08})
+    for r, (name, arr) in enumerate(zip(FIG1B_ROWS, (x, xc, xs))):
+        for j in range(m):
+            _show_sample(grid[r][j], arr[j], images, lo, hi)
+        grid[r][0].set_ylabel(name, fontsize=8)
+    fig.suptitle(title or "ACe/DeC Fig. 1b: reconstructions from the cluster space only and the shared space only",
+                 fontsize=9)
+    return fig
+
+
+def acedec_fig1b_from_model(est: Any, X: np.ndarray, title: str = "") -> Any:
+    """ACe/DeC Fig. 1b straight from a fitted :class:`methods.acedec.ACeDeC` and the inputs X to show."""
+    if not hasattr(est, "reconstruct_spaces"):
+        raise ValueError(f"est must be a fitted ACeDeC (with reconstruct_spaces); got {type(est).__name__}")
+    x_cs, x_ss = est.reconstruct_spaces(X)
+    return draw_acedec_fig1b(np.asarray(X), x_cs, x_ss, title)
+
+
+def fig_acedec_fig1b(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None,
+                     configs: dict | None = None) -> Any:
+    """ACe/DeC Fig. 1b from the store: the ``recon_*`` artefacts of the lowest-loss ACe/DeC run.
+
+    The paper shows OBJECTS; that data set is preferred when stored, then MNIST.
+    """
+    row, art = pick_run(frame, "acedec-fig1b", ["acedec", "acedec-aug"],
+                        ["recon_input", "recon_cluster", "recon_shared"], suite, dataset,
+                        prefer_datasets=("objects", "mnist", "mnist-test"))
+    title = (f"ACe/DeC Fig. 1b: {dataset_label(row['dataset'], _labels(configs, row))} "
+             f"(ae_seed {row['ae_seed']}, {row['tier']} tier); cluster / shared space: β_cs > / ≤ 0.5")
+    return draw_acedec_fig1b(art["recon_input"], art["recon_cluster"], art["recon_shared"], title)
 
 
 class FigureSpec:
@@ -461,6 +597,7 @@ FIGURES: dict[str, FigureSpec] = {
         FigureSpec("enrc-fig3", fig_enrc_fig3, ("suite", "dataset", "configs")),
         FigureSpec("enrc-fig4", fig_enrc_fig4, ("suite", "dataset", "configs")),
         FigureSpec("acedec-fig3", fig_acedec_fig3, ("suite", "dataset", "configs")),
+        FigureSpec("acedec-fig1b", fig_acedec_fig1b, ("suite", "dataset", "configs")),
     ]
 }
 if set(FIGURES) != set(FIGURE_INFO):  # one source of truth for the names: reports.catalog
@@ -477,4 +614,5 @@ def draw(name: str, frame: pd.DataFrame, **options: Any) -> Any:
     return spec.func(frame, **{k: v for k, v in options.items() if k in spec.options and v is not None})
 
 
-__all__ = ["FIGURES", "draw", "save_figure", "as_image", "noise_dims", "pick_run"]
+__all__ = ["FIGURES", "draw", "save_figure", "as_image", "noise_dims", "pick_run", "draw_acedec_fig1b",
+           "acedec_fig1b_from_model", "traversal_scatter_coordinates"]

@@ -15,12 +15,14 @@ DESCRIPTION = "Draw one of the papers' figures from stored results (reports neve
 The NMI figures follow the protocol (per autoencoder the run with the lowest own
 loss) and show the mean and the 95% t confidence interval over the autoencoders.
 The case-study figures use the artefacts (betas, Z_rot, decoded centres,
-traversal) of the run with the lowest loss.  A missing input is reported in one
+traversal, cluster-/shared-space reconstructions) of the run with the lowest
+loss.  A missing input is reported in one
 line with the suite that produces it.
 
 examples:
   nrbench plot enrc-fig4 --out figures/
   nrbench plot acedec-fig1a --tier quick
+  nrbench plot acedec-fig1b --dataset objects
 """
 
 
