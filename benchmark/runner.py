@@ -283,11 +283,40 @@ def _artefacts(est: Any, spec: Any, X: np.ndarray, labels_true: np.ndarray, labe
     if spec.name.startswith("acedec") and "traversal" not in arrays and hasattr(est, "transform"):
         trav, axes = acedec_traversal(est, X, seed)
         arrays["traversal"], arrays["traversal_axes"] = trav, axes
+    if spec.name.startswith("acedec") and hasattr(est, "reconstruct_spaces"):
+        # Fig. 3 scatter (same points as the traversal) and Fig. 1b reconstructions
+        n = X.shape[0]
+        idx = np.sort(np.random.default_rng(seed).choice(n, size=min(n, ARTEFACT_POINTS), replace=False))
+        arrays["Z_rot"] = np.asarray(_to_numpy(est.transform(X[idx])), dtype=np.float32)
+        arrays["Z_labels_true"] = labels_true[idx]
+        arrays["Z_index"] = idx
+        pick = idx[fig1b_picks(np.asarray(labels_pred).reshape(n, -1)[idx, 0])]
+        x_cs, x_ss = est.reconstruct_spaces(X[pick])
+        arrays["recon_input"] = np.asarray(X[pick], dtype=np.float32)
+        arrays["recon_cluster"], arrays["recon_shared"] = x_cs.astype(np.float32), x_ss.astype(np.float32)
     if labels_pred.ndim == 2 and labels_pred.shape[1] > 1 and "clusterings_found" not in arrays:
         from benchmark.metrics import best_match_index
 
         arrays["clusterings_found"] = best_match_index(labels_true, labels_pred)
     return arrays
+
+
+#: Number of inputs whose cluster-/shared-space reconstructions (ACe/DeC Fig. 1b) are stored per ACe/DeC run.
+FIG1B_SAMPLES = 8
+
+
+def fig1b_picks(labels: np.ndarray, m: int = FIG1B_SAMPLES) -> np.ndarray:
+    """Positions of up to m points for Fig. 1b: round-robin over the predicted clusters (first points of each)."""
+    labels = np.asarray(labels)
+    per = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    out: list[int] = []
+    for r in range(max((len(p) for p in per), default=0)):
+        for p in per:
+            if r < len(p) and len(out) < m:
+                out.append(int(p[r]))
+        if len(out) >= m:
+            break
+    return np.asarray(out, dtype=np.int64)
 
 
 def acedec_traversal(est: Any, X: np.ndarray, seed: int, rows: int = 7, cols: int = 7) -> tuple[np.ndarray, np.ndarray]:
@@ -304,14 +333,11 @@ def acedec_traversal(est: Any, X: np.ndarray, seed: int, rows: int = 7, cols: in
 
     n = X.shape[0]
     idx = np.sort(np.random.default_rng(seed).choice(n, size=min(n, ARTEFACT_POINTS), replace=False))
+    from methods.acedec import traversal_basis
+
     Zr = np.asarray(est.transform(X[idx]), dtype=np.float64)
-    b_cs, b_ss = np.asarray(est.betas_[0]), np.asarray(est.betas_[1])
-    top = int(np.argmax(b_cs))
-    shared = [j for j in np.where(b_ss > 0.5)[0] if j != top] or [j for j in np.argsort(-b_ss) if j != top][:1]
-    mean = Zr.mean(0)
-    Zs = Zr[:, shared] - mean[shared]
-    pc = np.linalg.svd(Zs, full_matrices=False)[2][0] if len(shared) > 1 else np.ones(1)
-    t = Zs @ pc
+    top, shared, mean, pc = traversal_basis(Zr, est.betas_)
+    t = (Zr[:, shared] - mean[shared]) @ pc
     q_rows, q_cols = np.linspace(0.05, 0.95, rows), np.linspace(0.05, 0.95, cols)
     yv, xv = np.quantile(Zr[:, top], q_rows), np.quantile(t, q_cols)
     grid = np.repeat(mean[None, :], rows * cols, 0)

@@ -229,9 +229,29 @@ def figure_rows_and_artefacts(seed: int = 0) -> list[tuple[dict[str, Any], dict[
     axes = np.stack(np.meshgrid(np.linspace(-2, 2, 4), np.linspace(-3, 3, 5), indexing="ij"), axis=-1)
     out.append((run_row("acedec-table1", "mnist", "acedec", 0, label="ACe/DeC+DCN", clusterings=("digit",),
                         nmi=(0.9,), loss=1.0, n_cluster_dims=4),
-                {"labels": np.zeros(10, dtype=int), "betas": np.ones((2, 10)), "traversal": trav,
-                 "traversal_axes": axes}))
+                {"labels": np.zeros(10, dtype=int), "betas": _acedec_betas(), "traversal": trav,
+                 "traversal_axes": axes, **_acedec_space_artefacts(rng)}))
     return out
+
+
+def _acedec_betas() -> np.ndarray:
+    """(2, 10) ACe/DeC betas: z0 (0.97) and z1 (0.8) in the cluster space, the rest shared."""
+    cs = np.array([0.97, 0.8] + [0.1] * 8)
+    return np.stack([cs, 1 - cs])
+
+
+def _acedec_space_artefacts(rng: np.random.Generator, n: int = 200, D: int = 10) -> dict[str, np.ndarray]:
+    """ACe/DeC Fig. 3 scatter points (3 clusters along z0, the top-β_cs dimension) and Fig. 1b reconstructions."""
+    truth = rng.integers(0, 3, n)
+    Z = rng.normal(0, 0.3, size=(n, D)).astype(np.float32)
+    Z[:, 0] += 2.0 * truth - 2.0
+    Z[:, 1:] += rng.normal(0, 1.0, size=(n, 1)) * np.linspace(1, 0.2, D - 1)  # a dominant shared direction
+    shapes = _square_images(3, 16, rng)  # the "cluster" content
+    light = np.linspace(0, 1, 16)[None, None, None, :] * np.array([0.5, 1.0, 1.5, 2.0])[:, None, None, None]
+    x_cs = np.stack([shapes[i % 3] for i in range(4)])
+    x_ss = np.broadcast_to(light, (4, 1, 16, 16)).astype(np.float32)
+    return {"Z_rot": Z, "Z_labels_true": truth, "Z_index": np.arange(n),
+            "recon_input": (x_cs + x_ss).astype(np.float32), "recon_cluster": x_cs, "recon_shared": x_ss}
 
 
 def figure_store(path: str | Path, seed: int = 0) -> Path:
