@@ -251,11 +251,13 @@ def pick_run(frame: pd.DataFrame, figure: str, methods: Sequence[str], keys: Seq
     return row, load_artefact(frame, row)
 
 
-def as_image(a: np.ndarray) -> tuple[np.ndarray, str | None]:
+def as_image(a: np.ndarray, scale: tuple[float, float] | None = None) -> tuple[np.ndarray, str | None]:
     """An array as a displayable (H, W) or (H, W, 3) image in [0, 1] and the colormap to use.
 
     CHW with 1, 3 or 4 channels; HW; or a flat vector of a square 1- or 3-channel
-    image.  Min-max scaled per image (the stored data are z-transformed).
+    image.  Min-max scaled per image (the stored data are z-transformed), or to
+    the common range ``scale = (lo, hi)`` (clipped) where images are compared by
+    intensity.
     """
     a = np.asarray(a, dtype=float)
     if a.ndim == 1:
@@ -275,8 +277,8 @@ def as_image(a: np.ndarray) -> tuple[np.ndarray, str | None]:
             raise ValueError(f"cannot show an array of shape {a.shape} as an image")
     elif a.ndim != 2:
         raise ValueError(f"cannot show an array of shape {a.shape} as an image")
-    lo, hi = np.nanmin(a), np.nanmax(a)
-    a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    lo, hi = (np.nanmin(a), np.nanmax(a)) if scale is None else scale
+    a = np.clip((a - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.zeros_like(a)
     return a, ("gray" if a.ndim == 2 else None)
 
 
@@ -396,10 +398,14 @@ def fig_enrc_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str | 
     return fig
 
 
-def _show_sample(ax: Any, a: np.ndarray, images: bool, lo: float = 0.0, hi: float = 1.0) -> None:
-    """One decoded sample: an image, or (not image data, e.g. SYNTH-k) a bar chart of its values."""
+def _show_sample(ax: Any, a: np.ndarray, images: bool, lo: float = 0.0, hi: float = 1.0,
+                 common_scale: bool = False) -> None:
+    """One decoded sample: an image, or (not image data, e.g. SYNTH-k) a bar chart of its values.
+
+    Images are min-max scaled each, or to ``(lo, hi)`` with ``common_scale``.
+    """
     if images:
-        img, cmap = as_image(a)
+        img, cmap = as_image(a, (lo, hi) if common_scale else None)
         ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
     else:
         flat = np.asarray(a, dtype=float).ravel()
@@ -534,8 +540,9 @@ def draw_acedec_fig1b(x: np.ndarray, x_cluster: np.ndarray, x_shared: np.ndarray
 
     ``x_cluster``/``x_shared`` are :meth:`methods.acedec.ACeDeC.reconstruct_spaces`
     of ``x`` (the definitions are in its docstring); one column per sample.
-    Images are min-max scaled each; non-image data are drawn as bar charts on a
-    common scale.
+    Everything shares one intensity scale (the minimum and maximum over all
+    three rows), so that the paper's "less light information" in the
+    cluster-only row stays visible; non-image data are drawn as bar charts.
     """
     x, xc, xs = (np.asarray(a, dtype=float) for a in (x, x_cluster, x_shared))
     if not (len(x) == len(xc) == len(xs) and len(x) > 0):
@@ -552,7 +559,7 @@ def draw_acedec_fig1b(x: np.ndarray, x_cluster: np.ndarray, x_shared: np.ndarray
     grid = fig.subplots(3, m, squeeze=False, gridspec_kw={"wspace": 0.04, "hspace": 0.08})
     for r, (name, arr) in enumerate(zip(FIG1B_ROWS, (x, xc, xs))):
         for j in range(m):
-            _show_sample(grid[r][j], arr[j], images, lo, hi)
+            _show_sample(grid[r][j], arr[j], images, lo, hi, common_scale=True)
         grid[r][0].set_ylabel(name, fontsize=8)
     fig.suptitle(title or "ACe/DeC Fig. 1b: reconstructions from the cluster space only and the shared space only",
                  fontsize=9)
