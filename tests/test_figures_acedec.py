@@ -176,3 +176,16 @@ def test_fig1b_picks_round_robin():
     labels = np.array([2, 2, 0, 1, 0, 2, 1])
     np.testing.assert_array_equal(fig1b_picks(labels, 5), [2, 3, 0, 4, 6])
     np.testing.assert_array_equal(fig1b_picks(labels, 20), [2, 3, 0, 4, 6, 1, 5])
+
+
+def test_cli_plot_acedec_fig1b(tmp_path, capsys):
+    from benchmark.cli import main
+
+    fstore = figure_store(tmp_path / "f.sqlite")
+    out = tmp_path / "figs"
+    assert main(["plot", "acedec-fig1b", "--store", str(fstore), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["acedec-fig1b.pdf", "acedec-fig1b.png"]
+    assert all(p.stat().st_size > 2000 for p in out.iterdir())
+    with pytest.raises(SystemExit):
+        main(["plot", "--help"])
+    assert "acedec-fig1b" in capsys.readouterr().out
