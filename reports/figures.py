@@ -503,8 +503,13 @@ def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str 
             gx, gy = np.meshgrid(xs, ys)
             ax.scatter(gx.ravel(), gy.ravel(), marker="x", s=25, color="black", linewidths=1.0,
                        label="traversal")
-        beta_cs = float(np.atleast_2d(art["betas"])[0, top])
-        ax.set_xlabel("PC1 of the shared space", fontsize=8)
+        B = np.atleast_2d(art["betas"])
+        beta_cs = float(B[0, top])
+        if (np.delete(B[1], top) > 0.5).any():
+            ax.set_xlabel("PC1 of the shared space", fontsize=8)
+        else:  # methods.acedec.traversal_basis's fallback; said, not hidden
+            ax.set_xlabel("shared space EMPTY (no β_ss > 0.5): x is the dimension with the highest β_ss",
+                          fontsize=8)
         ax.set_ylabel(f"z{top} (highest β_cs = {beta_cs:.2f})", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.set_title(f"embedded points ({len(x)}), colours: {what}", fontsize=8)
@@ -535,12 +540,28 @@ def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str 
 FIG1B_ROWS = ("input", "cluster space only", "shared space only")
 
 
-def draw_acedec_fig1b(x: np.ndarray, x_cluster: np.ndarray, x_shared: np.ndarray, title: str = "") -> Any:
+def _space_sizes_note(beta_cs: np.ndarray | None) -> str:
+    """'cluster space d_cs dims, shared space d_ss dims' (hard split beta_cs > 0.5), flagging an empty space."""
+    if beta_cs is None:
+        return ""
+    b = np.asarray(beta_cs, dtype=float).ravel()
+    n_cs = int((b > 0.5).sum())
+    note = f"cluster space {n_cs} dims, shared space {b.size - n_cs} dims (β_cs > / ≤ 0.5)"
+    if n_cs == b.size:
+        note += "; shared space EMPTY: the bottom row is dec(Vμ) for every input"
+    elif n_cs == 0:
+        note += "; cluster space EMPTY: the middle row is dec(Vμ) for every input"
+    return note
+
+
+def draw_acedec_fig1b(x: np.ndarray, x_cluster: np.ndarray, x_shared: np.ndarray, title: str = "",
+                      beta_cs: np.ndarray | None = None) -> Any:
     """ACe/DeC Fig. 1b from arrays: inputs (top), cluster-space-only (middle), shared-space-only (bottom).
 
     ``x_cluster``/``x_shared`` are :meth:`methods.acedec.ACeDeC.reconstruct_spaces`
     of ``x`` (the definitions are in its docstring); one column per sample.
-    Everything shares one intensity scale (the minimum and maximum over all
+    ``beta_cs`` (optional) adds the sizes of the two spaces to the title and
+    flags an empty one.  Everything shares one intensity scale (the minimum and maximum over all
     three rows), so that the paper's "less light information" in the
     cluster-only row stays visible; non-image data are drawn as bar charts.
     """
@@ -561,8 +582,9 @@ def draw_acedec_fig1b(x: np.ndarray, x_cluster: np.ndarray, x_shared: np.ndarray
         for j in range(m):
             _show_sample(grid[r][j], arr[j], images, lo, hi, common_scale=True)
         grid[r][0].set_ylabel(name, fontsize=8)
-    fig.suptitle(title or "ACe/DeC Fig. 1b: reconstructions from the cluster space only and the shared space only",
-                 fontsize=9)
+    title = title or "ACe/DeC Fig. 1b: reconstructions from the cluster space only and the shared space only"
+    note = _space_sizes_note(beta_cs)
+    fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=9)
     return fig
 
 
@@ -571,7 +593,7 @@ def acedec_fig1b_from_model(est: Any, X: np.ndarray, title: str = "") -> Any:
     if not hasattr(est, "reconstruct_spaces"):
         raise ValueError(f"est must be a fitted ACeDeC (with reconstruct_spaces); got {type(est).__name__}")
     x_cs, x_ss = est.reconstruct_spaces(X)
-    return draw_acedec_fig1b(np.asarray(X), x_cs, x_ss, title)
+    return draw_acedec_fig1b(np.asarray(X), x_cs, x_ss, title, beta_cs=est.betas_[0])
 
 
 def fig_acedec_fig1b(frame: pd.DataFrame, suite: str | None = None, dataset: str | None = None,
@@ -584,8 +606,9 @@ def fig_acedec_fig1b(frame: pd.DataFrame, suite: str | None = None, dataset: str
                         ["recon_input", "recon_cluster", "recon_shared"], suite, dataset,
                         prefer_datasets=("objects", "mnist", "mnist-test"))
     title = (f"ACe/DeC Fig. 1b: {dataset_label(row['dataset'], _labels(configs, row))} "
-             f"(ae_seed {row['ae_seed']}, {row['tier']} tier); cluster / shared space: β_cs > / ≤ 0.5")
-    return draw_acedec_fig1b(art["recon_input"], art["recon_cluster"], art["recon_shared"], title)
+             f"(ae_seed {row['ae_seed']}, {row['tier']} tier)")
+    beta_cs = np.atleast_2d(art["betas"])[0] if "betas" in art else None
+    return draw_acedec_fig1b(art["recon_input"], art["recon_cluster"], art["recon_shared"], title, beta_cs)
 
 
 class FigureSpec:

@@ -88,6 +88,8 @@ def test_fig1b_from_model_panels_and_files(tiny_fit, tmp_path):
     # 6-d vectors are not images: bars, one per value, heights = the data / reconstructions
     x_cs, _ = est.reconstruct_spaces(ds.X[:5])
     np.testing.assert_allclose([p.get_height() for p in axes[5].patches], x_cs[0], rtol=1e-5)
+    n_cs = int((est.betas_[0] > 0.5).sum())
+    assert f"cluster space {n_cs} dims, shared space {6 - n_cs} dims" in fig._suptitle.get_text()
     paths = save_figure(fig, tmp_path, "fig1b")
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 2000 for p in paths)
 
@@ -189,3 +191,10 @@ def test_cli_plot_acedec_fig1b(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["plot", "--help"])
     assert "acedec-fig1b" in capsys.readouterr().out
+
+
+def test_empty_shared_space_is_flagged():
+    fig = draw_acedec_fig1b(np.zeros((2, 64)), np.ones((2, 64)), np.ones((2, 64)), beta_cs=np.full(4, 0.9))
+    assert "shared space EMPTY" in fig._suptitle.get_text()
+    fig = draw_acedec_fig1b(np.zeros((2, 64)), np.ones((2, 64)), np.ones((2, 64)), beta_cs=np.array([0.9, 0.2]))
+    assert "EMPTY" not in fig._suptitle.get_text()
