@@ -644,5 +644,14 @@ def draw(name: str, frame: pd.DataFrame, **options: Any) -> Any:
     return spec.func(frame, **{k: v for k, v in options.items() if k in spec.options and v is not None})
 
 
-__all__ = ["FIGURES", "draw", "save_figure", "as_image", "noise_dims", "pick_run", "draw_acedec_fig1b",
-           "acedec_fig1b_from_model", "traversal_scatter_coordinates"]
+__all__ = [
+    "FIGURES",
+    "acedec_fig1b_from_model",
+    "as_image",
+    "draw",
+    "draw_acedec_fig1b",
+    "noise_dims",
+    "pick_run",
+    "save_figure",
+    "traversal_scatter_coordinates",
+]

@@ -13,8 +13,14 @@ from benchmark.runner import _artefacts, acedec_traversal, fig1b_picks
 from generators.planted import make_planted
 from methods.acedec import ACeDeC, split_space_codes, traversal_basis
 from methods.autoencoders import LinearAutoencoder
-from reports.figures import (FIG1B_ROWS, acedec_fig1b_from_model, draw, draw_acedec_fig1b, save_figure,
-                             traversal_scatter_coordinates)
+from reports.figures import (
+    FIG1B_ROWS,
+    acedec_fig1b_from_model,
+    draw,
+    draw_acedec_fig1b,
+    save_figure,
+    traversal_scatter_coordinates,
+)
 from reports.source import load_runs
 from reports.synthetic import figure_rows_and_artefacts, figure_store, write_rows
 
@@ -60,7 +66,7 @@ def test_reconstruct_spaces_by_hand_on_linear_ae(tiny_fit):
     assert 0 < P_cs.trace() < len(P_cs), "the tiny fit must have both a cluster and a shared space"
     mu = est.shared_center_.astype(np.float64)
     zr = (X @ We.T + be) @ V
-    dec = lambda code: (code @ V.T) @ Wd.T + bd  # noqa: E731
+    dec = lambda code: (code @ V.T) @ Wd.T + bd
     np.testing.assert_allclose(x_cs, dec(zr @ P_cs + mu @ P_ss), atol=1e-4)
     np.testing.assert_allclose(x_ss, dec(zr @ P_ss + mu @ P_cs), atol=1e-4)
     # affine decoder: the two parts add up to the full reconstruction plus dec(V mu)
@@ -105,7 +111,7 @@ def test_fig1b_from_store(frame, tmp_path):
     fig = draw("acedec-fig1b", frame)
     image_axes = [ax for ax in fig.axes if ax.images]
     assert len(image_axes) == 3 * 4
-    planted = [a for r, a in figure_rows_and_artefacts() if a and "recon_shared" in a][0]
+    planted = next(a for _, a in figure_rows_and_artefacts() if a and "recon_shared" in a)
     shown = image_axes[8].images[0].get_array()  # row 3 (shared only), first sample, one common scale
     keys = ("recon_input", "recon_cluster", "recon_shared")
     lo, hi = min(planted[k].min() for k in keys), max(planted[k].max() for k in keys)
@@ -121,13 +127,13 @@ def test_fig3_scatter_panel(frame):
     fig = draw("acedec-fig3", frame)
     scatter_ax = fig.axes[0]
     assert not scatter_ax.images and sum(1 for ax in fig.axes if ax.images) == 4 * 5
-    art = [a for r, a in figure_rows_and_artefacts() if a and "traversal" in a][0]
+    art = next(a for _, a in figure_rows_and_artefacts() if a and "traversal" in a)
     pts = np.concatenate([c.get_offsets() for c in scatter_ax.collections[:-1]])
     assert len(pts) == len(art["Z_rot"]) == 200
     # y is z0 (highest beta_cs 0.97), coloured by the 3 ground-truth classes, grid marked with 4 x 5 crosses
     assert scatter_ax.get_ylabel() == "z0 (highest β_cs = 0.97)"
     assert len(scatter_ax.collections) == 3 + 1 and len(scatter_ax.collections[-1].get_offsets()) == 20
-    x, y, top = traversal_scatter_coordinates(art["Z_rot"], art["betas"], art["traversal_axes"][0, :, 1])
+    x, _, top = traversal_scatter_coordinates(art["Z_rot"], art["betas"], art["traversal_axes"][0, :, 1])
     assert top == 0
     np.testing.assert_allclose(np.sort(pts[:, 1]), np.sort(art["Z_rot"][:, 0]), rtol=1e-6)
     np.testing.assert_allclose(np.sort(pts[:, 0]), np.sort(x), rtol=1e-6, atol=1e-9)
