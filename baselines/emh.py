@@ -162,7 +162,7 @@ def emh_best(Y: np.ndarray, k: int, n_restarts: int, rng: np.random.Generator, *
 
     Returns (labels relabelled 0..k_eff-1, cost in bits, total EM iterations).
     """
-    n, d = Y.shape
+    n = Y.shape[0]
     T = torch.from_numpy(np.ascontiguousarray(Y, dtype=np.float64))
     if k == 1:
         lab = torch.zeros((1, n), dtype=torch.long)

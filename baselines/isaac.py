@@ -90,8 +90,8 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -248,7 +248,7 @@ class ISAAC(BaseEstimator, ClusterMixin):
         return cost
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: object, y: object = None) -> "ISAAC":
+    def fit(self, X: object, y: object = None) -> ISAAC:
         """Find independent subspaces (stage A) and one MDL-chosen clustering per subspace (stage B)."""
         if self.n_threads is not None and (isinstance(self.n_threads, bool)
                                            or not isinstance(self.n_threads, (int, np.integer))
@@ -257,7 +257,7 @@ class ISAAC(BaseEstimator, ClusterMixin):
         with _thread_limit(self.n_threads):
             return self._fit(X)
 
-    def _fit(self, X: object) -> "ISAAC":
+    def _fit(self, X: object) -> ISAAC:
         X = check_X(X, min_samples=2)
         n, m_in = X.shape
         self._check_params(n)
@@ -265,8 +265,8 @@ class ISAAC(BaseEstimator, ClusterMixin):
         self._kde_methods: set[str] = set()
         self._source_cost: dict[tuple[int, ...], float] = {}
         deviations = [
-            "ISA: sklearn FastICA + greedy grouping of components by KDE mutual information "
-            "(replaces the ITE toolbox's KCCA ISA)",
+            ("ISA: sklearn FastICA + greedy grouping of components by KDE mutual information "
+             "(replaces the ITE toolbox's KCCA ISA)"),
             "cluster std floored at 1e-3 in the coding cost",
         ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -56,7 +57,7 @@ def test_chosen_k_has_cost_not_above_its_neighbours(fitted):
                 assert costs[k] <= costs[nb]
         ks = sorted(costs)
         # greedy stop: every k before the last one tried did not increase the cost
-        assert all(costs[a] >= costs[b] for a, b in zip(ks[:-2], ks[1:-1]))
+        assert all(costs[a] >= costs[b] for a, b in itertools.pairwise(ks[:-1]))
 
 
 def test_best_isa_configuration_has_lowest_cost(fitted):
@@ -114,7 +115,7 @@ def test_no_reduction_at_or_below_max_dims(fitted):
 
 def test_deterministic_with_pca_reduction():
     X = make_planted(n=200, n_clusters=[3, 2], dims_per_subspace=3, noise_dims=2, seed=4).X
-    kw = dict(random_state=1, n_init=3, max_clusters=4, tol=1e-6, max_dims=3, progress=False)
+    kw = {"random_state": 1, "n_init": 3, "max_clusters": 4, "tol": 1e-6, "max_dims": 3, "progress": False}
     with pytest.warns(RuntimeWarning, match="reduced by PCA from 8 to 3 dims"):
         a = ISAAC(**kw).fit(X)
     with pytest.warns(RuntimeWarning, match="reduced by PCA"):
@@ -152,7 +153,7 @@ def test_bad_max_dims_raises(bad):
 
 def test_deterministic_under_random_state():
     X = make_planted(n=200, n_clusters=[3, 3], dims_per_subspace=2, noise_dims=1, seed=3).X
-    kw = dict(random_state=7, n_init=3, max_clusters=4, tol=1e-6, progress=False)
+    kw = {"random_state": 7, "n_init": 3, "max_clusters": 4, "tol": 1e-6, "progress": False}
     a, b = ISAAC(**kw).fit(X), ISAAC(**kw).fit(X)
     np.testing.assert_array_equal(a.labels_, b.labels_)
     assert a.loss_ == b.loss_
@@ -191,7 +192,7 @@ def test_exact_kde_on_two_points():
     X = np.array([[0.0], [1.0]])
     h = np.array([0.5])
     logf, how = kde_log2_density(X, method="exact", h=h)
-    phi = lambda z: math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)  # noqa: E731
+    phi = lambda z: math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     expected = math.log2(0.5 * (phi(0) + phi(2.0)) / 0.5)
     assert how == "exact"
     np.testing.assert_allclose(logf, [expected, expected], rtol=1e-12)
