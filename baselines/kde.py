@@ -13,7 +13,9 @@ The authors use Ihler's dual-tree KDE (Gray & Moore).  The naive sum is O(n^2 d)
 far too slow at n = 60,000 for the hundreds of estimates stage A makes, so
 :func:`kde_log2_density` picks one of three evaluations:
 
-``"exact"``      the full O(n^2) sum, chunked, in float64 with log-sum-exp (n <= exact_max_n);
+``"exact"``      the full O(n^2) sum, chunked, in float64 (n <= exact_max_n); only the
+                 blocks on and above the diagonal of the symmetric kernel matrix are formed,
+                 and the own kernel (= 1) keeps the plain sum of exponentials from underflowing;
 ``"binned"``     d <= 3: linear binning onto a regular grid, FFT convolution with the
                  sampled product kernel, multilinear interpolation back to the points.
                  Its error is O((grid step / h)^2); the grid is chosen so the step is
