@@ -245,3 +245,27 @@ def test_mdl_cost_exact_on_tiny_input():
     idc = 2 * 2 * math.log2(2)
     par = 2 * (1 + 3) / 4 * math.log2(2)
     assert cost == pytest.approx(data + idc + par, rel=1e-12)
+
+
+def test_emh_gemm_steps_match_direct_gaussian_formulas():
+    """The [1, y, y_i y_j] expansion gives the same log-densities and moments as the direct forms."""
+    from scipy.stats import multivariate_normal
+
+    from baselines.emh import RIDGE, _e_coefficients, _features, _m_step
+
+    rng = np.random.default_rng(0)
+    Y = torch.from_numpy(rng.standard_normal((50, 3)) * [1.0, 2.0, 0.5] + 4.0)
+    F, iu0, iu1 = _features(Y)
+    resp = torch.from_numpy(rng.dirichlet(np.ones(2), size=(50, 1)))  # (n, R=1, k=2)
+    logw, means, covs = _m_step(F, resp, 3, iu0, iu1)
+    y, r = Y.numpy(), resp.numpy()[:, 0]
+    for c in range(2):
+        w = r[:, c]
+        mu = w @ y / w.sum()
+        cov = (w[:, None] * (y - mu)).T @ (y - mu) / w.sum() + RIDGE * np.eye(3)
+        np.testing.assert_allclose(means[0, c].numpy(), mu, rtol=1e-12)
+        np.testing.assert_allclose(covs[0, c].numpy(), cov, rtol=1e-10, atol=1e-12)
+        assert float(logw[0, c]) == pytest.approx(math.log(w.sum() / 50), rel=1e-12)
+        logp = (F @ _e_coefficients(logw, means, covs, iu0, iu1)).numpy()[:, c]
+        expected = math.log(w.sum() / 50) + multivariate_normal(mu, cov).logpdf(y)
+        np.testing.assert_allclose(logp, expected, rtol=1e-10)
