@@ -74,7 +74,7 @@ small tensor operations, and on a shared 2-core machine an OpenMP barrier waits 
 descheduled thread at every one of them.  Measured with the benchmark harness on the
 16-d planted embedding (default max_dims), load average 4.5-5.3 from other processes:
 n = 3000 took 289 s wall / 286 s CPU with OMP_NUM_THREADS=2 against 11.4 s / 12.3 s with 1
-thread; n = 12000 took 371 s / 367 s against 33 s single-threaded.  ``fit`` therefore sets
+thread; n = 12000 took 371 s / 367 s against 31.1 s single-threaded.  ``fit`` therefore sets
 torch's intra-op threads and the BLAS/OpenMP pools (threadpoolctl) to ``n_threads`` and
 restores them afterwards; ``n_threads=None`` leaves the process settings alone.
 
