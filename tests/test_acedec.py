@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from ae_training import train_locally
 from sklearn.cluster import KMeans
 
 from benchmark.metrics import nmi
@@ -19,17 +20,7 @@ FAST = dict(batch_size=64, progress=False)
 def _linear_ae(X: np.ndarray, steps: int = 200, seed: int = 0) -> LinearAutoencoder:
     """A linear AE (embedding = input size, as for SYNTH in ACe/DeC §4) trained by a tiny local loop."""
     torch.manual_seed(seed)
-    ae = LinearAutoencoder(X.shape[1])
-    opt = torch.optim.Adam(ae.parameters(), 1e-2)
-    Xt = torch.from_numpy(X)
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        xb = Xt[rng.integers(0, len(X), 64)]
-        loss = ((ae(xb) - xb) ** 2).sum(1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return ae.eval()
+    return train_locally(LinearAutoencoder(X.shape[1]), X, steps, 1e-2, 64, seed, per_sample_sum=True)
 
 
 @pytest.fixture(scope="module")
@@ -147,16 +138,7 @@ def _orthogonal_linear_ae(X: np.ndarray, seed: int, steps: int = 200) -> LinearA
         ae.decoder.weight.copy_(ae.encoder.weight.T)
         ae.encoder.bias.zero_()
         ae.decoder.bias.zero_()
-    opt = torch.optim.Adam(ae.parameters(), 1e-3)
-    Xt = torch.from_numpy(X)
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        xb = Xt[rng.integers(0, len(X), 128)]
-        loss = ((ae(xb) - xb) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return ae.eval()
+    return train_locally(ae, X, steps, 1e-3, 128, seed)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from ae_training import train_locally
 
 from benchmark.metrics import nmi_best_match
 from generators.planted import make_planted
@@ -20,17 +21,7 @@ FAST = dict(batch_size=64, progress=False)
 def _train_ae(make, X: np.ndarray, steps: int, lr: float, seed: int = 0) -> torch.nn.Module:
     """A tiny local pretraining loop (MSE, Adam) so the tests do not depend on the pretrain cache."""
     torch.manual_seed(seed)  # layer initialisation uses torch's global RNG: seed it for reproducible tests
-    ae = make()
-    opt = torch.optim.Adam(ae.parameters(), lr)
-    Xt = torch.from_numpy(X)
-    rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        xb = Xt[rng.integers(0, len(X), 64)]
-        loss = ((ae(xb) - xb) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return ae.eval()
+    return train_locally(make(), X, steps, lr, 64, seed)
 
 
 @pytest.fixture(scope="module")
