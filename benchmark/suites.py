@@ -45,7 +45,8 @@ _TOP_KEYS = {"name", "description", "reproduces", "protocol", "datasets", "metho
 _PROTOCOL_KEYS = {"n_autoencoders": int, "runs_per_autoencoder": int, "selection": str}
 _DATASET_KEYS = {"generator": str, "params": dict, "preprocessing": list, "clusterings": list,
                  "autoencoder": dict, "deviations": list, "label": str, "n_autoencoders": int}
-_AE_KEYS = {"arch": str, "embedding_dim": int, "budget": (str, dict), "augment": dict, "hidden": list}
+_AE_KEYS = {"arch": str, "embedding_dim": int, "budget": (str, dict), "augment": dict, "hidden": list,
+            "widths": list, "dropout": (int, float)}
 _METHOD_KEYS = {"method": str, "params": dict, "dataset_params": dict, "grid": dict, "runs_per_autoencoder": int, "max_n": int,
                 "datasets": list, "deviations": list, "label": str}
 _TIER_KEYS = {"description": str, "est_cost": str, "datasets": list, "methods": list, "protocol": dict,
