@@ -2,8 +2,9 @@
 
 Usage (from the repository root)::
 
-    python benchmark/scripts/quality_runs.py enrc-stickfigures --seeds 0 1 2
-    python benchmark/scripts/quality_runs.py acedec-synth --seeds 0 1 2 3 --ae orthogonal
+    python benchmark/scripts/quality_runs.py enrc-stickfigures --seeds 0 1 --budget paper-enrc-stickfigures --iters 2000
+    python benchmark/scripts/quality_runs.py acedec-synth --seeds 0 1 2 3 --iters 20000 --lr-step 20000
+    python benchmark/scripts/quality_runs.py acedec-synth --seeds 0 1 2 3 --ae orthogonal --init kmeans --iters 1000
     NRBENCH_DATA=../shared/data python benchmark/scripts/quality_runs.py enrc-cmnist --n 10000
     NRBENCH_DATA=../shared/data python benchmark/scripts/quality_runs.py acedec-mnist --n 10000
 
@@ -68,9 +69,10 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
     if name == "enrc-stickfigures":
         ds = generators.get("stickfigures", progress=False)
         steps = ["scale01", "zscore"]
-        ae = pretrain(ds, "conv_resnet", seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+        arch = {"arch": "conv_resnet", "embedding_dim": 16, "dropout": 0.2}  # BASELINES.md §6.4
+        ae = pretrain(ds, arch, seed=seed, budget=args.budget, preprocessing=steps, progress=False)
         X = apply(ds.X, steps)
-        m = ENRC([3, 3], ae, max_iter=args.iters, init_rounds=args.init_rounds, batch_size=32,
+        m = ENRC([3, 3], ae, max_iter=args.iters, init_rounds=args.init_rounds, batch_size=args.batch_size or 128,
                  warmup_iter=args.warmup, random_state=seed, progress=False).fit(X)
         nmi = nmi_best_match(ds.labels, m.labels_)
         out.update(upper=nmi[0], lower=nmi[1], loss=m.loss_)
@@ -90,7 +92,8 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
             ae = _orthogonal_linear_ae(ds.X, seed)
         else:
             ae = pretrain(ds, "linear", seed=seed, budget=args.budget, preprocessing=(), progress=False)
-        m = ACeDeC(4, ae, max_iter=args.iters, random_state=seed, progress=False).fit(ds.X)
+        m = ACeDeC(4, ae, init=args.init, max_iter=args.iters, lr_step=args.lr_step, random_state=seed,
+                   progress=False).fit(ds.X)
         d = DCN(4, ae, lambda_=1.0, max_iter=args.iters, random_state=seed, progress=False).fit(ds.X)
         out.update(acedec=nmi_best_match(ds.labels, m.labels_[:, None])[0],
                    dcn=nmi_best_match(ds.labels, d.labels_[:, None])[0], dims=m.n_cluster_dims_)
@@ -99,7 +102,8 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         steps = ["scale01", "flatten"]
         X, y = _subset(ds, args.n, 0)
         ae = pretrain(X=X, arch="feedforward", seed=seed, budget=args.budget, preprocessing=steps, progress=False)
-        m = ACeDeC(10, ae, max_iter=args.iters, random_state=seed, progress=False).fit(apply(X, steps))
+        m = ACeDeC(10, ae, init=args.init, max_iter=args.iters, lr_step=args.lr_step, random_state=seed,
+                   progress=False).fit(apply(X, steps))
         out.update(digit=nmi_best_match(y, m.labels_[:, None])[0], dims=m.n_cluster_dims_)
     out["seconds"] = time.perf_counter() - t0
     return out
@@ -114,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=0, help="ENRC warmup_iter (0: the paper's plain schedule)")
     p.add_argument("--budget", default="quick", help="pretraining budget name (methods.pretrain.BUDGETS)")
     p.add_argument("--n", type=int, default=None, help="subsample size (C-MNIST, MNIST) or SYNTH n")
+    p.add_argument("--init", choices=("split", "kmeans"), default="split",
+                   help="ACe/DeC init: the paper's random split (default) or k-means on the whole embedding")
+    p.add_argument("--lr-step", type=int, default=2000, help="ACe/DeC: halve the lr every this many iterations")
+    p.add_argument("--batch-size", type=int, default=None, help="ENRC Stickfigures batch size (default 128)")
     p.add_argument("--ae", choices=("pretrain", "orthogonal"), default="pretrain",
                    help="SYNTH: the cached pretrain() linear AE or an orthogonally initialised one")
     args = p.parse_args(argv)
@@ -122,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         r = run(args.run, seed, args)
         rows.append(r)
         print(f"{args.run} seed={seed} iters={args.iters} warmup={args.warmup} budget={args.budget} n={args.n} "
+              f"init={args.init} lr_step={args.lr_step} "
               + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims")]
     print("mean " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
