@@ -18,6 +18,9 @@ CPU time (the whole child process, imports and data included) is the fairer figu
     12,000     51.2    34.9      0.68          5.5 -> 6.3          1.00 / 1.00 / 1.00
     60,000    224.5   154.5      0.66          6.3 -> 5.8          1.00 / 1.00 / 1.00
 
+On the idle machine (18:07-18:09 UTC, load 1.4 -> 1.0) the 60k case took 160.5 s wall, 162.1 CPU-s,
+0.66 GB peak RSS, NMI 1.00 / 1.00 / 1.00 (target < 15 min).
+
 Subspaces found: [2, 2, 1] at every n, k = 5, 3, 2 (3 on the 1-d view at n = 3000); KDE exact
 at n = 3000, binned (d <= 3) and reference (r = 2000, d = 4, 5) above.  CPU grows about
 linearly in n (x4.4 from 12k to 60k); EMh is ~95% of it at 60k.  Same runs with
