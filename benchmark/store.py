@@ -37,13 +37,14 @@ import math
 import os
 import sqlite3
 import subprocess
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+
+from benchmark.fileio import atomic_write
 
 SCHEMA_VERSION = "1"
 STATUSES = ("ok", "error", "skipped")
@@ -267,17 +268,7 @@ class Store:
         self.artefact_dir.mkdir(parents=True, exist_ok=True)
         name = f"{key_hash(key)}.npz"
         final = self.artefact_dir / name
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.artefact_dir)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()})
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(final, lambda fh: np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()}))
         self.seconds_in_store += time.perf_counter() - t0
         return f"{ARTEFACT_DIR}/{name}"
 
