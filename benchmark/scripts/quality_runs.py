@@ -7,6 +7,8 @@ Usage (from the repository root)::
     python benchmark/scripts/quality_runs.py acedec-synth --seeds 0 1 2 3 --ae orthogonal --init kmeans --iters 1000
     NRBENCH_DATA=../shared/data python benchmark/scripts/quality_runs.py enrc-cmnist --n 10000
     NRBENCH_DATA=../shared/data python benchmark/scripts/quality_runs.py acedec-mnist --n 10000
+    python benchmark/scripts/quality_runs.py enrc-nrobjects --iters 1000 \
+        --budget '{"iterations": 1000, "finetune_iterations": 500, "batch_size": 64}'
 
 Each run pretrains (or loads from the NRBENCH_HOME cache) one autoencoder per seed
 with :func:`methods.pretrain.pretrain` and the named ``--budget``, then fits the
@@ -18,6 +20,7 @@ SP's schedule); every printed line states the budget it used.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -33,7 +36,7 @@ from methods.dcn import DCN
 from methods.enrc import ENRC
 from methods.pretrain import pretrain
 
-RUNS = ("enrc-stickfigures", "enrc-cmnist", "acedec-synth", "acedec-mnist")
+RUNS = ("enrc-stickfigures", "enrc-cmnist", "enrc-nrobjects", "acedec-synth", "acedec-mnist")
 
 
 def _subset(ds: generators.Dataset, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +66,16 @@ def _orthogonal_linear_ae(X: np.ndarray, seed: int, steps: int = 200) -> LinearA
     return ae.eval()
 
 
+def _budget_arg(text: str) -> str | dict:
+    """``--budget``: a budget name, or a JSON object of :class:`methods.pretrain.PretrainBudget` fields."""
+    if text.lstrip().startswith("{"):
+        try:
+            return dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(f"--budget is not valid JSON: {exc}") from exc
+    return text
+
+
 def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
     t0 = time.perf_counter()
     out: dict[str, float] = {}
@@ -86,6 +99,17 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
                  warmup_iter=args.warmup, random_state=seed, progress=False).fit(Xp)
         nmi = nmi_best_match(y, m.labels_)
         out.update(left=nmi[0], right=nmi[1], loss=m.loss_)
+    elif name == "enrc-nrobjects":
+        ds = generators.get("nrobjects", progress=False)
+        steps = ["scale01", "zscore"]
+        X, y = _subset(ds, args.n, 0)
+        # BASELINES.md §6.3: widths 16-32-64-128-256, dropout 0.3, batch 64 (as in the enrc-table1 suite)
+        arch = {"arch": "conv_resnet", "embedding_dim": 16, "widths": [16, 32, 64, 128, 256], "dropout": 0.3}
+        ae = pretrain(X=X, arch=arch, seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+        m = ENRC([6, 2, 3], ae, max_iter=args.iters, init_rounds=args.init_rounds, batch_size=args.batch_size or 64,
+                 warmup_iter=args.warmup, random_state=seed, progress=False).fit(apply(X, steps))
+        nmi = nmi_best_match(y, m.labels_)
+        out.update(color=nmi[0], material=nmi[1], shape=nmi[2], loss=m.loss_)
     elif name == "acedec-synth":
         ds = generators.get("synth", n=args.n or 12000, k=25, progress=False)
         if args.ae == "orthogonal":
@@ -116,12 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iters", type=int, default=600, help="joint-phase iterations (papers: 2,000-20,000)")
     p.add_argument("--init-rounds", type=int, default=10, help="ENRC init rounds (authors' code: 100)")
     p.add_argument("--warmup", type=int, default=0, help="ENRC warmup_iter (0: the paper's plain schedule)")
-    p.add_argument("--budget", default="quick", help="pretraining budget name (methods.pretrain.BUDGETS)")
+    p.add_argument("--budget", default="quick", type=_budget_arg,
+                   help="pretraining budget: a name in methods.pretrain.BUDGETS or a JSON object of its fields, "
+                        "e.g. '{\"iterations\": 1000, \"finetune_iterations\": 500, \"batch_size\": 64}'")
     p.add_argument("--n", type=int, default=None, help="subsample size (C-MNIST, MNIST) or SYNTH n")
     p.add_argument("--init", choices=("split", "kmeans"), default="split",
                    help="ACe/DeC init: the paper's random split (default) or k-means on the whole embedding")
     p.add_argument("--lr-step", type=int, default=2000, help="ACe/DeC: halve the lr every this many iterations")
-    p.add_argument("--batch-size", type=int, default=None, help="ENRC Stickfigures batch size (default 128)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="ENRC joint-phase batch size for Stickfigures (default 128) and NR-Objects (default 64)")
     p.add_argument("--ae", choices=("pretrain", "orthogonal"), default="pretrain",
                    help="SYNTH: the cached pretrain() linear AE or an orthogonally initialised one")
     args = p.parse_args(argv)
