@@ -47,6 +47,14 @@ def _subset(ds: generators.Dataset, n: int | None, seed: int) -> tuple[np.ndarra
     return X, y
 
 
+def _pretrain(ds: generators.Dataset, X: np.ndarray, arch: str | dict, seed: int, args: argparse.Namespace,
+              steps: list[str]):
+    """The cached autoencoder: keyed by the Dataset (shared with the suites' runs) unless ``--n`` took a subset."""
+    if args.n is None or args.n >= len(ds.X):
+        return pretrain(ds, arch, seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+    return pretrain(X=X, arch=arch, seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+
+
 def _orthogonal_linear_ae(X: np.ndarray, seed: int, steps: int = 200) -> LinearAutoencoder:
     torch.manual_seed(seed)
     ae = LinearAutoencoder(X.shape[1])
@@ -93,7 +101,7 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         ds = generators.get("cmnist", progress=False)
         steps = ["scale01", "zscore"]
         X, y = _subset(ds, args.n, 0)
-        ae = pretrain(X=X, arch="conv_resnet", seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+        ae = _pretrain(ds, X, "conv_resnet", seed, args, steps)
         Xp = apply(X, steps)
         m = ENRC([10, 10], ae, max_iter=args.iters, init_rounds=args.init_rounds, batch_size=128,
                  warmup_iter=args.warmup, random_state=seed, progress=False).fit(Xp)
@@ -105,7 +113,7 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         X, y = _subset(ds, args.n, 0)
         # BASELINES.md §6.3: widths 16-32-64-128-256, dropout 0.3, batch 64 (as in the enrc-table1 suite)
         arch = {"arch": "conv_resnet", "embedding_dim": 16, "widths": [16, 32, 64, 128, 256], "dropout": 0.3}
-        ae = pretrain(X=X, arch=arch, seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+        ae = _pretrain(ds, X, arch, seed, args, steps)
         m = ENRC([6, 2, 3], ae, max_iter=args.iters, init_rounds=args.init_rounds, batch_size=args.batch_size or 64,
                  warmup_iter=args.warmup, random_state=seed, progress=False).fit(apply(X, steps))
         nmi = nmi_best_match(y, m.labels_)
@@ -123,9 +131,9 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
                    dcn=nmi_best_match(ds.labels, d.labels_[:, None])[0], dims=m.n_cluster_dims_)
     elif name == "acedec-mnist":
         ds = generators.get("mnist", progress=False)
-        steps = ["scale01", "flatten"]
+        steps = ["scale01", "zscore", "flatten"]  # as the acedec-table1 suite
         X, y = _subset(ds, args.n, 0)
-        ae = pretrain(X=X, arch="feedforward", seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+        ae = _pretrain(ds, X, "feedforward", seed, args, steps)
         m = ACeDeC(10, ae, init=args.init, max_iter=args.iters, lr_step=args.lr_step, random_state=seed,
                    progress=False).fit(apply(X, steps))
         out.update(digit=nmi_best_match(y, m.labels_[:, None])[0], dims=m.n_cluster_dims_)
