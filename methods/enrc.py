@@ -10,7 +10,10 @@ distance (Eq. 2, Eq. 4); the network is trained with ``L = L_comp + lambda L_rec
 Implementation notes (one source of truth for the shared layer:
 :mod:`methods.clustering_layer`; the loop: :mod:`methods.layer_estimator`):
 
-- Initialisation (§2.6), repeated ``init_rounds`` times, keeping the lowest
+- Initialisation: by default NrKmeans on the frozen embedding, as in the
+  authors' code (``init="nrkmeans"``, see the class docstring for why and the
+  measurement).  ``init="sgd"`` is §2.6 as printed,
+  repeated ``init_rounds`` times, keeping the lowest
   ``L_comp + L_orth`` over the full embedding: V random orthogonal; beta blocks at
   0.9; weighted k-means++ per clustering; then ``init_max_iter`` mini-batch steps
   of Adam on V and B for ``L_comp + L_orth`` (Eq. 8) with the network frozen and
@@ -67,16 +70,21 @@ Implementation notes (one source of truth for the shared layer:
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Sequence
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from methods.autoencoders import Autoencoder
 from methods.base import DIVERGENCE_FACTOR, check_finite_loss, kmeans_plusplus, minibatches
-from methods.clustering_layer import (ClusteringLayer, SoftmaxBetas, compression_terms, enrc_initial_betas,
-                                      random_orthogonal)
+from methods.clustering_layer import (STRONG_BETA, ClusteringLayer, SoftmaxBetas, compression_terms,
+                                      enrc_initial_betas, random_orthogonal)
 from methods.layer_estimator import LayerClusteringEstimator, squared_error
+
+
+INITS = ("nrkmeans", "sgd")
 
 
 class ENRC(LayerClusteringEstimator):
@@ -101,8 +109,21 @@ class ENRC(LayerClusteringEstimator):
         lambda of Eq. (9) (1 in the paper).
     alpha : float
         Discount of the per-centre learning rate, Eq. (7) (0.5).
+    init : {"nrkmeans", "sgd"}
+        How the layer is initialised on the frozen pretrained embedding (§2.6).
+        ``"nrkmeans"`` (default): NrKmeans (:class:`baselines.NrKmeans`) on the
+        embedding gives V, the centres and the subspace of each clustering (beta 0.9
+        there, as §2.6's 'strong' weight).  This is what the authors' code runs
+        (``run_init``, adapted from NrKmeans; BASELINES.md §6.2).  ``"sgd"``: the
+        procedure as printed in §2.6 (random orthogonal V, beta blocks, weighted
+        k-means++, then Adam on ``L_comp + L_orth``).  Measured on C-MNIST (the
+        standard-tier conv AE, 60,000 images, seed 0), the init alone gives NMI
+        0.68 / 0.68 with ``"nrkmeans"`` and 0.13 / 0.23 with ``"sgd"``: from a random
+        V, 200 (or 2,000) Adam steps at lr 2.5e-3 do not rotate V onto the digit
+        subspaces, and the betas never leave their initial blocks.
     init_rounds, init_max_iter : int
-        Initialisation rounds and mini-batch steps per round (§2.6).
+        Initialisation rounds (NrKmeans starts, or §2.6 repetitions) and the
+        iterations per round (NrKmeans iterations, or mini-batch Adam steps).
     reinit, reinit_sample, reinit_steps : bool, int, int
         Lost-centre reinitialisation (§2.8) and its n_s and l.
     tol : float or None
@@ -127,10 +148,12 @@ class ENRC(LayerClusteringEstimator):
     Attributes
     ----------
     labels_ : (n, S) int array, ENRC's own assignments (Eq. 5).
+    labels_init_ : (n, S) int array, the assignments right after initialisation (before the joint phase).
     betas_, betas_init_ : (S, D) feature weights after training / after initialisation.
     V_ : (D, D); cluster_centers_ : list of (K_s, D) in the rotated space.
     loss_ : final Eq. (9) objective over the full data; loss_terms_ : its parts.
-    init_loss_ : the kept initialisation's L_comp + L_orth; init_losses_ : all rounds.
+    init_loss_ : the kept initialisation's selection criterion (``init="sgd"``: L_comp + L_orth;
+    ``init="nrkmeans"``: the NrKmeans cost J); init_losses_ : the same for every round.
     n_iter_, reinit_events_ ((iteration, clustering, centre) triples), converged_,
     autoencoder_.
     """
@@ -138,7 +161,7 @@ class ENRC(LayerClusteringEstimator):
     def __init__(self, n_clusters: Sequence[int] = (3, 3), autoencoder: Autoencoder | None = None, *,
                  max_iter: int = 2000, batch_size: int = 128, lr: float = 2.5e-3, beta_lr: float = 1e-2,
                  lr_step: int = 2000, lr_gamma: float = 0.5, rec_weight: float = 1.0, alpha: float = 0.5,
-                 init_rounds: int = 10, init_max_iter: int = 200, reinit: bool = True,
+                 init: str = "nrkmeans", init_rounds: int = 10, init_max_iter: int = 200, reinit: bool = True,
                  reinit_sample: int = 1000, reinit_steps: int = 10, tol: float | None = None,
                  divergence_factor: float | None = DIVERGENCE_FACTOR, warmup_iter: int = 0,
                  device: str | None = None, random_state: int | None = None, progress: bool = True) -> None:
@@ -152,6 +175,7 @@ class ENRC(LayerClusteringEstimator):
         self.lr_gamma = lr_gamma
         self.rec_weight = rec_weight
         self.alpha = alpha
+        self.init = init
         self.init_rounds = init_rounds
         self.init_max_iter = init_max_iter
         self.reinit = reinit
@@ -173,6 +197,8 @@ class ENRC(LayerClusteringEstimator):
             raise ValueError(f"n_clusters must be a non-empty sequence of ints (one per clustering); got {ks!r}")
         if not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1 for k in ks):
             raise ValueError(f"n_clusters entries must be integers >= 1; got {list(ks)!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}; got {self.init!r}")
         if not isinstance(self.rec_weight, numbers.Real) or self.rec_weight < 0:
             raise ValueError(f"rec_weight must be >= 0; got {self.rec_weight!r}")
         return [int(k) for k in ks]
@@ -180,6 +206,55 @@ class ENRC(LayerClusteringEstimator):
     # ------------------------------------------------------------- §2.6 initialisation
     def _initialize(self, ae: Autoencoder, X: np.ndarray, Z: np.ndarray, rng: np.random.Generator,
                     gen: torch.Generator, device: torch.device) -> ClusteringLayer:
+        if self.init == "nrkmeans":
+            return self._initialize_nrkmeans(Z, rng, device)
+        return self._initialize_sgd(Z, rng, gen, device)
+
+    def _initialize_nrkmeans(self, Z: np.ndarray, rng: np.random.Generator, device: torch.device) -> ClusteringLayer:
+        """The authors' code's init (BASELINES.md §6.2: ``run_init``, adapted from NrKmeans): NrKmeans on Z.
+
+        ``init_rounds`` NrKmeans starts of at most ``init_max_iter`` iterations each;
+        the one of lowest NrKmeans cost is kept.  V is its rotation (columns grouped
+        subspace by subspace), the centres its cluster means in the rotated space,
+        and beta_s is 0.9 on subspace s's dimensions (the §2.6 'strong' weight) and
+        0.1 / (S - 1) elsewhere.
+        """
+        from baselines.nrkmeans import NrKmeans  # the baseline estimator, one implementation of NrKmeans
+
+        ks = self._cluster_counts()
+        S, D = len(ks), Z.shape[1]
+        Z64 = Z.astype(np.float64)
+        with warnings.catch_warnings():
+            # a start that stops at init_max_iter is expected here: the joint phase refines it
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            nr = NrKmeans(ks, n_init=int(self.init_rounds), max_iter=int(self.init_max_iter),
+                          random_state=int(rng.integers(2**31)), progress=False).fit(Z64)
+        if nr.lost_subspaces_:
+            raise RuntimeError(f"ENRC init='nrkmeans': NrKmeans left clustering(s) {nr.lost_subspaces_} of "
+                               f"n_clusters={ks} with no dimensions of the {D}-d embedding; use init='sgd' "
+                               "(the paper's §2.6 procedure) or fewer clusterings")
+        V = nr.V_
+        betas = np.full((S, D), (1.0 - STRONG_BETA) / (S - 1)) if S > 1 else np.ones((1, D))
+        for s, cols in enumerate(nr.P_):
+            betas[:, cols] = (1.0 - STRONG_BETA) / (S - 1) if S > 1 else 1.0
+            betas[s, cols] = STRONG_BETA if S > 1 else 1.0
+        Zr = Z64 @ V
+        C = []
+        for s, k in enumerate(ks):
+            lab = nr.labels_[:, s]
+            for j in range(k):
+                members = lab == j
+                C.append(Zr[members].mean(0) if members.any() else Zr[int(rng.integers(len(Zr)))])
+        layer = ClusteringLayer(torch.as_tensor(V, dtype=torch.float32), SoftmaxBetas(betas), ks,
+                                torch.as_tensor(np.stack(C), dtype=torch.float32), alpha=float(self.alpha),
+                                centers_space="rotated").to(device)
+        self.init_loss_ = float(nr.loss_)
+        self.init_losses_ = np.asarray(nr.all_losses_, dtype=np.float64)
+        return layer
+
+    def _initialize_sgd(self, Z: np.ndarray, rng: np.random.Generator, gen: torch.Generator,
+                        device: torch.device) -> ClusteringLayer:
+        """ENRC §2.6 as printed: random orthogonal V, beta blocks, weighted k-means++, then SGD on L_comp + L_orth."""
         ks = self._cluster_counts()
         S, D, n = len(ks), Z.shape[1], Z.shape[0]
         Zt = torch.as_tensor(Z, device=device)

@@ -112,7 +112,8 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
         layer = self._initialize(ae, X, Z, rng, gen, device).to(device)
         self.betas_init_ = layer.betas().detach().cpu().numpy()
         self.V_init_ = layer.V.detach().cpu().numpy().copy()
-        _, self.loss_terms_start_ = self._evaluate_with(ae, layer, X)
+        labels_init, self.loss_terms_start_ = self._evaluate_with(ae, layer, X)
+        self.labels_init_ = labels_init.astype(np.int64)
 
         self.n_iter_, self.reinit_events_, self.converged_ = self._joint_phase(ae, layer, X, rng, device)
         self.autoencoder_ = ae

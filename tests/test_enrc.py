@@ -106,6 +106,41 @@ def test_planted_views_recovered_and_v_near_orthogonal_after_init(planted, plant
     assert orthogonality_error(torch.as_tensor(m.V_init_)) < 0.7
 
 
+def test_sgd_init_recovers_planted_views_and_keeps_v_near_orthogonal(planted):
+    """§2.6 as printed: random orthogonal V, then Adam on L_comp + L_orth; Eq. (8) stops V degenerating."""
+    ds, ae = planted
+    m = ENRC([3, 3], ae, init="sgd", max_iter=150, init_rounds=5, init_max_iter=200, random_state=0,
+             **FAST).fit(ds.X)
+    assert nmi_best_match(ds.labels, m.labels_).min() >= 0.95
+    sv = np.linalg.svd(m.V_init_, compute_uv=False)
+    assert sv.min() > 0.7 and sv.max() < 1.1, sv
+    assert orthogonality_error(torch.as_tensor(m.V_init_)) < 0.7
+    assert len(m.init_losses_) == 5 and m.init_loss_ == pytest.approx(m.init_losses_.min())
+
+
+def test_nrkmeans_init_is_nrkmeans_on_the_embedding(planted):
+    """init="nrkmeans": V is NrKmeans's rotation (exactly orthogonal), beta 0.9 on each clustering's subspace,
+    and the assignments before the joint phase already recover the planted views."""
+    ds, ae = planted
+    m = ENRC([3, 3], ae, init="nrkmeans", max_iter=0, init_rounds=4, init_max_iter=50, random_state=0,
+             **FAST).fit(ds.X)
+    assert orthogonality_error(torch.as_tensor(m.V_init_)) < 1e-5
+    b = m.betas_init_
+    np.testing.assert_allclose(b.sum(0), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.sort(b.ravel()), np.repeat([0.1, 0.9], b.size // 2), atol=1e-6)
+    assert (b[0] > 0.5).sum() >= 1 and (b[1] > 0.5).sum() >= 1  # every clustering owns a subspace
+    assert nmi_best_match(ds.labels, m.labels_init_).min() >= 0.95
+    assert len(m.init_losses_) == 4 and m.init_loss_ == pytest.approx(m.init_losses_.min())
+    # max_iter=0: no joint phase, the published labels are the init's
+    np.testing.assert_array_equal(m.labels_, m.labels_init_)
+
+
+def test_unknown_init_is_a_value_error(planted):
+    ds, ae = planted
+    with pytest.raises(ValueError, match="init must be one of"):
+        ENRC([3, 3], ae, init="random", max_iter=1, **FAST).fit(ds.X)
+
+
 def test_deterministic_under_seed(planted, planted_fit):
     ds, ae = planted
     b = ENRC([3, 3], ae, max_iter=150, init_rounds=5, init_max_iter=200, random_state=0, **FAST).fit(ds.X)
