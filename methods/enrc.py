@@ -244,10 +244,13 @@ class ENRC(LayerClusteringEstimator):
         Zr = Z64 @ V
         C = []
         for s, k in enumerate(ks):
-            lab = nr.labels_[:, s]
-            for j in range(k):
-                members = lab == j
-                C.append(Zr[members].mean(0) if members.any() else Zr[int(rng.integers(len(Zr)))])
+            counts = np.bincount(nr.labels_[:, s], minlength=k)
+            if (counts == 0).any():
+                # NrKmeans re-seeds every empty cluster after each assignment, so this is a broken invariant,
+                # not a state to paper over with a random centre.
+                raise RuntimeError(f"ENRC init='nrkmeans': NrKmeans returned empty cluster(s) "
+                                   f"{np.flatnonzero(counts == 0).tolist()} in clustering {s}")
+            C.extend(Zr[nr.labels_[:, s] == j].mean(0) for j in range(k))
         layer = ClusteringLayer(torch.as_tensor(V, dtype=torch.float32), SoftmaxBetas(betas), ks,
                                 torch.as_tensor(np.stack(C), dtype=torch.float32), alpha=float(self.alpha),
                                 centers_space="rotated").to(device)

@@ -135,6 +135,33 @@ def test_nrkmeans_init_is_nrkmeans_on_the_embedding(planted):
     np.testing.assert_array_equal(m.labels_, m.labels_init_)
 
 
+def test_nrkmeans_init_centres_are_the_cluster_means_and_empty_clusters_raise(planted, monkeypatch):
+    """The init's centres are NrKmeans's own centres in the rotated space (the cluster means), and an
+    empty NrKmeans cluster (an invariant NrKmeans keeps by re-seeding) is an error, never a random centre."""
+    import baselines.nrkmeans as nrk
+
+    ds, ae = planted
+    m = ENRC([3, 3], ae, init="nrkmeans", max_iter=0, init_rounds=2, init_max_iter=50, random_state=0,
+             **FAST)
+    Z = encode_all(ae, ds.X.astype(np.float32), torch.device("cpu"))
+    layer = m._initialize(ae, ds.X, Z, np.random.default_rng(0), torch.Generator(), torch.device("cpu"))
+    nr = nrk.NrKmeans([3, 3], n_init=2, max_iter=50, random_state=int(np.random.default_rng(0).integers(2**31)),
+                      progress=False).fit(Z.astype(np.float64))
+    want = np.concatenate([c @ nr.V_ for c in nr.cluster_centers_])
+    np.testing.assert_allclose(layer.centers.detach().numpy(), want, atol=1e-4)
+
+    real_fit = nrk.NrKmeans.fit
+
+    def fit_with_empty_cluster(self, X, y=None):
+        real_fit(self, X, y)
+        self.labels_[:, 1][self.labels_[:, 1] == 2] = 0  # cluster 2 of clustering 1 left empty
+        return self
+
+    monkeypatch.setattr(nrk.NrKmeans, "fit", fit_with_empty_cluster)
+    with pytest.raises(RuntimeError, match=r"empty cluster\(s\) \[2\] in clustering 1"):
+        m.fit(ds.X)
+
+
 def test_unknown_init_is_a_value_error(planted):
     ds, ae = planted
     with pytest.raises(ValueError, match="init must be one of"):
