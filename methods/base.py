@@ -34,7 +34,7 @@ import torch
 from sklearn.cluster import KMeans
 
 from methods.autoencoders import Autoencoder
-from methods.device import resolve_device
+from methods.device import inference_rows, resolve_device
 
 
 class DivergedError(RuntimeError):
@@ -143,8 +143,12 @@ def batch(Xt: torch.Tensor, idx: np.ndarray, device: torch.device) -> torch.Tens
 
 @torch.no_grad()
 def encode_all(autoencoder: Autoencoder, X: np.ndarray, device: torch.device | str = "cpu",
-               batch_size: int = 1024) -> np.ndarray:
-    """Embeddings of every row of X as float32 numpy, in eval mode and batches."""
+               batch_size: int | None = None) -> np.ndarray:
+    """Embeddings of every row of X as float32 numpy, in eval mode and batches.
+
+    ``batch_size`` defaults to :func:`methods.device.inference_rows` for ``device``.
+    """
+    batch_size = batch_size or inference_rows(device)
     was_training = autoencoder.training
     autoencoder.eval()
     out = []

@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 from methods.autoencoders import Autoencoder
 from methods.base import (MiniBatchCenters, TrainedEmbeddingMixin, batch, check_finite_loss, check_real,
                           data_on_device, encode_all, minibatches, start_single_fit)
+from methods.device import inference_rows
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -68,8 +69,9 @@ def squared_error(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reconstruction_sq_error(ae: Autoencoder, X: np.ndarray, device: torch.device, chunk: int = 1024) -> float:
-    """Mean over all points of ``||x - dec(enc(x))||^2`` in eval mode."""
+def reconstruction_sq_error(ae: Autoencoder, X: np.ndarray, device: torch.device, chunk: int | None = None) -> float:
+    """Mean over all points of ``||x - dec(enc(x))||^2`` in eval mode (``chunk``: rows per pass)."""
+    chunk = chunk or inference_rows(device)
     total = 0.0
     for i in range(0, len(X), chunk):
         xb = torch.as_tensor(X[i:i + chunk], device=device)

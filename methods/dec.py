@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from methods.autoencoders import Autoencoder
 from methods.base import (TrainedEmbeddingMixin, batch, check_finite_loss, check_int, check_real, data_on_device,
                           encode_all, minibatches, start_single_fit)
+from methods.device import inference_rows
 
 
 def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
@@ -165,8 +166,9 @@ class DEC(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
             terms_all = {"kl": float(kl_divergence(target_distribution(Q), Q))}
             if self._uses_reconstruction:
                 sq, count = 0.0, 0
-                for i in range(0, n, 1024):
-                    xb = torch.as_tensor(X[i:i + 1024], device=device)
+                rows = inference_rows(device)
+                for i in range(0, n, rows):
+                    xb = torch.as_tensor(X[i:i + rows], device=device)
                     sq += float(((ae(xb) - xb) ** 2).sum())
                     count += xb.numel()
                 terms_all["reconstruction"] = sq / count

@@ -38,7 +38,7 @@ from methods.autoencoders import Autoencoder
 from methods.base import DivergedError, LossGrowthGuard, check_finite_loss, check_fit_input, encode_all, minibatches
 from methods.clustering_layer import (ClusteringLayer, LostCenterMonitor, compression_terms,
                                      reinitialize_center)
-from methods.device import resolve_device, torch_generator
+from methods.device import inference_rows, resolve_device, torch_generator
 
 
 class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
@@ -236,13 +236,13 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
         return np.concatenate(out, 0)
 
     @torch.no_grad()
-    def _evaluate(self, X: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, dict[str, float]]:
+    def _evaluate(self, X: np.ndarray, chunk: int | None = None) -> tuple[np.ndarray, dict[str, float]]:
         """Labels (Eq. 5) and the method's objective over the full data, with the trained network."""
         return self._evaluate_with(self.autoencoder_, self.clustering_layer_, X, chunk)
 
     @torch.no_grad()
     def _evaluate_with(self, ae: Autoencoder, layer: ClusteringLayer, X: np.ndarray,
-                       chunk: int = 1024) -> tuple[np.ndarray, dict[str, float]]:
+                       chunk: int | None = None) -> tuple[np.ndarray, dict[str, float]]:
         device = layer.V.device
         Z = torch.as_tensor(encode_all(ae, X, device), device=device)
         labels, per_s = compression_terms(layer, Z, self._per_cluster_mean)
@@ -277,8 +277,12 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
 
 @torch.no_grad()
 def reconstruction_error(ae: Autoencoder, layer: ClusteringLayer, X: np.ndarray, Z: torch.Tensor,
-                         chunk: int = 1024) -> float:
-    """Mean over points of ``||x - dec(V V^T z)||^2`` (ENRC Eq. 1, ACe/DeC L_rec)."""
+                         chunk: int | None = None) -> float:
+    """Mean over points of ``||x - dec(V V^T z)||^2`` (ENRC Eq. 1, ACe/DeC L_rec).
+
+    ``chunk`` rows per decoder pass; default :func:`methods.device.inference_rows`.
+    """
+    chunk = chunk or inference_rows(Z.device)
     total = 0.0
     for i in range(0, len(X), chunk):
         xb = torch.as_tensor(X[i:i + chunk], device=Z.device)

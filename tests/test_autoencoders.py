@@ -88,3 +88,23 @@ def test_conv_resnet_bad_arguments(kwargs: dict, match: str) -> None:
 def test_from_config_unknown_arch() -> None:
     with pytest.raises(ValueError, match="unknown autoencoder arch"):
         from_config({"arch": "transformer", "input_shape": [4]})
+
+
+def test_inference_rows_per_device_and_encode_all_independent_of_it() -> None:
+    """Whole-data passes use 128 rows on CPU (measured fastest, benchmark/scripts/inference_chunk.py) and
+    1,024 on CUDA; the embedding does not depend on the pass size (eval mode: rows are independent)."""
+    import numpy as np
+
+    from methods.base import encode_all
+    from methods.device import INFERENCE_ROWS, inference_rows
+
+    assert inference_rows("cpu") == INFERENCE_ROWS["cpu"] == 128
+    assert inference_rows(torch.device("cuda")) == 1024
+    assert inference_rows("meta") == 1024
+    torch.manual_seed(0)
+    ae = ConvResNetAutoencoder((1, 20, 20), embedding_dim=4).eval()
+    X = np.random.default_rng(0).normal(size=(300, 1, 20, 20)).astype(np.float32)
+    default = encode_all(ae, X)
+    assert default.shape == (300, 4)
+    np.testing.assert_allclose(default, encode_all(ae, X, batch_size=300), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(default, encode_all(ae, X, batch_size=7), rtol=1e-4, atol=1e-5)
