@@ -54,7 +54,7 @@ from generators.dataset import Dataset, array_sha256
 from generators.preprocessing import apply as apply_preprocessing
 from methods.autoencoders import ARCHITECTURES, Autoencoder, from_config
 from methods.base import batch, check_finite_loss, data_on_device, minibatches
-from methods.device import resolve_device
+from methods.device import inference_rows, resolve_device
 
 CACHE_FORMAT_VERSION = 1
 
@@ -277,8 +277,12 @@ def train_autoencoder(model: Autoencoder, X: np.ndarray, budget: PretrainBudget,
 
 @torch.no_grad()
 def reconstruction_mse(model: Autoencoder, X: np.ndarray, device: torch.device | str = "cpu",
-                       batch_size: int = 512) -> float:
-    """Mean squared reconstruction error of ``model`` on all of X, in eval mode."""
+                       batch_size: int | None = None) -> float:
+    """Mean squared reconstruction error of ``model`` on all of X, in eval mode.
+
+    ``batch_size`` rows per pass; default :func:`methods.device.inference_rows` for ``device``.
+    """
+    batch_size = batch_size or inference_rows(device)
     was = model.training
     model.eval()
     total, count = 0.0, 0
