@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -60,7 +60,7 @@ from sklearn.cluster import KMeans
 from tqdm.auto import tqdm
 
 from baselines.stiefel import armijo_ascent_step, qr_retract
-from baselines.validation import check_X, check_n_clusters_list
+from baselines.validation import check_n_clusters_list, check_X
 
 #: Points used to compute the median pairwise distance (kernel width) for large n.
 SIGMA_SAMPLE = 1000
@@ -268,7 +268,7 @@ class MSC(BaseEstimator, ClusterMixin):
                 del parts
             path = []
             for _ in range(self.w_steps):
-                f = lambda V: self._objective(V, Us, sigmas)  # noqa: E731
+                f = lambda V: self._objective(V, Us, sigmas)  # noqa: B023 - called within this iteration
                 Ws, f0, f1, tau, ok = armijo_ascent_step(f, Ws, None if tau is None else 2 * tau)
                 if not path:
                     path.append(f0)
@@ -290,7 +290,7 @@ class MSC(BaseEstimator, ClusterMixin):
         return dict(W=Ws, U=Us, sigma=sigmas, obj=obj, spec=float(spec), hsic=float(hsic),
                     history=history, w_paths=w_paths, n_iter=n_iter)
 
-    def fit(self, X: object, y: object = None) -> "MSC":
+    def fit(self, X: object, y: object = None) -> MSC:
         """Alternate U- and W-steps from ``n_init`` starts; keep the start of highest objective."""
         Xa = check_X(X, min_samples=2)
         n, d = Xa.shape

@@ -56,9 +56,9 @@ by, the paper / ClustPy):
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Callable, Sequence
 
 import numpy as np
 from scipy.linalg import lapack
@@ -458,7 +458,7 @@ class NrKmeans(BestOfStarts, BaseEstimator, ClusterMixin):
             raise ValueError(f"n_clusters has {len(ks)} subspaces but X has only d = {d} features")
         return ks, noise
 
-    def fit(self, X: np.ndarray, y: object = None) -> "NrKmeans":
+    def fit(self, X: np.ndarray, y: object = None) -> NrKmeans:
         """Run ``n_init`` starts of NrKmeans on X (n x d) and keep the one of lowest cost."""
         run, ks, noise, S_T = self._fit_starts(X)
         keep = run.subspaces

@@ -49,7 +49,7 @@ Choices that the paper / BASELINES leave open, fixed here and documented:
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
@@ -122,7 +122,7 @@ class _Orth(BaseEstimator, ClusterMixin):
             raise ValueError(f"explained_variance must be in (0, 1]; got {self.explained_variance!r}")
         return ks, ev, check_positive_int(self.n_init, "n_init"), check_positive_int(self.max_iter, "max_iter")
 
-    def fit(self, X: np.ndarray, y: object = None) -> "_Orth":
+    def fit(self, X: np.ndarray, y: object = None) -> _Orth:
         """Find len(n_clusters) clusterings of X (n x d), one view after another."""
         A = check_X(X)
         ks, ev, n_init, max_iter = self._check_params(A.shape[0])

@@ -17,7 +17,7 @@ which the rotation step exploits.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.linalg import blas

@@ -72,7 +72,7 @@ class SubKmeans(BestOfStarts, BaseEstimator, ClusterMixin):
             raise ValueError(f"X has d = {d} feature; SubKmeans needs d >= 2 (a cluster and a noise space)")
         return [k, 1], True
 
-    def fit(self, X: np.ndarray, y: object = None) -> "SubKmeans":
+    def fit(self, X: np.ndarray, y: object = None) -> SubKmeans:
         """Run ``n_init`` SubKmeans starts on X (n x d) and keep the one of lowest cost."""
         run, _ks, _noise, _S_T = self._fit_starts(X)
         self.labels_ = run.labels[:, 0].copy()

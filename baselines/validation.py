@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,9 +34,9 @@ def check_n_clusters_list(n_clusters: object, n_samples: int, *, name: str = "n_
     Each count must be an int >= 2 and <= n_samples.  A count of 1 (a noise
     space) is accepted only as the last entry, and only when ``allow_noise_last``.
     """
-    if isinstance(n_clusters, (int, np.integer)) or not isinstance(n_clusters, Sequence):
-        if not isinstance(n_clusters, np.ndarray):
-            raise ValueError(f"{name} must be a list of cluster counts; got {n_clusters!r}")
+    if (isinstance(n_clusters, (int, np.integer)) or not isinstance(n_clusters, Sequence)) and \
+            not isinstance(n_clusters, np.ndarray):
+        raise ValueError(f"{name} must be a list of cluster counts; got {n_clusters!r}")
     ks = [int(k) for k in n_clusters]  # type: ignore[union-attr]
     if len(ks) == 0:
         raise ValueError(f"{name} must not be empty")

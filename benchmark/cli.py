@@ -16,7 +16,7 @@ import argparse
 import importlib
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 COMMANDS: dict[str, str] = {
     "list": "benchmark.commands.list_cmd",

@@ -22,7 +22,8 @@ Under the same seeds all executors give the same rows (tests/test_executors.py).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from benchmark import runner
 from benchmark.protocol import FitTask, PretrainTask
@@ -177,7 +178,7 @@ class DaskExecutor:
             self._cluster.close()
             self._cluster = None
 
-    def __enter__(self) -> "DaskExecutor":
+    def __enter__(self) -> DaskExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 INPUTS = ("raw", "embedding", "autoencoder")
 CLUSTERINGS = ("single", "multi")

@@ -30,8 +30,9 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -193,7 +194,7 @@ class _PeakRSS:
         while not self._stop.wait(0.01):
             self.peak = max(self.peak, self._rss())
 
-    def __enter__(self) -> "_PeakRSS":
+    def __enter__(self) -> _PeakRSS:
         self.base = self._rss()
         self.peak = self.base
         self._t = threading.Thread(target=self._loop, daemon=True)
@@ -403,14 +404,14 @@ def run_fit(task: FitTask, ae: Any = None, progress: bool = False) -> FitResult:
     row = _base_row(task)
     try:
         spec = method_registry.get(task.method["method"])
-        X, labels_true, clusterings, ds = _preprocessed(task.dataset)
+        X, labels_true, clusterings, _ds = _preprocessed(task.dataset)
         n_total = X.shape[0]
         max_n = task.method.get("max_n")
         if max_n and max_n < n_total:
             idx = np.sort(np.random.default_rng(subset_seed(task.ae_seed)).choice(n_total, max_n, replace=False))
             X, labels_true = X[idx], labels_true[idx]
             row["deviations"].append(f"subset: {max_n} of {n_total}")
-        n_clusters = [int(len(np.unique(labels_true[:, s]))) for s in range(labels_true.shape[1])]
+        n_clusters = [len(np.unique(labels_true[:, s])) for s in range(labels_true.shape[1])]
         seed = fit_seed(task.ae_seed, task.run_seed)
         model = None
         if spec.input == "raw":

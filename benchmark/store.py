@@ -38,9 +38,10 @@ import os
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -145,7 +146,7 @@ def code_version() -> str:
         sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"],
                              capture_output=True, text=True, timeout=5, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
         return f"nrbench {__version__}+g{sha}{'.dirty' if dirty else ''}"
     except (OSError, subprocess.SubprocessError):
         return f"nrbench {__version__}"
@@ -206,7 +207,7 @@ class Store:
         self.seconds_in_store += time.perf_counter() - t0
 
     # ------------------------------------------------------------ plumbing
-    def _tx(self) -> "_Transaction":
+    def _tx(self) -> _Transaction:
         return _Transaction(self._con)
 
     def close(self) -> None:
@@ -215,7 +216,7 @@ class Store:
             self._con.close()
             self._con = None  # type: ignore[assignment]
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -355,7 +356,7 @@ class Store:
                 args.append(val)
         return int(self._con.execute(sql, args).fetchone()[0])
 
-    def frame(self, suite: str | None = None, tier: str | None = None) -> "Any":
+    def frame(self, suite: str | None = None, tier: str | None = None) -> Any:
         """The rows as a ``pandas.DataFrame`` with JSON parsed.
 
         Columns: every ``runs`` column; ``params`` as dict, ``clusterings`` and

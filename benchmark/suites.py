@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import copy
 import itertools
-import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+import tomllib
 
 TIERS = ("quick", "standard", "paper")
 SELECTIONS = ("min-loss",)

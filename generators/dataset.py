@@ -22,9 +22,10 @@ import hashlib
 import json
 import os
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +106,7 @@ class Dataset:
     @property
     def n_clusters(self) -> list[int]:
         """Number of distinct labels per ground-truth clustering."""
-        return [int(len(np.unique(self.labels[:, s]))) for s in range(self.labels.shape[1])]
+        return [len(np.unique(self.labels[:, s])) for s in range(self.labels.shape[1])]
 
     @property
     def checksum(self) -> str:
@@ -140,7 +141,7 @@ class Dataset:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike, verify: bool = True) -> "Dataset":
+    def load(cls, path: str | os.PathLike, verify: bool = True) -> Dataset:
         """Read a data set written by :meth:`save`; verify its SHA-256.
 
         Raises :class:`CorruptDatasetError` (a ``ValueError``) naming the file when

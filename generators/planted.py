@@ -11,7 +11,7 @@ orthogonal matrix mixes all dimensions.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.stats import ortho_group

@@ -16,7 +16,7 @@ Steps (the single source of truth for their names):
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

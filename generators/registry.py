@@ -26,9 +26,10 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchmark.fileio import file_lock
 from benchmark.paths import datasets_dir

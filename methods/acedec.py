@@ -68,15 +68,21 @@ objective without augmentation (deterministic, comparable across runs).
 from __future__ import annotations
 
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from methods.autoencoders import Autoencoder
 from methods.base import DIVERGENCE_FACTOR, check_finite_loss, check_fit_input, minibatches
-from methods.clustering_layer import (STRONG_BETA, ClusteringLayer, SigmoidBetas, compression_terms,
-                                      random_orthogonal, weighted_kmeans)
+from methods.clustering_layer import (
+    STRONG_BETA,
+    ClusteringLayer,
+    SigmoidBetas,
+    compression_terms,
+    random_orthogonal,
+    weighted_kmeans,
+)
 from methods.layer_estimator import LayerClusteringEstimator, reconstruction_error, squared_error
 
 

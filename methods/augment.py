@@ -23,7 +23,8 @@ which keeps a constant background constant under either preprocessing.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F

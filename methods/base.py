@@ -26,8 +26,9 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import torch

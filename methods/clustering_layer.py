@@ -31,7 +31,7 @@ autoencoder (see tests/test_bench_enrc.py).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -37,7 +37,8 @@ initialisation) are :func:`methods.base.start_single_fit`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,8 +46,17 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
 from methods.autoencoders import Autoencoder
-from methods.base import (MiniBatchCenters, TrainedEmbeddingMixin, batch, check_finite_loss, check_real,
-                          data_on_device, encode_all, minibatches, start_single_fit)
+from methods.base import (
+    MiniBatchCenters,
+    TrainedEmbeddingMixin,
+    batch,
+    check_finite_loss,
+    check_real,
+    data_on_device,
+    encode_all,
+    minibatches,
+    start_single_fit,
+)
 from methods.device import inference_rows
 
 
@@ -124,7 +134,7 @@ class DCN(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
         self.random_state = random_state
         self.progress = progress
 
-    def fit(self, X: np.ndarray, y: Any = None) -> "DCN":
+    def fit(self, X: np.ndarray, y: Any = None) -> DCN:
         """k-means on the pretrained embedding, then ``max_iter`` joint mini-batch iterations."""
         lam = check_real(self.lambda_, "lambda_", 0.0, strict=False)
         if self.augmentation is not None and not callable(self.augmentation):

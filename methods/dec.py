@@ -36,8 +36,17 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
 from methods.autoencoders import Autoencoder
-from methods.base import (TrainedEmbeddingMixin, batch, check_finite_loss, check_int, check_real, data_on_device,
-                          encode_all, minibatches, start_single_fit)
+from methods.base import (
+    TrainedEmbeddingMixin,
+    batch,
+    check_finite_loss,
+    check_int,
+    check_real,
+    data_on_device,
+    encode_all,
+    minibatches,
+    start_single_fit,
+)
 from methods.device import inference_rows
 
 
@@ -118,7 +127,7 @@ class DEC(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
             total = total + terms["reconstruction"]
         return total
 
-    def fit(self, X: np.ndarray, y: Any = None) -> "DEC":
+    def fit(self, X: np.ndarray, y: Any = None) -> DEC:
         """k-means on the pretrained embedding, then self-training on the target distribution."""
         alpha = check_real(self.alpha, "alpha")
         interval = check_int(self.update_interval, "update_interval", 1)

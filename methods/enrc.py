@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -79,10 +79,15 @@ from sklearn.exceptions import ConvergenceWarning
 
 from methods.autoencoders import Autoencoder
 from methods.base import DIVERGENCE_FACTOR, check_finite_loss, kmeans_plusplus, minibatches
-from methods.clustering_layer import (STRONG_BETA, ClusteringLayer, SoftmaxBetas, compression_terms,
-                                      enrc_initial_betas, random_orthogonal)
+from methods.clustering_layer import (
+    STRONG_BETA,
+    ClusteringLayer,
+    SoftmaxBetas,
+    compression_terms,
+    enrc_initial_betas,
+    random_orthogonal,
+)
 from methods.layer_estimator import LayerClusteringEstimator, squared_error
-
 
 INITS = ("nrkmeans", "sgd")
 

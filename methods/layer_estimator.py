@@ -36,8 +36,7 @@ from tqdm.auto import tqdm
 
 from methods.autoencoders import Autoencoder
 from methods.base import DivergedError, LossGrowthGuard, check_finite_loss, check_fit_input, encode_all, minibatches
-from methods.clustering_layer import (ClusteringLayer, LostCenterMonitor, compression_terms,
-                                     reinitialize_center)
+from methods.clustering_layer import ClusteringLayer, LostCenterMonitor, compression_terms, reinitialize_center
 from methods.device import inference_rows, resolve_device, torch_generator
 
 
@@ -89,7 +88,7 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
                 f"autoencoder must be a methods.autoencoders.Autoencoder; got {type(self.autoencoder).__name__}")
 
     # ------------------------------------------------------------- fit
-    def fit(self, X: np.ndarray, y: Any = None) -> "LayerClusteringEstimator":
+    def fit(self, X: np.ndarray, y: Any = None) -> LayerClusteringEstimator:
         """Initialise the layer on the pretrained embedding, train jointly, and label every point."""
         self._check_common()
         ks = self._cluster_counts()

@@ -77,7 +77,7 @@ class AEKMeans(_EmbeddingPipeline):
 
     _fitted = "kmeans_"
 
-    def fit(self, X: np.ndarray, y: Any = None) -> "AEKMeans":
+    def fit(self, X: np.ndarray, y: Any = None) -> AEKMeans:
         """Embed X with the pretrained encoder and run k-means (best of ``n_init`` by inertia)."""
         Z, k, n_init, max_iter, seed = self._start(X)
         km = KMeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=seed).fit(Z)
@@ -107,7 +107,7 @@ class AESubKmeans(_EmbeddingPipeline):
                          random_state=random_state)
         self.progress = progress
 
-    def fit(self, X: np.ndarray, y: Any = None) -> "AESubKmeans":
+    def fit(self, X: np.ndarray, y: Any = None) -> AESubKmeans:
         """Embed X with the pretrained encoder and run SubKmeans (best of ``n_init`` by its cost)."""
         from baselines.subkmeans import SubKmeans  # lazily: the classical baselines are a separate package
 

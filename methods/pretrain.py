@@ -40,9 +40,10 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -336,7 +337,7 @@ def load_pretrained(pt_path: str | os.PathLike, json_path: str | os.PathLike | N
         with torch.random.fork_rng(devices=[]):
             model = from_config(record["config"])
         model.load_state_dict(state, strict=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to rebuild means the entry is unusable
+    except Exception as exc:
         raise CorruptModelError(f"{pt_path}: cannot rebuild the autoencoder ({exc})") from exc
     model.to(dev).eval()
     model.pretrain_info = {**record, "cached": True, "path": str(pt_path)}

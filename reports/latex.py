@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable
+from collections.abc import Iterable
 
 from reports.tables import DASH, PM, Cell, Table
 
@@ -133,4 +133,4 @@ def latex_document(tables: Iterable[Table] | Iterable[str]) -> str:
     ])
 
 
-__all__ = ["latex_escape", "latex_cell", "render_latex", "latex_document", "DASH"]
+__all__ = ["DASH", "latex_cell", "latex_document", "latex_escape", "render_latex"]

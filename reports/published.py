@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -88,11 +89,11 @@ def variant_of(method: str, label: str, params: Mapping[str, Any] | None) -> tup
     base, aug = method, False
     if base.endswith("-aug"):
         base, aug = base[: -len("-aug")], True
-    if any(params.get(k) for k in AUG_KEYS) or re.search(r"\+\s*aug\b", label, flags=re.I):
+    if any(params.get(k) for k in AUG_KEYS) or re.search(r"\+\s*aug\b", label, flags=re.IGNORECASE):
         aug = True
     lam = next((float(params[k]) for k in LAMBDA_KEYS if params.get(k) is not None), None)
     if lam is None:
-        m = re.search(r"(?:λ|lambda)\s*=\s*([-+]?\d*\.?\d+(?:e[-+]?\d+)?)", label, flags=re.I)
+        m = re.search(r"(?:λ|lambda)\s*=\s*([-+]?\d*\.?\d+(?:e[-+]?\d+)?)", label, flags=re.IGNORECASE)
         lam = float(m.group(1)) if m else None
     return base, aug, lam
 
@@ -232,5 +233,12 @@ def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None
     return tables
 
 
-__all__ = ["load_published", "compare", "unmatched", "comparison_tables", "verdict", "variant_of",
-           "canonical_dataset"]
+__all__ = [
+    "canonical_dataset",
+    "compare",
+    "comparison_tables",
+    "load_published",
+    "unmatched",
+    "variant_of",
+    "verdict",
+]

@@ -11,8 +11,9 @@ ENRC-shaped and an ACe/DeC-shaped suite of any size.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 import re
 import string
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import pandas as pd
 
@@ -128,7 +128,7 @@ def method_order(pairs: Iterable[tuple[str, str]]) -> list[str]:
     """Labels sorted by the papers' method order, then by the number in the label (λ=0.1 < 1.0 < 10.0)."""
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
     uniq = dict.fromkeys(pairs)
-    key = lambda p: (rank.get(p[0], len(rank)), p[0], _num(p[1]), p[1])  # noqa: E731
+    key = lambda p: (rank.get(p[0], len(rank)), p[0], _num(p[1]), p[1])
     return list(dict.fromkeys(label for _, label in sorted(uniq, key=key)))
 
 
@@ -318,7 +318,7 @@ def build_table(cells: pd.DataFrame, kind: str, suite: str, tier: str,
     (:func:`suite_datasets`); without them the papers' order and names are used.
     """
     names = dict(dataset_labels or {})
-    label_of = lambda d: dataset_label(d, names)  # noqa: E731
+    label_of = lambda d: dataset_label(d, names)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
     metric = {NMI_BY_CLUSTERING: "nmi", NMI_BY_METHOD: "nmi", VI: "vi", DIMS: "dims"}[kind]
@@ -333,7 +333,7 @@ def build_table(cells: pd.DataFrame, kind: str, suite: str, tier: str,
     cols = list(sub.columns)
     index = {(r["dataset"], r["label"], r["clustering"]): r
              for r in (dict(zip(cols, vals)) for vals in zip(*(sub[c].tolist() for c in cols)))}
-    lookup = lambda ds, lab, cl: index.get((ds, lab, cl))  # noqa: E731
+    lookup = lambda ds, lab, cl: index.get((ds, lab, cl))
 
     rows: list[list[str]] = []
     grid: list[list[Cell]] = []

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from methods.autoencoders import (ARCHITECTURES, ConvResNetAutoencoder, FeedforwardAutoencoder,
-                                  LinearAutoencoder, from_config)
+from methods.autoencoders import (
+    ARCHITECTURES,
+    ConvResNetAutoencoder,
+    FeedforwardAutoencoder,
+    LinearAutoencoder,
+    from_config,
+)
 
 IMAGE_SHAPES = [(c, s, s) for s in (20, 32, 56, 64, 128) for c in (1, 3, 4)]
 

@@ -94,7 +94,7 @@ with warnings.catch_warnings(record=True) as w:
 wall = time.perf_counter() - t0
 print(json.dumps(dict(wall_s=wall, cpu_s=time.process_time(), nmi=nmi_best_match(ds.labels, m.labels_).round(3).tolist(),
                       self_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, **extra)))
-""" % dict(k=N_CLUSTERS, dims=DIMS, noise=NOISE)
+""" % dict(k=N_CLUSTERS, dims=DIMS, noise=NOISE)  # noqa: UP031 - the script has its own braces
 
 
 def run_case(method: str, n: int, n_init: int = 3) -> dict:

@@ -82,7 +82,7 @@ def test_generate_out_dir_and_rebuild(capsys, tmp_path: Path) -> None:
 
 
 def test_generate_all_builds_builtins_with_a_table(capsys, monkeypatch) -> None:
-    import generators.synth as synth
+    from generators import synth
 
     monkeypatch.setattr(synth, "build_synth", _small_synth(synth.build_synth))  # keep the test quick
     rc, out, _ = run(capsys, "-q", "generate", "all")
@@ -117,7 +117,7 @@ def test_generate_usage_errors_exit_2(capsys, argv, needle) -> None:
 
 
 def test_generate_missing_raw_data_exits_1(capsys, tmp_path: Path, monkeypatch) -> None:
-    import generators.download as download
+    from generators import download
 
     monkeypatch.setenv("NRBENCH_DATA", str(tmp_path))
     monkeypatch.setattr(download, "fetch", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))

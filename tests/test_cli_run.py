@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
+import harness_fixtures as hf
 import pytest
 
-import harness_fixtures as hf
 from benchmark.cli import main
 from benchmark.store import Store
 

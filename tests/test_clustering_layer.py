@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from methods.clustering_layer import (ClusteringLayer, LostCenterMonitor, SigmoidBetas, SoftmaxBetas,
-                                      compression_terms, enrc_initial_betas, orthogonality_error,
-                                      random_orthogonal, reinitialize_center, weighted_kmeans)
+from methods.clustering_layer import (
+    ClusteringLayer,
+    LostCenterMonitor,
+    SigmoidBetas,
+    SoftmaxBetas,
+    compression_terms,
+    enrc_initial_betas,
+    orthogonality_error,
+    random_orthogonal,
+    reinitialize_center,
+    weighted_kmeans,
+)
 from methods.device import torch_generator
 
 
@@ -121,7 +130,7 @@ def test_weighted_kmeans_ignores_zero_weight_dims():
     rng = np.random.default_rng(1)
     y = np.repeat([0, 1, 2], 60)
     Z = np.c_[y * 10.0 + rng.normal(0, 1, 180), rng.normal(0, 30, 180)]  # dim 1: large noise
-    C, lab, inertia = weighted_kmeans(Z, 3, np.array([1.0, 0.0]), rng)
+    _C, lab, inertia = weighted_kmeans(Z, 3, np.array([1.0, 0.0]), rng)
     from benchmark.metrics import nmi
 
     assert nmi(y, lab) == pytest.approx(1.0)

@@ -45,7 +45,7 @@ def planted():
 
 @pytest.fixture(scope="module")
 def stick_fit(stick):
-    ds, X, ae = stick
+    _ds, X, ae = stick
     return ENRC([3, 3], ae, max_iter=600, init_rounds=10, init_max_iter=50, random_state=0, **FAST).fit(X)
 
 
@@ -58,7 +58,7 @@ def test_recovers_both_stickfigure_clusterings(stick, stick_fit):
 
 
 def test_fitted_attributes_and_invariants(stick, stick_fit):
-    ds, X, ae = stick
+    _ds, X, ae = stick
     m = stick_fit
     D = ae.embedding_dim
     assert m.betas_.shape == m.betas_init_.shape == (2, D)
@@ -97,7 +97,7 @@ def planted_fit(planted):
 
 
 def test_planted_views_recovered_and_v_near_orthogonal_after_init(planted, planted_fit):
-    ds, ae = planted
+    ds, _ae = planted
     m = planted_fit
     assert nmi_best_match(ds.labels, m.labels_).min() >= 0.95
     # Eq. (8) keeps V from degenerating during the init phase: V^T V ~ I (L_comp shrinks it a little)
@@ -271,7 +271,7 @@ def test_early_stop_with_tol(planted):
 
 
 def test_sklearn_api(planted):
-    ds, ae = planted
+    _ds, ae = planted
     m = ENRC([3, 3], ae, lr=1e-3)
     assert m.get_params()["lr"] == 1e-3
     assert m.set_params(lr=2e-3) is m and m.lr == 2e-3

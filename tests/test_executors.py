@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import harness_fixtures as hf
 import pytest
 
-import harness_fixtures as hf
 from benchmark import method_registry as mr
 from benchmark.executors import DaskExecutor, LocalExecutor, make_executor
 from benchmark.runner import run_suite

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import generators.download as download
+from generators import download
 from generators.download import ChecksumError, DataUnavailableError, ensure_file
 from generators.fakes import fake_idx_sources, write_idx
 from generators.idx import parse_idx, read_idx

@@ -140,7 +140,7 @@ def test_armijo_ascent_finds_top_eigenspace():
     A = torch.diag(torch.tensor([5.0, 3.0, 1.0, 0.5], dtype=torch.float64))
     g = torch.Generator().manual_seed(1)
     Ws = [qr_retract(torch.randn(4, 2, generator=g, dtype=torch.float64))]
-    f = lambda V: torch.trace(V[0].T @ A @ V[0])  # noqa: E731
+    f = lambda V: torch.trace(V[0].T @ A @ V[0])
     tau, vals = None, []
     for _ in range(200):
         Ws, f0, f1, tau, ok = armijo_ascent_step(f, Ws, None if tau is None else 2 * tau)

@@ -10,8 +10,15 @@ import pytest
 from reports.aggregate import aggregate
 from reports.markdown import render_markdown
 from reports.published import (
-    PUBLISHED_COLUMNS, canonical_dataset, compare, comparison_tables, load_published, parse_variant, unmatched,
-    variant_of, verdict,
+    PUBLISHED_COLUMNS,
+    canonical_dataset,
+    compare,
+    comparison_tables,
+    load_published,
+    parse_variant,
+    unmatched,
+    variant_of,
+    verdict,
 )
 from reports.source import load_runs
 from reports.synthetic import run_row, tiny_rows, write_rows

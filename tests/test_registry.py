@@ -27,7 +27,7 @@ def test_builders_match_catalogue_conventions(name: str) -> None:
 
 
 def test_get_builds_once_then_loads_from_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    import generators.synth as synth
+    from generators import synth
 
     calls = []
     real = synth.build_synth

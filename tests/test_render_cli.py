@@ -10,7 +10,6 @@ from benchmark.cli import main
 from generators.render.datasets import bpy_available
 
 
-
 def needs_bpy(func):
     """Mark a test as a real (tiny) render: ``render`` + ``slow``, skipped without bpy."""
     for mark in (pytest.mark.render, pytest.mark.slow,

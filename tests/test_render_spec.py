@@ -120,9 +120,9 @@ def test_render_dataset_warns_about_imbalance_and_needs_bpy(monkeypatch) -> None
     import generators.render.datasets as rd
 
     monkeypatch.setattr(rd, "bpy_available", lambda: False)
-    with pytest.warns(UserWarning, match="n=37 is not a multiple of the 36 label combinations"):
-        with pytest.raises(RuntimeError, match=r"pip install 'nrbench\[render\]'"):
-            rd.render_dataset("nrobjects", n=37, resolution=16, samples=1, seed=0, progress=False)
+    with (pytest.warns(UserWarning, match="n=37 is not a multiple of the 36 label combinations"),
+          pytest.raises(RuntimeError, match=r"pip install 'nrbench\[render\]'")):
+        rd.render_dataset("nrobjects", n=37, resolution=16, samples=1, seed=0, progress=False)
 
 
 def test_builder_signatures_keep_execution_options_out_of_the_cache_key() -> None:

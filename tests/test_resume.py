@@ -63,7 +63,8 @@ def test_sigkill_then_restart_finishes_with_no_lost_or_duplicated_rows(tmp_path)
     done_before = _ok_rows(store)
     assert 3 <= done_before < N_AE * RUNS
 
-    res = subprocess.run(_cmd(suite, store), env=_env(), capture_output=True, text=True, timeout=300)
+    res = subprocess.run(_cmd(suite, store), env=_env(), capture_output=True, text=True, timeout=300,
+                         check=False)
     assert res.returncode == 0, res.stderr
     assert f"{done_before} already done" in res.stdout
     rows = _rows(store)

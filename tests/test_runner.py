@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import harness_fixtures as hf
 import pytest
 
-import harness_fixtures as hf
 from benchmark import method_registry as mr
 from benchmark.commands.run import _minimal_table
 from benchmark.executors import LocalExecutor
@@ -30,7 +30,7 @@ def _run(tmp_path, methods, datasets=None, n_ae=2, runs=2, store=None):
 
 
 def test_rows_metrics_and_artefacts(tmp_path):
-    suite, st, summary = _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 3 }")
+    _suite, st, summary = _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 3 }")
     assert (summary.total, summary.ok, summary.errors) == (4, 4, 0)
     f = st.frame()
     assert sorted(zip(f["ae_seed"], f["run_seed"])) == [(0, 0), (0, 1), (1, 0), (1, 1)]
@@ -53,7 +53,7 @@ def test_best_run_is_chosen_by_loss_never_by_nmi(tmp_path):
     f = st.frame()
     assert f["nmi"].map(max).max() > 0.95  # a good run exists for every autoencoder ...
     table = _minimal_table(f, suite)
-    row = [ln for ln in table.splitlines() if "| view0 | Lossy" in ln][0]
+    row = next(ln for ln in table.splitlines() if "| view0 | Lossy" in ln)
     assert "| 0.0" in row  # ... but the selected (lowest-loss) runs are the random ones
     try:
         from reports.aggregate import select_best

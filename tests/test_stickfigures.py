@@ -7,8 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generators.stickfigures import (BACKGROUND_MAX, FOREGROUND_RANGE, HIP_ROW, build_stickfigures,
-                                     load_stickfigures_file, lower_sprites, upper_sprites)
+from generators.stickfigures import (
+    BACKGROUND_MAX,
+    FOREGROUND_RANGE,
+    HIP_ROW,
+    build_stickfigures,
+    load_stickfigures_file,
+    lower_sprites,
+    upper_sprites,
+)
 
 
 @pytest.fixture(scope="module")

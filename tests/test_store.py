@@ -9,8 +9,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from benchmark.store import (SCHEMA_VERSION, IncompatibleStoreError, Store, default_store_path, key_hash,
-                             params_hash)
+from benchmark.store import SCHEMA_VERSION, IncompatibleStoreError, Store, default_store_path, key_hash, params_hash
 
 
 def _row(**kw):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import harness_fixtures as hf
 import pytest
 
-import harness_fixtures as hf
 from benchmark import suites
 from benchmark.suites import SuiteError, describe_suites, resolve
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 HELP = "list the data sets (default) or the suites"
 DESCRIPTION = """List what nrbench knows, without building or running anything.

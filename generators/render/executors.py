@@ -26,8 +26,8 @@ import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from generators.render.shards import RenderJob, Shard
 from generators.render.worker import write_shard_file
@@ -185,7 +185,7 @@ def run_dask(job: RenderJob, shards: Sequence[Shard], *, workers: int = 1, sched
             s, digest = futures[fut]
             try:
                 X, index, timing = fut.result()
-            except Exception as exc:  # noqa: BLE001 - reported with the shard and how to resume
+            except Exception as exc:
                 for f in futures:
                     f.cancel()
                 raise RenderWorkerError(job, s, f"{type(exc).__name__}: {exc}", resume_hint) from exc

@@ -38,11 +38,11 @@ def _strip_inherited_bpy_paths() -> None:
 
 
 _strip_inherited_bpy_paths()
-import bpy  # noqa: E402
-from mathutils import Vector  # noqa: E402
+import bpy
+from mathutils import Vector
 
-from generators.render import meshes  # noqa: E402
-from generators.render.spec import (  # noqa: E402
+from generators.render import meshes
+from generators.render.spec import (
     CAMERA_LENS_MM,
     CAMERA_LOCATION,
     CAMERA_SENSOR_MM,
@@ -66,14 +66,14 @@ from generators.render.spec import (  # noqa: E402
 _GROUND_SIZE = 200.0
 
 
-def _aim(obj: "bpy.types.Object", target: Vector = Vector((0.0, 0.0, 0.0))) -> None:
+def _aim(obj: bpy.types.Object, target: Vector = Vector((0.0, 0.0, 0.0))) -> None:  # noqa: B008 - read only
     """Point an object's -Z axis (cameras, lights) at ``target``, +Y up."""
     direction = target - obj.location
     obj.rotation_mode = "QUATERNION"
     obj.rotation_quaternion = direction.to_track_quat("-Z", "Y")
 
 
-def _principled(name: str) -> "bpy.types.Material":
+def _principled(name: str) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
     mat.use_nodes = True
     nodes = mat.node_tree.nodes
@@ -85,12 +85,12 @@ def _principled(name: str) -> "bpy.types.Material":
     return mat
 
 
-def _bsdf(mat: "bpy.types.Material") -> "bpy.types.Node":
+def _bsdf(mat: bpy.types.Material) -> bpy.types.Node:
     return next(nd for nd in mat.node_tree.nodes if nd.type == "BSDF_PRINCIPLED")
 
 
 def _mesh_object(name: str, verts: np.ndarray, faces: list[tuple[int, ...]], smooth: bool,
-                 flat_faces: Sequence[int] = ()) -> "bpy.types.Object":
+                 flat_faces: Sequence[int] = ()) -> bpy.types.Object:
     """A mesh object from explicit geometry; with ``smooth``, every face but ``flat_faces`` is shaded smooth.
 
     A flat face's edges split the smooth normals of its neighbours, so the cylinder's

@@ -26,9 +26,9 @@ import numpy as np
 from benchmark.paths import nrbench_home
 from generators.dataset import Dataset
 from generators.render.spec import (
+    THREADS_PER_PROCESS,
     DatasetSpec,
     ImageParams,
-    THREADS_PER_PROCESS,
     balance_note,
     check_settings,
     dataset_spec,

@@ -251,7 +251,7 @@ class ImageParams:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "ImageParams":
+    def from_json(cls, d: dict[str, Any]) -> ImageParams:
         """Inverse of :meth:`to_json`."""
         d = dict(d)
         d["color"] = tuple(d["color"])

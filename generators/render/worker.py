@@ -30,13 +30,13 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from benchmark.fileio import atomic_write
-
 from generators.render.spec import ImageParams, dataset_spec
 
 CRASH_ENV = "NRBENCH_RENDER_CRASH_SHARD"
