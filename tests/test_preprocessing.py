@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generators.preprocessing import STEPS, apply, flatten, hist_equalize, scale01, zscore
+from generators.preprocessing import STEPS, apply, downscale2, flatten, hist_equalize, scale01, zscore
 
 
 def test_scale01_exact() -> None:
@@ -69,7 +69,7 @@ def test_apply_runs_in_order_and_returns_float32() -> None:
     assert out.dtype == np.float32 and out.tolist() == [[0.0, 1.0, 1.0, 0.0]]
     assert apply(X, "zscore").tolist() == [[[[-1.0, 1.0], [1.0, -1.0]]]]
     assert flatten(np.zeros((3, 2, 5))).shape == (3, 10)
-    assert set(STEPS) == {"scale01", "zscore", "hist_equalize", "flatten"}
+    assert set(STEPS) == {"scale01", "zscore", "hist_equalize", "flatten", "downscale2"}
 
 
 def test_apply_errors_name_the_step() -> None:
@@ -85,3 +85,25 @@ def test_preprocessing_does_not_modify_input(rng) -> None:
     before = X.copy()
     apply(X, ["hist_equalize", "scale01", "zscore"])
     assert np.array_equal(X, before)
+
+
+def test_downscale2_exact_mean_pooling() -> None:
+    X = np.arange(2 * 1 * 4 * 4, dtype=np.float32).reshape(2, 1, 4, 4)
+    out = downscale2(X)
+    assert out.shape == (2, 1, 2, 2) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[0, 0], [[2.5, 4.5], [10.5, 12.5]])  # mean of (0,1,4,5), (2,3,6,7), ...
+    np.testing.assert_array_equal(out[1, 0], out[0, 0] + 16)
+    rgb = np.stack([np.full((4, 6), 1.0), np.full((4, 6), 3.0), np.zeros((4, 6))])[None].astype(np.float32)
+    np.testing.assert_array_equal(downscale2(rgb)[0, :, 0, 0], [1.0, 3.0, 0.0])  # channels kept apart
+
+
+def test_downscale2_in_a_pipeline_and_bad_input() -> None:
+    X = np.full((3, 3, 128, 128), 255, dtype=np.uint8)
+    out = apply(X, ["scale01", "downscale2", "zscore"])
+    assert out.shape == (3, 3, 64, 64)
+    with pytest.raises(ValueError, match="after 'scale01'"):
+        apply(X, ["downscale2"])
+    with pytest.raises(ValueError, match="even H and W"):
+        downscale2(np.zeros((2, 1, 5, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"\(n, C, H, W\)"):
+        downscale2(np.zeros((2, 16), dtype=np.float32))
