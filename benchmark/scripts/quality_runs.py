@@ -110,7 +110,7 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         out.update(left=nmi[0], right=nmi[1], left_init=nmi0[0], right_init=nmi0[1], loss=m.loss_)
     elif name == "enrc-nrobjects":
         ds = generators.get("nrobjects", progress=False)
-        steps = ["scale01", "zscore"]
+        steps = ["scale01", "downscale2", "zscore"] if args.downscale2 else ["scale01", "zscore"]
         X, y = _subset(ds, args.n, 0)
         # BASELINES.md §6.3: widths 16-32-64-128-256, dropout 0.3, batch 64 (as in the enrc-table1 suite)
         arch = {"arch": "conv_resnet", "embedding_dim": 16, "widths": [16, 32, 64, 128, 256], "dropout": 0.3}
@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr-step", type=int, default=2000, help="ACe/DeC: halve the lr every this many iterations")
     p.add_argument("--batch-size", type=int, default=None,
                    help="ENRC joint-phase batch size for Stickfigures (default 128) and NR-Objects (default 64)")
+    p.add_argument("--downscale2", action="store_true",
+                   help="NR-Objects: 2x2 mean pooling (128x128 -> 64x64) before the z-transform, a stated CPU reduction")
     p.add_argument("--ae", choices=("pretrain", "orthogonal"), default="pretrain",
                    help="SYNTH: the cached pretrain() linear AE or an orthogonally initialised one")
     args = p.parse_args(argv)
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         r = run(args.run, seed, args)
         rows.append(r)
         print(f"{args.run} seed={seed} iters={args.iters} warmup={args.warmup} budget={args.budget} n={args.n} "
-              f"init={args.init} enrc_init={args.enrc_init} lr_step={args.lr_step} "
+              f"init={args.init} enrc_init={args.enrc_init} lr_step={args.lr_step} downscale2={args.downscale2} "
               + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims")]
     print("mean " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
