@@ -18,8 +18,8 @@ Implementation notes (one source of truth for the shared layer:
   0.9; weighted k-means++ per clustering; then ``init_max_iter`` mini-batch steps
   of Adam on V and B for ``L_comp + L_orth`` (Eq. 8) with the network frozen and
   mini-batch centre updates.  The authors' code uses 100 rounds of 10 iterations
-  (BASELINES.md §6.2); the defaults here (10 rounds of 200 mini-batch steps)
-  are a CPU-friendly choice, set ``init_rounds=100`` for the paper protocol.
+  (BASELINES.md §6.2); ``init_rounds`` defaults to those 100 rounds (NrKmeans
+  starts with ``init="nrkmeans"``), ``init_max_iter`` to 200 (see the class docstring).
 - Losses are means over the mini-batch: L_comp is Eq. (4) on the batch's
   clusters; L_rec the batch mean of the per-sample squared error.
 - Lost-centre reinitialisation (§2.8) with ``reinit_sample`` (n_s = 1000) and
@@ -132,6 +132,13 @@ class ENRC(LayerClusteringEstimator):
     init_rounds, init_max_iter : int
         Initialisation rounds (NrKmeans starts, or §2.6 repetitions) and the
         iterations per round (NrKmeans iterations, or mini-batch Adam steps).
+        Default 100 rounds, the authors' ``rounds=100``, and 200 iterations where
+        the authors' code runs 10.  Measured with NrKmeans on cached embeddings
+        (seed 0 autoencoders): on NR-Objects (10,000 images), 10 starts reached cost
+        1,032,711 and NMI 0.85 / 0.31 / 0.56 (colour / material / shape), 100 starts
+        cost 1,015,454 and 0.85 / 0.46 / 0.70, in 13 CPU-s.  On C-MNIST 100 starts of
+        10 iterations gave 0.58 / 0.53 against 0.68 / 0.68 for 10 starts of 200
+        (about 2.3 CPU-s per start on 60,000 images).
     reinit, reinit_sample, reinit_steps : bool, int, int
         Lost-centre reinitialisation (§2.8) and its n_s and l.
     tol : float or None
@@ -169,7 +176,7 @@ class ENRC(LayerClusteringEstimator):
     def __init__(self, n_clusters: Sequence[int] = (3, 3), autoencoder: Autoencoder | None = None, *,
                  max_iter: int = 2000, batch_size: int = 128, lr: float = 2.5e-3, beta_lr: float = 1e-2,
                  lr_step: int = 2000, lr_gamma: float = 0.5, rec_weight: float = 1.0, alpha: float = 0.5,
-                 init: str = "nrkmeans", init_rounds: int = 10, init_max_iter: int = 200, reinit: bool = True,
+                 init: str = "nrkmeans", init_rounds: int = 100, init_max_iter: int = 200, reinit: bool = True,
                  reinit_sample: int = 1000, reinit_steps: int = 10, tol: float | None = None,
                  divergence_factor: float | None = DIVERGENCE_FACTOR, warmup_iter: int = 0,
                  device: str | None = None, random_state: int | None = None, progress: bool = True) -> None:

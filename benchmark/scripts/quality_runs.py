@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run", choices=RUNS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--iters", type=int, default=600, help="joint-phase iterations (papers: 2,000-20,000)")
-    p.add_argument("--init-rounds", type=int, default=10, help="ENRC init rounds (authors' code: 100)")
+    p.add_argument("--init-rounds", type=int, default=100, help="ENRC init rounds (default 100, the authors' code)")
     p.add_argument("--enrc-init", choices=("nrkmeans", "sgd"), default="nrkmeans",
                    help="ENRC init: NrKmeans on the embedding (the authors' code) or the SGD procedure of §2.6's text")
     p.add_argument("--warmup", type=int, default=0, help="ENRC warmup_iter (0: the paper's plain schedule)")
@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         r = run(args.run, seed, args)
         rows.append(r)
         print(f"{args.run} seed={seed} iters={args.iters} warmup={args.warmup} budget={args.budget} n={args.n} "
-              f"init={args.init} enrc_init={args.enrc_init} lr_step={args.lr_step} downscale2={args.downscale2} "
+              f"init={args.init} enrc_init={args.enrc_init} init_rounds={args.init_rounds} lr_step={args.lr_step} "
+              f"downscale2={args.downscale2} "
               + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims")]
     print("mean " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
