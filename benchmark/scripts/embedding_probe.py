@@ -1,0 +1,88 @@
+"""Is the autoencoder or the clustering the limit?  Probe a pretrained embedding against the ground truth.
+
+Usage (from the repository root; the same pretraining flags as ``quality_runs.py``, so the
+cached autoencoder is reused)::
+
+    python benchmark/scripts/embedding_probe.py nrobjects \\
+        --budget '{"iterations": 1000, "finetune_iterations": 500, "batch_size": 64}'
+    NRBENCH_DATA=../shared/data python benchmark/scripts/embedding_probe.py cmnist --budget standard
+
+For each ground-truth clustering it prints what the embedding *holds*: 3-fold
+cross-validated accuracy of a logistic regression and of a 10-nearest-neighbour
+classifier on the standardised embedding.  Then it prints what an unsupervised method
+*finds*: the NMI of NrKmeans (``baselines.NrKmeans``, the ENRC init) with
+``--starts`` starts, and its cost.  High probe accuracy with a low NrKmeans NMI means
+the classes are in the embedding but are not its lowest-cost k-means partition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+
+import generators
+from baselines.nrkmeans import NrKmeans
+from benchmark.metrics import nmi_best_match
+from generators.preprocessing import apply
+from methods.base import encode_all
+from methods.pretrain import pretrain
+
+#: The architectures of quality_runs.py (BASELINES.md §6.2-6.3).
+ARCHS = {"cmnist": "conv_resnet",
+         "nrobjects": {"arch": "conv_resnet", "embedding_dim": 16, "widths": [16, 32, 64, 128, 256], "dropout": 0.3},
+         "stickfigures": {"arch": "conv_resnet", "embedding_dim": 16, "dropout": 0.2}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", choices=sorted(ARCHS))
+    p.add_argument("--seed", type=int, default=0, help="autoencoder seed (default 0)")
+    p.add_argument("--budget", default="quick",
+                   help="pretraining budget: a name in methods.pretrain.BUDGETS or a JSON object of its fields")
+    p.add_argument("--downscale2", action="store_true", help="2x2 mean pooling before the z-transform")
+    p.add_argument("--starts", type=int, nargs="+", default=[10, 100], help="NrKmeans starts to compare")
+    p.add_argument("--max-iter", type=int, default=200, help="NrKmeans iterations per start (ENRC init_max_iter)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    budget = json.loads(args.budget) if args.budget.lstrip().startswith("{") else args.budget
+    ds = generators.get(args.dataset, progress=False)
+    steps = ["scale01", "downscale2", "zscore"] if args.downscale2 else ["scale01", "zscore"]
+    # quality_runs keys NR-Objects by X (its --n path); C-MNIST and Stickfigures by the Dataset
+    if args.dataset == "nrobjects":
+        ae = pretrain(X=ds.X, arch=ARCHS[args.dataset], seed=args.seed, budget=budget, preprocessing=steps,
+                      progress=False)
+    else:
+        ae = pretrain(ds, ARCHS[args.dataset], seed=args.seed, budget=budget, preprocessing=steps, progress=False)
+    print(f"{args.dataset} seed={args.seed} budget={budget} steps={steps} "
+          f"autoencoder {'from the cache' if ae.pretrain_info.get('cached') else 'trained now'}", flush=True)
+    Z = encode_all(ae, apply(ds.X, steps), torch.device("cpu")).astype(np.float64)
+    Zs = (Z - Z.mean(0)) / np.where(Z.std(0) > 0, Z.std(0), 1.0)
+    y = ds.labels
+    names = list(ds.clusterings)
+    for s, name in enumerate(names):
+        lin = cross_val_score(LogisticRegression(max_iter=2000), Zs, y[:, s], cv=3).mean()
+        knn = cross_val_score(KNeighborsClassifier(10), Zs, y[:, s], cv=3).mean()
+        print(f"  holds {name:10s} k={len(np.unique(y[:, s])):2d}  linear acc {lin:.3f}  10-NN acc {knn:.3f}",
+              flush=True)
+    ks = [len(np.unique(y[:, s])) for s in range(y.shape[1])]
+    for starts in args.starts:
+        t = time.process_time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nr = NrKmeans(ks, n_init=starts, max_iter=args.max_iter, random_state=args.seed, progress=False).fit(Z)
+        nmi = nmi_best_match(y, nr.labels_) if not nr.lost_subspaces_ else None
+        print(f"  finds NrKmeans {starts:4d} starts x <= {args.max_iter} it: NMI "
+              f"{'lost subspace ' + str(nr.lost_subspaces_) if nmi is None else np.round(nmi, 3)} "
+              f"cost {nr.loss_:.6g} dims {nr.m_} ({time.process_time() - t:.0f} CPU-s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
