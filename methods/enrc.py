@@ -243,7 +243,7 @@ class ENRC(LayerClusteringEstimator):
             # a start that stops at init_max_iter is expected here: the joint phase refines it
             warnings.simplefilter("ignore", ConvergenceWarning)
             nr = NrKmeans(ks, n_init=int(self.init_rounds), max_iter=int(self.init_max_iter),
-                          random_state=int(rng.integers(2**31)), progress=False).fit(Z64)
+                          random_state=int(rng.integers(2**31)), progress=bool(self.progress)).fit(Z64)
         if nr.lost_subspaces_:
             raise RuntimeError(f"ENRC init='nrkmeans': NrKmeans left clustering(s) {nr.lost_subspaces_} of "
                                f"n_clusters={ks} with no dimensions of the {D}-d embedding; use init='sgd' "
