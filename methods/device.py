@@ -32,7 +32,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
 #: Measured on 2 CPU cores, one thread (``benchmark/scripts/inference_chunk.py``): the conv AE at
 #: 56x56 encodes and decodes 2,048 images in 18.0 s at 1,024 rows per pass but 5.7 s at 128, because
 #: activations of hundreds of MB miss the caches and are freshly mapped (page faults) each pass;
-#: the FC AE is fastest at 128 too.  On CUDA large passes keep the GPU busy.
+#: the FC AE runs within 8% of its best (1,024 rows) at 128.  On CUDA large passes keep the GPU busy.
 INFERENCE_ROWS = {"cpu": 128, "cuda": 1024}
 
 
