@@ -14,7 +14,10 @@ from the augmenter's own seeded ``torch.Generator`` (no global RNG state):
 - lighting (brightness/contrast): ``x' = m + c (x - m) + b * sd`` with the image's
   own mean ``m`` and standard deviation ``sd``, ``c ~ U[1 - lighting, 1 + lighting]``
   and ``b ~ U[-lighting, lighting]``, so it is independent of how the data were
-  scaled (``scale01`` or ``zscore``).
+  scaled (``scale01`` or ``zscore``).  ``m``, ``sd`` and the change cover only the
+  channels that vary within the image: a constant channel, such as the opaque alpha
+  of an RGBA render, stays constant (as under fastai's logit-space lighting, which
+  ENRC's pretraining used; BASELINES.md §6.3).
 
 Pixels that come from outside the image repeat the border (``padding_mode="border"``),
 which keeps a constant background constant under either preprocessing.
@@ -134,11 +137,17 @@ class Augmenter:
         grid = F.affine_grid(theta, list(img.shape), align_corners=False)
         out = F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=False)
         if contrast is not None and brightness is not None:
-            flat = out.reshape(b, -1)
-            m = flat.mean(1)
-            sd = flat.std(1, unbiased=False)
+            # lighting acts on the channels that vary within the image; a constant channel (the
+            # opaque alpha of NR-Objects' RGBA renders) stays constant, as under fastai's
+            # logit-space lighting, where alpha = 1 is a fixed point
+            ch = out.reshape(b, out.shape[1], -1)
+            hi, lo = ch.amax(2), ch.amin(2)  # (b, C); the warp's bilinear rounding is ~1e-7
+            varies = (hi - lo > 1e-5 * (1.0 + hi.abs())).to(dtype)[:, :, None]  # (b, C, 1)
+            npix = (varies.sum(1) * ch.shape[2]).clamp_min(1.0)  # (b, 1)
+            m = (ch * varies).sum((1, 2)) / npix[:, 0]
+            sd = ((((ch - m[:, None, None]) * varies) ** 2).sum((1, 2)) / npix[:, 0]).sqrt()
             c = contrast.to(dtype)
             br = brightness.to(dtype)
-            out = (m[:, None, None, None] + c[:, None, None, None] * (out - m[:, None, None, None])
-                   + (br * sd)[:, None, None, None])
+            lit = m[:, None, None] + c[:, None, None] * (ch - m[:, None, None]) + (br * sd)[:, None, None]
+            out = torch.where(varies.bool(), lit, ch).reshape(out.shape)
         return out.reshape(x.shape).to(x.dtype if x.is_floating_point() else dtype)

@@ -91,6 +91,25 @@ def test_lighting_changes_brightness_and_contrast_only() -> None:
     torch.testing.assert_close(y[1], x[1] + sd[1], atol=1e-5, rtol=0)
 
 
+def test_lighting_leaves_a_constant_channel_constant_and_uses_the_varying_channels_statistics() -> None:
+    # an RGBA-like image: three varying colour channels and an opaque (constant) alpha
+    g = torch.Generator().manual_seed(1)
+    rgb = torch.rand(2, 3, 6, 6, generator=g)
+    x = torch.cat([rgb, torch.full((2, 1, 6, 6), 0.7)], 1)
+    aug = Augmenter()
+    c, br = torch.tensor([1.5, 0.8]), torch.tensor([0.3, -0.2])
+    y = aug.apply(x, angle=torch.zeros(2), shift=torch.zeros(2, 2), scale=torch.ones(2), contrast=c, brightness=br)
+    torch.testing.assert_close(y[:, 3], x[:, 3], atol=1e-6, rtol=0)  # alpha untouched (warp rounding only)
+    m = rgb.mean((1, 2, 3))
+    sd = rgb.flatten(1).std(1, unbiased=False)
+    want = m[:, None, None, None] + c[:, None, None, None] * (rgb - m[:, None, None, None]) \
+        + (br * sd)[:, None, None, None]
+    torch.testing.assert_close(y[:, :3], want, atol=1e-5, rtol=0)
+    # the same colour channels without the alpha channel get the same result
+    y3 = aug.apply(rgb, angle=torch.zeros(2), shift=torch.zeros(2, 2), scale=torch.ones(2), contrast=c, brightness=br)
+    torch.testing.assert_close(y[:, :3], y3, atol=1e-6, rtol=0)
+
+
 def test_flat_input_needs_image_shape() -> None:
     x = torch.rand(2, 784)
     with pytest.raises(ValueError, match="image_shape"):
