@@ -118,7 +118,9 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         m = ENRC([6, 2, 3], ae, init=args.enrc_init, max_iter=args.iters, init_rounds=args.init_rounds, batch_size=args.batch_size or 64,
                  warmup_iter=args.warmup, random_state=seed, progress=False).fit(apply(X, steps))
         nmi = nmi_best_match(y, m.labels_)
-        out.update(color=nmi[0], material=nmi[1], shape=nmi[2], loss=m.loss_)
+        nmi0 = nmi_best_match(y, m.labels_init_)
+        out.update(color=nmi[0], material=nmi[1], shape=nmi[2], color_init=nmi0[0], material_init=nmi0[1],
+                   shape_init=nmi0[2], loss=m.loss_)
     elif name == "acedec-synth":
         ds = generators.get("synth", n=args.n or 12000, k=25, progress=False)
         if args.ae == "orthogonal":
