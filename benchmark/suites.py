@@ -1,6 +1,6 @@
 """Suites: the papers' tables and figures as data (``benchmark/suites/*.toml``), resolved per tier.
 
-A suite file (see ``benchmark/suites/README.md`` for the full format) has
+A suite file (``benchmark/suites/*.toml``; this docstring is its format) has
 
 - top level: ``name`` (must equal the file's stem), ``description``, ``reproduces``;
 - ``[protocol]``: ``n_autoencoders``, ``runs_per_autoencoder`` and ``selection``
@@ -16,6 +16,9 @@ A suite file (see ``benchmark/suites/README.md`` for the full format) has
   becomes its own labelled entry, e.g. "DCN λ=0.1"), ``runs_per_autoencoder``,
   ``max_n`` (fit on a seeded subset of that many points; recorded as a
   deviation), ``datasets`` (restrict to these ids), ``deviations``;
+- a ``deviations`` list in a data-set or method entry states an approximation the
+  entry makes even in the ``paper`` tier (e.g. an augmentation that differs in detail);
+  it is stored with every row of every tier;
 - ``[tiers.quick|standard|paper]``: ``description``, ``est_cost`` (a measured
   or estimated wall time, shown by ``nrbench list suites``), ``datasets`` and
   ``methods`` (the ids this tier runs; default all), ``protocol`` (overrides),
