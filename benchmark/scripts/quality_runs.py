@@ -51,8 +51,10 @@ def _pretrain(ds: generators.Dataset, X: np.ndarray, arch: str | dict, seed: int
               steps: list[str]):
     """The cached autoencoder: keyed by the Dataset (shared with the suites' runs) unless ``--n`` took a subset."""
     if args.n is None or args.n >= len(ds.X):
-        return pretrain(ds, arch, seed=seed, budget=args.budget, preprocessing=steps, progress=False)
-    return pretrain(X=X, arch=arch, seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+        return pretrain(ds, arch, seed=seed, budget=args.budget, augment=args.augment, preprocessing=steps,
+                        progress=False)
+    return pretrain(X=X, arch=arch, seed=seed, budget=args.budget, augment=args.augment, preprocessing=steps,
+                    progress=False)
 
 
 def _orthogonal_linear_ae(X: np.ndarray, seed: int, steps: int = 200) -> LinearAutoencoder:
@@ -74,6 +76,17 @@ def _orthogonal_linear_ae(X: np.ndarray, seed: int, steps: int = 200) -> LinearA
     return ae.eval()
 
 
+def _augment_arg(text: str) -> dict:
+    """``--augment``: a JSON object of :class:`methods.augment.Augmenter` settings."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"--augment is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"--augment must be a JSON object; got {text!r}")
+    return value
+
+
 def _budget_arg(text: str) -> str | dict:
     """``--budget``: a budget name, or a JSON object of :class:`methods.pretrain.PretrainBudget` fields."""
     if text.lstrip().startswith("{"):
@@ -91,7 +104,8 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         ds = generators.get("stickfigures", progress=False)
         steps = ["scale01", "zscore"]
         arch = {"arch": "conv_resnet", "embedding_dim": 16, "dropout": 0.2}  # BASELINES.md §6.4
-        ae = pretrain(ds, arch, seed=seed, budget=args.budget, preprocessing=steps, progress=False)
+        ae = pretrain(ds, arch, seed=seed, budget=args.budget, augment=args.augment, preprocessing=steps,
+                      progress=False)
         X = apply(ds.X, steps)
         m = ENRC([3, 3], ae, init=args.enrc_init, max_iter=args.iters, init_rounds=args.init_rounds, batch_size=args.batch_size or 128,
                  warmup_iter=args.warmup, random_state=seed, progress=False).fit(X)
@@ -156,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", default="quick", type=_budget_arg,
                    help="pretraining budget: a name in methods.pretrain.BUDGETS or a JSON object of its fields, "
                         "e.g. '{\"iterations\": 1000, \"finetune_iterations\": 500, \"batch_size\": 64}'")
+    p.add_argument("--augment", type=_augment_arg, default=None,
+                   help="pretraining augmentation of the image runs: a JSON object of methods.augment.Augmenter "
+                        "settings, e.g. '{\"lighting\": 0.2, \"rotation\": 0, \"shift\": 0, \"zoom\": 0}' "
+                        "(the enrc suites' NR-Objects setting); default none")
     p.add_argument("--n", type=int, default=None, help="subsample size (C-MNIST, MNIST) or SYNTH n")
     p.add_argument("--init", choices=("split", "kmeans"), default="split",
                    help="ACe/DeC init: the paper's random split (default) or k-means on the whole embedding")
@@ -173,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(r)
         print(f"{args.run} seed={seed} iters={args.iters} warmup={args.warmup} budget={args.budget} n={args.n} "
               f"init={args.init} enrc_init={args.enrc_init} init_rounds={args.init_rounds} lr_step={args.lr_step} "
-              f"downscale2={args.downscale2} "
+              f"downscale2={args.downscale2} augment={json.dumps(args.augment)} "
               + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims")]
     print("mean " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
