@@ -9,7 +9,14 @@ centre, the data mean.  The loss (Eq. 5) has no trade-off hyperparameter:
       = sum_k sum_{z in C_k} ||V^T z - V^T mu_k||^2_{beta_cs}
         + sum_z ||V^T z - V^T mu||^2_{beta_ss} + sum_x ||x - dec(V V^T z)||^2
 
-(here as means over the mini-batch).  Centres live in the embedded space and enter
+(here as means over the mini-batch).  ``reduction`` sets the scale of the terms:
+``"sum"`` (default) is Eq. (5) as printed, L_rec the squared L2 norm over the D_in
+input values; ``"mean"`` is the scaling of the authors' implementation (ClustPy's
+ENRC module, which ACe/DeC shares; read, not copied): L_rec is the mean squared error
+over the input elements (``torch.nn.MSELoss``, i.e. divided by D_in) and
+L_cluster + L_shared is divided by the number of spaces, 2.  Up to a constant factor,
+which Adam ignores, "mean" weights L_rec by 2 / D_in against the space terms (1/392 on
+MNIST): far more clustering pressure on the encoder.  Centres live in the embedded space and enter
 rotated (``V^T mu_k``), as written in Eq. (5); they follow the mini-batch k-means
 update (ENRC Eqs. 6-7, alpha = 0.5), the shared centre included.
 
@@ -85,6 +92,9 @@ from methods.clustering_layer import (
 )
 from methods.layer_estimator import LayerClusteringEstimator, reconstruction_error, squared_error
 
+#: ``ACeDeC.reduction``: "sum" is Eq. (5) as printed, "mean" the authors' implementation's scaling.
+REDUCTIONS = ("sum", "mean")
+
 
 class ACeDeC(LayerClusteringEstimator):
     """ACe/DeC+DCN (IJCAI 2021): DCN with a learned cluster space and shared space.
@@ -108,6 +118,10 @@ class ACeDeC(LayerClusteringEstimator):
         beta_cs = 0.5 and k-means on the whole rotated embedding (better at short budgets).
     kmeans_n_init : int
         Restarts of the initial k-means (best inertia kept).
+    reduction : {"sum", "mean"}
+        How the loss terms are scaled (see the module docstring): "sum" (default) is
+        Eq. (5) as printed; "mean" is the authors' implementation (L_rec the mean over
+        input elements, the two space terms averaged).
     lr_step, lr_gamma, alpha, init_rounds, init_max_iter, reinit, reinit_sample,
     reinit_steps, tol, divergence_factor, warmup_iter, device, random_state, progress :
         As for :class:`methods.enrc.ENRC` (``warmup_iter`` defaults to 0 here: the paper's schedule).
@@ -130,12 +144,13 @@ class ACeDeC(LayerClusteringEstimator):
                  batch_size: int = 256, lr: float = 1e-3, beta_lr: float = 1e-2, lr_step: int = 2000,
                  lr_gamma: float = 0.5, alpha: float = 0.5, init_rounds: int = 1, init_max_iter: int = 100,
                  reinit: bool = True, reinit_sample: int = 1000, reinit_steps: int = 10,
-                 init: str = "split", kmeans_n_init: int = 10, tol: float | None = None,
+                 init: str = "split", kmeans_n_init: int = 10, reduction: str = "sum", tol: float | None = None,
                  divergence_factor: float | None = DIVERGENCE_FACTOR, warmup_iter: int = 0,
                  device: str | None = None, random_state: int | None = None, progress: bool = True) -> None:
         self.n_clusters = n_clusters
         self.init = init
         self.kmeans_n_init = kmeans_n_init
+        self.reduction = reduction
         self.autoencoder = autoencoder
         self.augmentation = augmentation
         self.max_iter = max_iter
@@ -163,6 +178,8 @@ class ACeDeC(LayerClusteringEstimator):
             raise ValueError(f"n_clusters must be an integer >= 2; got {k!r}")
         if self.init not in ("split", "kmeans"):
             raise ValueError(f"init must be 'split' (ACe/DeC §2.2) or 'kmeans'; got {self.init!r}")
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}; got {self.reduction!r}")
         if not isinstance(self.kmeans_n_init, numbers.Integral) or self.kmeans_n_init < 1:
             raise ValueError(f"kmeans_n_init must be a positive integer; got {self.kmeans_n_init!r}")
         if self.augmentation is not None and not callable(self.augmentation):
@@ -172,11 +189,18 @@ class ACeDeC(LayerClusteringEstimator):
                              f"(a cluster and a shared space); got {self.autoencoder.embedding_dim}")
         return [int(k), 1]
 
+    def _set_scales(self, X: np.ndarray) -> None:
+        """The weights of the space terms and of L_rec under ``reduction`` (see the module docstring)."""
+        d_in = int(np.prod(X.shape[1:]))
+        self._space_scale, self._rec_scale = (1.0, 1.0) if self.reduction == "sum" else (0.5, 1.0 / d_in)
+
     # ------------------------------------------------------------- §2.2 initialisation
     def _initialize(self, ae: Autoencoder, X: np.ndarray, Z: np.ndarray, rng: np.random.Generator,
                     gen: torch.Generator, device: torch.device) -> ClusteringLayer:
         k = int(self.n_clusters)
         D, n = Z.shape[1], Z.shape[0]
+        self._set_scales(X)
+        cs_w, rec_w = self._space_scale, self._rec_scale
         Zt = torch.as_tensor(Z, device=device)
         for p in ae.parameters():
             p.requires_grad_(False)
@@ -216,11 +240,11 @@ class ACeDeC(LayerClusteringEstimator):
                     rec = squared_error(xb, ae.decode(layer.unrotate(layer.rotate(zb))))
                     check_finite_loss(t, {"init L_cluster": terms[0], "init L_shared": terms[1], "init L_rec": rec})
                     opt.zero_grad(set_to_none=True)
-                    (terms.sum() + rec).backward()
+                    (cs_w * terms.sum() + rec_w * rec).backward()
                     opt.step()
                 with torch.no_grad():
                     _, per_s = compression_terms(layer, Zt, per_cluster_mean=False)
-                    total = float(per_s.sum()) + reconstruction_error(ae, layer, X, Zt)
+                    total = cs_w * float(per_s.sum()) + rec_w * reconstruction_error(ae, layer, X, Zt)
                 losses.append(total)
                 if best is None or total < best[0]:
                     best = (total, layer)
@@ -255,11 +279,15 @@ class ACeDeC(LayerClusteringEstimator):
             rec_x = squared_error(xb, ae.decode(layer.unrotate(cs * zr_aug + ss * zr)))
             rec_aug = squared_error(x_aug, ae.decode(layer.unrotate(cs * zr + ss * zr_aug)))
             rec = (rec_x + rec_aug) / 2
+        terms = terms * self._space_scale
+        rec = rec * self._rec_scale
         total = terms[0] + terms[1] + rec
         return total, {"L_cluster": terms[0], "L_shared": terms[1], "L_rec": rec}
 
     def _objective(self, per_clustering: np.ndarray, rec: float) -> dict[str, float]:
-        return {"L_cluster": float(per_clustering[0]), "L_shared": float(per_clustering[1]), "L_rec": float(rec)}
+        cs = self._space_scale
+        return {"L_cluster": cs * float(per_clustering[0]), "L_shared": cs * float(per_clustering[1]),
+                "L_rec": self._rec_scale * float(rec)}
 
     def _publish(self, labels: np.ndarray) -> None:
         layer = self.clustering_layer_

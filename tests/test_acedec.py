@@ -117,6 +117,35 @@ def test_bad_input(planted):
         ACeDeC(4, LinearAutoencoder(6, embedding_dim=1), **FAST).fit(ds.X)
     with pytest.raises(ValueError, match="init must be"):
         ACeDeC(4, ae, init="pca", **FAST).fit(ds.X)
+    with pytest.raises(ValueError, match="reduction must be one of 'sum', 'mean'"):
+        ACeDeC(4, ae, reduction="avg", **FAST).fit(ds.X)
+
+
+def test_mean_reduction_scales_the_terms_exactly(planted):
+    """reduction="mean" (the authors' scaling): L_rec / D_in and the two space terms / 2, batch and full data."""
+    ds, ae = planted
+    d_in = ds.X.shape[1]
+    m = ACeDeC(4, ae, max_iter=5, init_max_iter=2, random_state=0, **FAST).fit(ds.X)
+    xb = torch.as_tensor(ds.X[:32])
+    z = m.autoencoder_.encode(xb)
+    layer = m.clustering_layer_
+    gidx = layer.assign(layer.distances(z))[1]
+    with torch.no_grad():
+        labels_s, full_s = m._evaluate(ds.X)
+        tot_s, batch_s = m._batch_loss(m.autoencoder_, layer, xb, z, gidx)
+        m.reduction = "mean"
+        m._set_scales(ds.X)  # what fit does first; the fitted network and layer stay as they are
+        labels_m, full_m = m._evaluate(ds.X)
+        tot_m, batch_m = m._batch_loss(m.autoencoder_, layer, xb, z, gidx)
+    np.testing.assert_array_equal(labels_s, labels_m)  # the scaling never changes an assignment
+    # the full-data objective and the mini-batch loss, each as "sum" -> "mean"
+    for by_sum, by_mean in ((full_s, full_m), ({k: float(v) for k, v in batch_s.items()},
+                                               {k: float(v) for k, v in batch_m.items()})):
+        assert by_mean["L_rec"] == pytest.approx(by_sum["L_rec"] / d_in, rel=1e-6)
+        assert by_mean["L_cluster"] == pytest.approx(by_sum["L_cluster"] / 2, rel=1e-6)
+        assert by_mean["L_shared"] == pytest.approx(by_sum["L_shared"] / 2, rel=1e-6)
+    assert float(tot_m) == pytest.approx(sum(float(v) for v in batch_m.values()), rel=1e-6)
+    assert float(tot_s) == pytest.approx(sum(float(v) for v in batch_s.values()), rel=1e-6)
 
 
 def test_diverging_loss_names_iteration_and_terms(planted):
