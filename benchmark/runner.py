@@ -325,7 +325,7 @@ def acedec_traversal(est: Any, X: np.ndarray, seed: int, rows: int = 7, cols: in
 
     The y-axis is the cluster-space dimension with the highest beta_cs, the
     x-axis the first principal component of the shared space (the dimensions
-    with beta_ss > 0.5), both spanning the 5-95 % quantiles of the data (at most
+    outside the cluster space, :mod:`methods.space_split`), both spanning the 5-95 % quantiles of the data (at most
     :data:`ARTEFACT_POINTS` points); all other coordinates stay at the data mean.
     Returns ``traversal`` ``(rows, cols, *input_shape)`` and ``traversal_axes``
     ``(2, max(rows, cols))``: row 0 the y values, row 1 the x values (NaN-padded).

@@ -91,6 +91,7 @@ from methods.clustering_layer import (
     weighted_kmeans,
 )
 from methods.layer_estimator import LayerClusteringEstimator, reconstruction_error, squared_error
+from methods.space_split import CLUSTER_SPACE_THRESHOLD, in_cluster_space
 
 #: ``ACeDeC.reduction``: "sum" is Eq. (5) as printed, "mean" the authors' implementation's scaling.
 REDUCTIONS = ("sum", "mean")
@@ -130,7 +131,8 @@ class ACeDeC(LayerClusteringEstimator):
     ----------
     labels_ : (n,) cluster labels (closest centre in the cluster space).
     betas_ : (2, D) rows beta_cs and beta_ss; betas_init_ the same after initialisation.
-    n_cluster_dims_ : number of rotated dimensions with beta_cs > 0.5 (ACe/DeC Table 3).
+    n_cluster_dims_ : number of rotated dimensions with beta_cs > CLUSTER_SPACE_THRESHOLD
+        (0.55, :mod:`methods.space_split`; ACe/DeC Table 3).
     cluster_centers_ : (k, D) centres in the rotated space (``V^T mu_k``, the space of ``transform``);
     shared_center_ : (D,) the shared-space centre there.
     V_, loss_, loss_terms_, init_loss_, n_iter_, reinit_events_, converged_, autoencoder_.
@@ -293,7 +295,7 @@ class ACeDeC(LayerClusteringEstimator):
         layer = self.clustering_layer_
         self.labels_ = labels[:, 0].astype(np.int64)
         self.betas_ = layer.betas().detach().cpu().numpy()
-        self.n_cluster_dims_ = int((self.betas_[0] > 0.5).sum())
+        self.n_cluster_dims_ = int(in_cluster_space(self.betas_[0]).sum())
         self.V_ = layer.V.detach().cpu().numpy().copy()
         C = layer.rotated_centers().detach().cpu().numpy()
         self.cluster_centers_ = C[:-1].copy()
@@ -314,7 +316,7 @@ class ACeDeC(LayerClusteringEstimator):
         soft split is in the paper's supplement (SP Sec. 1.4), which is not
         available; we use the same hard split as ``n_cluster_dims_`` (ACe/DeC Table
         3): a rotated dimension j belongs to the cluster space iff
-        ``beta_cs[j] > 0.5``.  With ``P_cs`` the diagonal 0/1 mask of those
+        ``beta_cs[j] > CLUSTER_SPACE_THRESHOLD`` (0.55).  With ``P_cs`` the diagonal 0/1 mask of those
         dimensions, ``P_ss = I - P_cs`` and ``m = V^T mu`` the rotated shared centre
         (``shared_center_``; it starts as the data mean and follows the
         mini-batch mean of all points, ENRC Eqs. 6-7):
@@ -354,7 +356,7 @@ class ACeDeC(LayerClusteringEstimator):
 
 
 def split_space_codes(Z_rot: np.ndarray, beta_cs: np.ndarray, center: np.ndarray,
-                      threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+                      threshold: float = CLUSTER_SPACE_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
     """Rotated codes of the Fig. 1b reconstructions (see :meth:`ACeDeC.reconstruct_spaces`).
 
     ``Z_rot`` ``(n, D)`` are rotated embeddings ``V^T z``, ``beta_cs`` ``(D,)`` the
@@ -377,7 +379,8 @@ def traversal_basis(Z_rot: np.ndarray, betas: np.ndarray) -> tuple[int, np.ndarr
 
     "The y-axis is the dimension with the highest beta_cs; the x-axis is the first
     principal component of the shared space" (Fig. 3 caption).  The shared space
-    is the dimensions with ``beta_ss > 0.5`` other than the y dimension (if there
+    is the dimensions outside the cluster space (``beta_cs <= CLUSTER_SPACE_THRESHOLD``)
+    other than the y dimension (if there
     is none, the one with the highest ``beta_ss``).  Returns ``(top, shared,
     mean, pc)``: the y dimension, the shared dimensions' indices, the mean of
     ``Z_rot`` and PC1 (a unit vector over ``shared``; SVD of the centred shared
@@ -388,7 +391,8 @@ def traversal_basis(Z_rot: np.ndarray, betas: np.ndarray) -> tuple[int, np.ndarr
     Zr = np.asarray(Z_rot, dtype=np.float64)
     b_cs, b_ss = np.asarray(betas[0]), np.asarray(betas[1])
     top = int(np.argmax(b_cs))
-    shared = [j for j in np.where(b_ss > 0.5)[0] if j != top] or [j for j in np.argsort(-b_ss) if j != top][:1]
+    shared = ([j for j in np.where(b_cs <= CLUSTER_SPACE_THRESHOLD)[0] if j != top]
+              or [j for j in np.argsort(-b_ss) if j != top][:1])
     mean = Zr.mean(0)
     Zs = Zr[:, shared] - mean[shared]
     pc = np.linalg.svd(Zs, full_matrices=False)[2][0] if len(shared) > 1 else np.ones(1)

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.metrics import NMI_NORMALISATION
+from methods.space_split import CLUSTER_SPACE_THRESHOLD, in_cluster_space
 from reports.aggregate import aggregate, mean_ci95, select_best
 from reports.catalog import FIGURE_INFO
 from reports.source import MissingArtefactError, artefact_keys, load_artefact
@@ -506,10 +507,11 @@ def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str 
                        label="traversal")
         B = np.atleast_2d(art["betas"])
         beta_cs = float(B[0, top])
-        if (np.delete(B[1], top) > 0.5).any():
+        if (~in_cluster_space(np.delete(B[0], top))).any():
             ax.set_xlabel("PC1 of the shared space", fontsize=8)
         else:  # methods.acedec.traversal_basis's fallback; said, not hidden
-            ax.set_xlabel("shared space EMPTY (no β_ss > 0.5): x is the dimension with the highest β_ss",
+            ax.set_xlabel(f"shared space EMPTY (no β_cs ≤ {CLUSTER_SPACE_THRESHOLD:g}): x is the dimension with "
+                          "the highest β_ss",
                           fontsize=8)
         ax.set_ylabel(f"z{top} (highest β_cs = {beta_cs:.2f})", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -542,12 +544,12 @@ FIG1B_ROWS = ("input", "cluster space only", "shared space only")
 
 
 def _space_sizes_note(beta_cs: np.ndarray | None) -> str:
-    """'cluster space d_cs dims, shared space d_ss dims' (hard split beta_cs > 0.5), flagging an empty space."""
+    """'cluster space d_cs dims, shared space d_ss dims' (``methods.space_split``), flagging an empty space."""
     if beta_cs is None:
         return ""
     b = np.asarray(beta_cs, dtype=float).ravel()
-    n_cs = int((b > 0.5).sum())
-    note = f"cluster space {n_cs} dims, shared space {b.size - n_cs} dims (β_cs > / ≤ 0.5)"
+    n_cs = int(in_cluster_space(b).sum())
+    note = f"cluster space {n_cs} dims, shared space {b.size - n_cs} dims (β_cs > / ≤ {CLUSTER_SPACE_THRESHOLD:g})"
     if n_cs == b.size:
         note += "; shared space EMPTY: the bottom row is dec(Vμ) for every input"
     elif n_cs == 0:

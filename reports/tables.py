@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from benchmark.metrics import NMI_CAPTION, VI_CAPTION
+from methods.space_split import CLUSTER_SPACE_THRESHOLD
 from reports.aggregate import STD_DDOF, aggregate
 
 NMI_BY_CLUSTERING = "nmi-by-clustering"
@@ -273,7 +274,8 @@ def _caption(kind: str, sub: pd.DataFrame, suite: str, tier: str, labels: dict[s
     if kind != DIMS:
         parts.append(f"{VI_CAPTION if kind == VI else NMI_CAPTION}.")
     else:
-        parts.append("ACe/DeC: dimensions with β_cs > 0.5; SubKmeans: the cluster-space dimensionality m.")
+        parts.append(f"ACe/DeC: dimensions with β_cs > {CLUSTER_SPACE_THRESHOLD:g}; SubKmeans: the cluster-space "
+                     "dimensionality m.")
     if kind == NMI_BY_CLUSTERING:
         parts.append("Best value per data set and clustering in bold.")
     elif kind == NMI_BY_METHOD:

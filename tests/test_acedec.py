@@ -10,7 +10,7 @@ from sklearn.cluster import KMeans
 
 from benchmark.metrics import nmi
 from generators.planted import make_planted
-from methods.acedec import ACeDeC
+from methods.acedec import CLUSTER_SPACE_THRESHOLD, ACeDeC
 from methods.autoencoders import LinearAutoencoder
 from methods.base import DivergedError, encode_all
 
@@ -47,7 +47,7 @@ def test_fitted_attributes(planted, planted_fit):
     assert m.labels_.shape == (len(ds.X),)
     assert m.betas_.shape == m.betas_init_.shape == (2, D)
     np.testing.assert_allclose(m.betas_.sum(0), 1.0, atol=1e-6)  # beta_cs + beta_ss = 1
-    assert m.n_cluster_dims_ == int((m.betas_[0] > 0.5).sum())
+    assert m.n_cluster_dims_ == int((m.betas_[0] > CLUSTER_SPACE_THRESHOLD).sum())
     assert 1 <= m.n_cluster_dims_ <= D
     assert m.cluster_centers_.shape == (4, D) and m.shared_center_.shape == (D,)
     assert np.bincount(m.labels_, minlength=4).min() > 0

@@ -11,7 +11,7 @@ import torch
 
 from benchmark.runner import _artefacts, acedec_traversal, fig1b_picks
 from generators.planted import make_planted
-from methods.acedec import ACeDeC, split_space_codes, traversal_basis
+from methods.acedec import CLUSTER_SPACE_THRESHOLD, ACeDeC, split_space_codes, traversal_basis
 from methods.autoencoders import LinearAutoencoder
 from reports.figures import (
     FIG1B_ROWS,
@@ -43,7 +43,7 @@ def frame(tmp_path_factory):
 
 def test_split_space_codes_exact():
     Z = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    beta_cs = np.array([0.9, 0.5, 0.2])  # 0.5 is not > 0.5: shared, as in n_cluster_dims_
+    beta_cs = np.array([0.9, 0.52, 0.2])  # 0.52 is not > CLUSTER_SPACE_THRESHOLD (0.55): shared, as in n_cluster_dims_
     c = np.array([10.0, 20.0, 30.0])
     cs, ss = split_space_codes(Z, beta_cs, c)
     np.testing.assert_array_equal(cs, [[1, 20, 30], [4, 20, 30]])
@@ -61,7 +61,7 @@ def test_reconstruct_spaces_by_hand_on_linear_ae(tiny_fit):
     We, be = ae.encoder.weight.detach().double().numpy(), ae.encoder.bias.detach().double().numpy()
     Wd, bd = ae.decoder.weight.detach().double().numpy(), ae.decoder.bias.detach().double().numpy()
     V = est.V_.astype(np.float64)
-    P_cs = np.diag((est.betas_[0] > 0.5).astype(float))
+    P_cs = np.diag((est.betas_[0] > CLUSTER_SPACE_THRESHOLD).astype(float))
     P_ss = np.eye(len(P_cs)) - P_cs
     assert 0 < P_cs.trace() < len(P_cs), "the tiny fit must have both a cluster and a shared space"
     mu = est.shared_center_.astype(np.float64)
