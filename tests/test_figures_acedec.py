@@ -94,7 +94,7 @@ def test_fig1b_from_model_panels_and_files(tiny_fit, tmp_path):
     # 6-d vectors are not images: bars, one per value, heights = the data / reconstructions
     x_cs, _ = est.reconstruct_spaces(ds.X[:5])
     np.testing.assert_allclose([p.get_height() for p in axes[5].patches], x_cs[0], rtol=1e-5)
-    n_cs = int((est.betas_[0] > 0.5).sum())
+    n_cs = int((est.betas_[0] > CLUSTER_SPACE_THRESHOLD).sum())
     assert f"cluster space {n_cs} dims, shared space {6 - n_cs} dims" in fig._suptitle.get_text()
     paths = save_figure(fig, tmp_path, "fig1b")
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 2000 for p in paths)
