@@ -152,8 +152,8 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         X, y = _subset(ds, args.n, 0)
         ae = _pretrain(ds, X, "feedforward", seed, args, steps)
         Xp = apply(X, steps)
-        m = ACeDeC(10, ae, init=args.init, max_iter=args.iters, lr_step=args.lr_step, reduction=args.reduction,
-                   random_state=seed, progress=False).fit(Xp)
+        m = ACeDeC(10, ae, init=args.init, max_iter=args.iters, lr=args.lr, lr_step=args.lr_step,
+                   reduction=args.reduction, random_state=seed, progress=False).fit(Xp)
         out.update(digit=nmi_best_match(y, m.labels_[:, None])[0], dims=m.n_cluster_dims_,
                    digit_init=nmi_best_match(y, m.labels_init_[:, :1])[0])
     out["seconds"] = time.perf_counter() - t0
@@ -185,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reduction", choices=("sum", "mean"), default="sum",
                    help="ACe/DeC loss scaling: Eq. (5) as printed (default) or the authors' implementation's "
                         "(L_rec a per-element mean, the space terms halved)")
+    p.add_argument("--lr", type=float, default=1e-3,
+                   help="ACe/DeC: Adam learning rate of the network and V (default 1e-3; ACe/DeC Fig. 4 uses "
+                        "1e-3 x {0.1, 0.5, 0.9})")
     p.add_argument("--lr-step", type=int, default=2000, help="ACe/DeC: halve the lr every this many iterations")
     p.add_argument("--batch-size", type=int, default=None,
                    help="ENRC joint-phase batch size for Stickfigures (default 128) and NR-Objects (default 64)")
@@ -199,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(r)
         print(f"{args.run} seed={seed} iters={args.iters} warmup={args.warmup} budget={args.budget} n={args.n} "
               f"init={args.init} enrc_init={args.enrc_init} init_rounds={args.init_rounds} lr_step={args.lr_step} "
-              f"downscale2={args.downscale2} reduction={args.reduction} rec_weight={args.rec_weight:g} augment={json.dumps(args.augment)} "
+              f"downscale2={args.downscale2} reduction={args.reduction} rec_weight={args.rec_weight:g} lr={args.lr:g} augment={json.dumps(args.augment)} "
               + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims")]
     print("mean " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
