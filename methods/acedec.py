@@ -21,8 +21,9 @@ FC AE, 8k + 2k pretraining, ``init="kmeans"``, 10,000 iterations, lr 1e-3 halved
 ``benchmark/scripts/quality_runs.py acedec-mnist --reduction ...``): "sum" NMI 0.833,
 "mean" 0.632, down from 0.766 after the initialisation, so "sum" stays the default.
 
-Centres live in the embedded space and enter rotated (``V^T mu_k``), as written in Eq. (5); they follow the mini-batch k-means
-update (ENRC Eqs. 6-7, alpha = 0.5), the shared centre included.
+Centres live in the embedded space and enter rotated (``V^T mu_k``), as written in
+Eq. (5); they follow the mini-batch k-means update (ENRC Eqs. 6-7, alpha = 0.5), the
+shared centre included.
 
 Initialisation (§2.2): V random orthogonal; shared centre = the mean of the
 embedding; cluster centres from k-means (greedy weighted k-means++ and Lloyd, best
