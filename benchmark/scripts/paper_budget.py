@@ -1,0 +1,145 @@
+"""ENRC at the paper's budget on one data set, with each phase timed: the GPU timing and quality runs.
+
+Usage (from the repository root)::
+
+    python benchmark/scripts/paper_budget.py cmnist --device cuda --json out.json
+    python benchmark/scripts/paper_budget.py nrobjects --params '{"resolution": 64}' --device cuda
+
+The configuration is read from the ``enrc-table1`` suite's paper tier, its one
+source of truth: the data set's generator parameters, preprocessing,
+autoencoder architecture, pretraining budget (``paper-enrc``: 10,000 one-cycle
++ 5,000 fine-tuning iterations) and augmentation, and ENRC's ``max_iter`` and
+``batch_size`` (C-MNIST: 20,000 iterations at batch 128; NR-Objects: 20,000 at
+batch 64; BASELINES.md §6.2-6.3).  ``--params``, ``--iters`` and ``--budget``
+override it; every override is printed and written to the JSON as a deviation.
+
+Prints and writes: the seconds of pretraining and of ``ENRC.fit`` (CUDA
+synchronised), training samples per second of each, the peak GPU memory, the
+NMI of every clustering after the initialisation and after training, and
+ENRC's final loss.  The pretrained network is cached as usual (``NRBENCH_HOME``),
+so a rerun times ENRC alone; the JSON says whether the network was loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import generators
+from benchmark import suites
+from benchmark.metrics import nmi_best_match
+from generators.preprocessing import apply
+from methods import ENRC
+from methods.device import resolve_device
+from methods.pretrain import BUDGETS, PretrainBudget, pretrain
+
+SUITE = "enrc-table1"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _json_arg(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object; got {text!r}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("dataset", help=f"a data set of the {SUITE} suite, e.g. cmnist, nrobjects, stickfigures")
+    ap.add_argument("--seed", type=int, default=0, help="autoencoder and ENRC seed (default 0)")
+    ap.add_argument("--device", default=None, help="cpu or cuda (default: $NRBENCH_DEVICE, else CUDA when present)")
+    ap.add_argument("--params", type=_json_arg, default=None,
+                    help="generator parameters replacing the paper tier's, e.g. '{\"resolution\": 64}'")
+    ap.add_argument("--iters", type=int, default=None, help="ENRC joint-phase iterations (default: the suite's)")
+    ap.add_argument("--budget", type=_json_arg, default=None,
+                    help="pretraining budget fields replacing the suite's, e.g. '{\"iterations\": 1000}'")
+    ap.add_argument("--init-rounds", type=int, default=100, help="ENRC init rounds (default 100, the authors')")
+    ap.add_argument("--json", type=Path, default=None, help="write the result here as JSON")
+    ap.add_argument("--progress", action="store_true", help="show progress bars")
+    args = ap.parse_args(argv)
+
+    suite = suites.resolve(SUITE, tier="paper", only_datasets=[args.dataset])
+    d = suite.dataset(args.dataset)
+    method = next(m for dd, m in suite.pairs() if dd["id"] == args.dataset and m["method"] == "enrc")
+    enrc_params = {**method["params"], **method["dataset_params"].get(args.dataset, {})}
+    deviations: list[str] = list(d.get("deviations") or [])
+    params = dict(d["params"])
+    if args.params is not None:
+        deviations.append(f"data: {args.params} (paper tier {params})")
+        params = {**params, **args.params}
+    ae_cfg = dict(d["autoencoder"])
+    budget = BUDGETS[ae_cfg.pop("budget")]
+    if args.budget is not None:
+        deviations.append(f"pretraining budget: {args.budget} (paper tier {budget.to_dict()})")
+        budget = PretrainBudget(**{**budget.to_dict(), **args.budget})
+    augment = ae_cfg.pop("augment", None)
+    if args.iters is not None:
+        deviations.append(f"ENRC max_iter {args.iters} (paper tier {enrc_params.get('max_iter')})")
+        enrc_params["max_iter"] = args.iters
+    device = resolve_device(args.device)
+    for line in deviations:
+        print(f"deviation: {line}", flush=True)
+
+    ds = generators.get(d["generator"], progress=args.progress, **params)
+    steps = list(d["preprocessing"])
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    _sync(device)
+    t0 = time.perf_counter()
+    ae = pretrain(ds, ae_cfg, seed=args.seed, budget=budget, augment=augment, preprocessing=steps,
+                  device=device, progress=args.progress)
+    _sync(device)
+    t_pre = time.perf_counter() - t0
+    cached = bool(ae.pretrain_info.get("cached"))
+    print(f"pretraining: {t_pre:.1f} s ({'loaded from cache' if cached else 'trained'}), "
+          f"recon MSE {ae.pretrain_info['recon_mse_after']:.4f}", flush=True)
+
+    X = apply(ds.X, steps)
+    k = [len(set(col)) for col in ds.labels.T]
+    m = ENRC(k, ae, init_rounds=args.init_rounds, random_state=args.seed, device=device, progress=args.progress,
+             **enrc_params)
+    _sync(device)
+    t1 = time.perf_counter()
+    m.fit(X)
+    _sync(device)
+    t_enrc = time.perf_counter() - t1
+    names = list(ds.clusterings) if getattr(ds, "clusterings", None) else [f"c{i}" for i in range(len(k))]
+    nmi = nmi_best_match(ds.labels, m.labels_)
+    nmi0 = nmi_best_match(ds.labels, m.labels_init_)
+    pre_iters = budget.iterations + budget.finetune_iterations
+    out: dict[str, Any] = {
+        "dataset": args.dataset, "params": params, "n": len(X), "seed": args.seed, "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__, "budget": budget.to_dict(), "augment": augment,
+        "enrc": {**enrc_params, "init_rounds": args.init_rounds}, "deviations": deviations,
+        "pretrain_seconds": t_pre, "pretrain_cached": cached,
+        "pretrain_samples_per_s": None if cached else pre_iters * budget.batch_size / t_pre,
+        "recon_mse": ae.pretrain_info["recon_mse_after"],
+        "enrc_seconds": t_enrc,
+        "enrc_samples_per_s": enrc_params["max_iter"] * enrc_params.get("batch_size", m.batch_size) / t_enrc,
+        "nmi": dict(zip(names, map(float, nmi))), "nmi_init": dict(zip(names, map(float, nmi0))),
+        "loss": float(m.loss_),
+        "peak_gpu_mib": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
+    }
+    print(json.dumps(out, indent=1), flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
