@@ -72,7 +72,12 @@ class PretrainBudget:
     ``finetune_lr`` phase, eval mode; ``batch_size``; ``max_lr``: peak of the one
     cycle; ``weight_decay``: decoupled (AdamW); ``betas``: Adam's; ``pct_start``:
     fraction of the cycle spent warming up; ``div_factor``: initial lr =
-    ``max_lr / div_factor`` (fastai's 25).
+    ``max_lr / div_factor`` (fastai's 25); ``corruption``: dropout rate on the
+    *input* during the one-cycle phase, the network reconstructing the clean
+    input (a denoising autoencoder, as DEC pretrains its FC network with input
+    dropout 0.2; Xie et al. 2016 §3.2).  The fine-tuning phase sees clean inputs.
+    ``corruption = 0`` (the default) leaves the cache key as it was before the
+    field existed, so networks cached earlier stay valid.
     """
 
     iterations: int = 10_000
@@ -84,6 +89,7 @@ class PretrainBudget:
     betas: tuple[float, float] = (0.9, 0.99)
     pct_start: float = 0.3
     div_factor: float = 25.0
+    corruption: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -104,11 +110,15 @@ class PretrainBudget:
             raise ValueError(f"budget.betas must be two numbers in [0, 1); got {self.betas}")
         if not 0 < float(self.pct_start) < 1:
             raise ValueError(f"budget.pct_start must be in (0, 1); got {self.pct_start}")
+        if not 0 <= float(self.corruption) < 1:
+            raise ValueError(f"budget.corruption must be in [0, 1); got {self.corruption}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable fields (part of the cache key)."""
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
+        if d["corruption"] == 0:
+            del d["corruption"]  # cache keys of clean-input budgets are unchanged
         return d
 
 
@@ -259,7 +269,10 @@ def train_autoencoder(model: Autoencoder, X: np.ndarray, budget: PretrainBudget,
                 xb = batch(Xt, idx, device)
                 if augmenter is not None:
                     xb = augmenter(xb)
-                loss = torch.mean((model(xb) - xb) ** 2)
+                xin = xb
+                if phase == "onecycle" and budget.corruption > 0:
+                    xin = torch.nn.functional.dropout(xb, p=float(budget.corruption), training=True)
+                loss = torch.mean((model(xin) - xb) ** 2)
                 check_finite_loss(it, {"reconstruction": loss})
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

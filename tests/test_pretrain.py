@@ -105,6 +105,7 @@ def test_cache_key_changes_with_every_ingredient(planted) -> None:
         pt.cache_key("abc", arch, 0, PretrainBudget(**{**TINY, "max_lr": 0.02}), ["zscore"], None),
         pt.cache_key("abc", arch, 0, bud, ["scale01"], None),
         pt.cache_key("abc", arch, 0, bud, ["zscore"], {"rotation": 15.0, "shift": 0.1, "zoom": 0.1, "lighting": 0.0}),
+        pt.cache_key("abc", arch, 0, PretrainBudget(**{**TINY, "corruption": 0.2}), ["zscore"], None),
     ]
     assert len({base, *variants}) == len(variants) + 1
     # the full config (defaults filled in) is what is keyed: "feedforward" == its explicit defaults
@@ -162,12 +163,62 @@ def test_named_budgets() -> None:
     assert pt.resolve_budget("quick") is BUDGETS["quick"]
 
 
+def test_clean_budget_keeps_its_pre_corruption_cache_key() -> None:
+    """``corruption = 0`` is left out of the keyed dict, so networks cached before the field existed stay valid."""
+    d = PretrainBudget(**TINY).to_dict()
+    assert "corruption" not in d
+    assert d == {"iterations": 60, "finetune_iterations": 20, "batch_size": 32, "max_lr": 0.01,
+                 "finetune_lr": 0.005, "weight_decay": 0.001, "betas": [0.9, 0.99], "pct_start": 0.3,
+                 "div_factor": 25.0}
+    assert PretrainBudget(**{**TINY, "corruption": 0.2}).to_dict()["corruption"] == 0.2
+
+
+def test_denoising_corrupts_the_input_of_the_one_cycle_phase_only(planted, monkeypatch) -> None:
+    """Input dropout (DEC's denoising pretraining): the network sees a corrupted x, the loss targets the clean x.
+
+    Records what the network is fed: in the one-cycle phase about ``corruption`` of
+    the entries are zero and the rest are scaled by 1 / (1 - p); the fine-tuning phase
+    gets the clean batch.  Same seed, same weights; a different network than clean training.
+    """
+    X = pt.apply_preprocessing(planted.X, ("zscore",))
+    bud = {"iterations": 30, "finetune_iterations": 10, "batch_size": 32, "corruption": 0.25}
+    kw = dict(arch=FF, preprocessing=(), device="cpu", progress=False, cache=False)
+    a = pretrain(X=X, seed=0, budget=bud, **kw)
+    b = pretrain(X=X, seed=0, budget=bud, **kw)
+    clean = pretrain(X=X, seed=0, budget={**bud, "corruption": 0.0}, **kw)
+    assert _weights_equal(a, b)
+    assert not _weights_equal(a, clean)
+
+    fed: list[torch.Tensor] = []
+    orig = pt.from_config
+
+    def spy_config(cfg):
+        model = orig(cfg)
+        model.register_forward_pre_hook(lambda _m, args: fed.append(args[0].detach().clone()))
+        return model
+
+    monkeypatch.setattr(pt, "from_config", spy_config)
+    pretrain(X=X, seed=0, budget=bud, **kw)
+    # the before-training MSE pass, then 30 corrupted + 10 clean training batches, then the after pass
+    train = [f for f in fed if f.shape[0] == 32][-40:]
+    Xs = set(map(tuple, np.round(X, 5).tolist()))
+    zero_frac = np.mean([float((f == 0).float().mean()) for f in train[:30]])
+    assert 0.18 < zero_frac < 0.32
+    for r in train[0].numpy():  # each fed row is a data row with entries zeroed and the rest scaled by 1 / 0.75
+        keep = r != 0
+        assert np.isclose(X[:, keep], r[keep] * 0.75, atol=1e-5).all(axis=1).any()
+    assert all(tuple(r) in Xs for f in train[30:] for r in np.round(f.numpy(), 5).tolist())
+    assert not all(tuple(r) in Xs for r in np.round(train[0].numpy(), 5).tolist())
+
+
 @pytest.mark.parametrize("kwargs,match", [
     ({"budget": "huge"}, "unknown budget"),
     ({"budget": {"iterations": 10, "epochs": 3}}, "epochs"),
     ({"budget": {"iterations": -1}}, "iterations"),
     ({"budget": {"batch_size": 0}}, "batch_size"),
     ({"budget": {"iterations": 0, "finetune_iterations": 0}}, "iterations"),
+    ({"budget": {"corruption": 1.0}}, "corruption"),
+    ({"budget": {"corruption": -0.1}}, "corruption"),
     ({"arch": "transformer"}, "unknown arch"),
     ({"arch": {"embedding_dim": 3}}, "'arch' key"),
     ({"arch": "conv_resnet"}, "input_shape"),
