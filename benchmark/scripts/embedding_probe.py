@@ -47,21 +47,29 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0, help="autoencoder seed (default 0)")
     p.add_argument("--budget", default="quick",
                    help="pretraining budget: a name in methods.pretrain.BUDGETS or a JSON object of its fields")
+    p.add_argument("--augment", default=None,
+                   help="the pretraining augmentation, a JSON object of methods.augment.Augmenter settings "
+                        "(part of the cache key), e.g. '{\"lighting\": 0.2, \"rotation\": 0, \"shift\": 0, \"zoom\": 0}'")
+    p.add_argument("--by-dataset", action="store_true",
+                   help="NR-Objects: look the network up keyed by the Dataset, as paper_budget.py and the suites "
+                        "store it (default: keyed by X, as quality_runs.py)")
     p.add_argument("--downscale2", action="store_true", help="2x2 mean pooling before the z-transform")
     p.add_argument("--starts", type=int, nargs="+", default=[10, 100], help="NrKmeans starts to compare")
     p.add_argument("--max-iter", type=int, default=200, help="NrKmeans iterations per start (ENRC init_max_iter)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     budget = json.loads(args.budget) if args.budget.lstrip().startswith("{") else args.budget
+    augment = json.loads(args.augment) if args.augment else None
     ds = generators.get(args.dataset, progress=False)
     steps = ["scale01", "downscale2", "zscore"] if args.downscale2 else ["scale01", "zscore"]
     # quality_runs keys NR-Objects by X (its --n path); C-MNIST and Stickfigures by the Dataset
-    if args.dataset == "nrobjects":
-        ae = pretrain(X=ds.X, arch=ARCHS[args.dataset], seed=args.seed, budget=budget, preprocessing=steps,
-                      progress=False)
+    if args.dataset == "nrobjects" and not args.by_dataset:
+        ae = pretrain(X=ds.X, arch=ARCHS[args.dataset], seed=args.seed, budget=budget, augment=augment,
+                      preprocessing=steps, progress=False)
     else:
-        ae = pretrain(ds, ARCHS[args.dataset], seed=args.seed, budget=budget, preprocessing=steps, progress=False)
-    print(f"{args.dataset} seed={args.seed} budget={budget} steps={steps} "
+        ae = pretrain(ds, ARCHS[args.dataset], seed=args.seed, budget=budget, augment=augment, preprocessing=steps,
+                      progress=False)
+    print(f"{args.dataset} seed={args.seed} budget={budget} augment={augment} steps={steps} "
           f"autoencoder {'from the cache' if ae.pretrain_info.get('cached') else 'trained now'}", flush=True)
     Z = encode_all(ae, apply(ds.X, steps), torch.device("cpu")).astype(np.float64)
     Zs = (Z - Z.mean(0)) / np.where(Z.std(0) > 0, Z.std(0), 1.0)
