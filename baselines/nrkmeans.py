@@ -56,7 +56,7 @@ by, the paper / ClustPy):
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -308,18 +308,33 @@ def run_subspace_kmeans(Xc: np.ndarray, S_T: np.ndarray, ks: Sequence[int], nois
 
 def best_of_runs(Xc: np.ndarray, S_T: np.ndarray, ks: Sequence[int], noise: bool, n_init: int,
                  random_state: object, max_iter: int, eig_tol: float, reorth_every: int,
-                 progress: bool, desc: str) -> tuple[SubspaceRun, list[float]]:
-    """``n_init`` independent starts (child generators of ``random_state``); keep the lowest cost."""
+                 progress: bool, desc: str, n_jobs: int | None = None) -> tuple[SubspaceRun, list[float]]:
+    """``n_init`` independent starts (child generators of ``random_state``); keep the lowest cost.
+
+    ``n_jobs`` (joblib's convention: ``None`` or 1 serial, -1 every core) runs the starts in
+    worker processes.  Each start draws only from its own child generator and the results are
+    taken in start order, so the kept start (the first of the lowest cost) and every number
+    are the same for any ``n_jobs``.
+    """
     rng = as_generator(random_state)
     best: SubspaceRun | None = None
     losses: list[float] = []
+    children = rng.spawn(n_init)
     with tqdm(total=n_init, desc=desc, disable=not progress, leave=False) as bar:
         def report(it: int, cost: float) -> None:
             bar.set_postfix(iter=it, cost=f"{cost:.6g}", refresh=False)
 
-        for child in rng.spawn(n_init):
-            run = run_subspace_kmeans(Xc, S_T, ks, noise, child, max_iter, eig_tol, reorth_every,
-                                      callback=report if progress else None)
+        if n_jobs is None or n_jobs == 1:
+            runs: Iterable[SubspaceRun] = (
+                run_subspace_kmeans(Xc, S_T, ks, noise, child, max_iter, eig_tol, reorth_every,
+                                    callback=report if progress else None) for child in children)
+        else:
+            from joblib import Parallel, delayed
+
+            runs = Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(run_subspace_kmeans)(Xc, S_T, ks, noise, child, max_iter, eig_tol, reorth_every)
+                for child in children)
+        for run in runs:
             losses.append(run.cost)
             if best is None or run.cost < best.cost:
                 best = run
@@ -348,7 +363,7 @@ class BestOfStarts:
     """
 
     def __init__(self, *, n_clusters: object, n_init: int, max_iter: int, eig_tol: float, reorth_every: int,
-                 random_state: object, progress: bool) -> None:
+                 random_state: object, progress: bool, n_jobs: int | None = None) -> None:
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.max_iter = max_iter
@@ -356,6 +371,7 @@ class BestOfStarts:
         self.reorth_every = reorth_every
         self.random_state = random_state
         self.progress = progress
+        self.n_jobs = n_jobs
 
     def _subspaces(self, n: int, d: int) -> tuple[list[int], bool]:
         """Validated cluster counts per subspace and whether the last is a noise space."""
@@ -373,11 +389,15 @@ class BestOfStarts:
         max_iter = check_positive_int(self.max_iter, "max_iter")
         reorth = check_positive_int(self.reorth_every, "reorth_every")
         tol = check_eig_tol(self.eig_tol)
+        n_jobs = self.n_jobs
+        if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))
+                                   or n_jobs == 0):
+            raise ValueError(f"n_jobs must be None or a nonzero int (-1: every core); got {n_jobs!r}")
         rng = as_generator(self.random_state)
         Xc, mean, S_T = prepare(A)
         del A  # keep one n x d float64 copy (the centred data) during the iterations
         run, losses = best_of_runs(Xc, S_T, ks, noise, n_init, rng, max_iter, tol, reorth,
-                                   self.progress, type(self).__name__)
+                                   self.progress, type(self).__name__, n_jobs=n_jobs)
         self.mean_ = mean
         self.loss_ = float(run.cost)
         self.all_losses_ = losses
@@ -427,6 +447,9 @@ class NrKmeans(BestOfStarts, BaseEstimator, ClusterMixin):
     random_state : int, Generator or None
     progress : bool
         A tqdm bar over the starts.
+    n_jobs : int or None
+        Worker processes for the starts (joblib: ``None`` or 1 serial, -1 every core).  The
+        result does not depend on it: each start has its own child generator.
 
     Attributes
     ----------
@@ -445,9 +468,9 @@ class NrKmeans(BestOfStarts, BaseEstimator, ClusterMixin):
 
     def __init__(self, n_clusters: Sequence[int] = (3, 3), n_init: int = 10, max_iter: int = 300,
                  eig_tol: float = DEFAULT_EIG_TOL, reorth_every: int = 10, random_state: object = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, n_jobs: int | None = None) -> None:
         super().__init__(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, eig_tol=eig_tol,
-                         reorth_every=reorth_every, random_state=random_state, progress=progress)
+                         reorth_every=reorth_every, random_state=random_state, progress=progress, n_jobs=n_jobs)
 
     def _subspaces(self, n: int, d: int) -> tuple[list[int], bool]:
         ks = check_n_clusters_list(self.n_clusters, n, allow_noise_last=True)

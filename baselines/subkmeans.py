@@ -50,6 +50,8 @@ class SubKmeans(BestOfStarts, BaseEstimator, ClusterMixin):
     reorth_every : int, re-orthonormalise V with a QR every this many iterations.
     random_state : int, Generator or None.
     progress : bool, a tqdm bar over the starts.
+    n_jobs : int or None, worker processes for the starts (joblib: None or 1 serial, -1 every core);
+        the result does not depend on it.
 
     Attributes
     ----------
@@ -60,9 +62,9 @@ class SubKmeans(BestOfStarts, BaseEstimator, ClusterMixin):
 
     def __init__(self, n_clusters: int = 8, n_init: int = 1, max_iter: int = 300,
                  eig_tol: float = DEFAULT_EIG_TOL, reorth_every: int = 10, random_state: object = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, n_jobs: int | None = None) -> None:
         super().__init__(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, eig_tol=eig_tol,
-                         reorth_every=reorth_every, random_state=random_state, progress=progress)
+                         reorth_every=reorth_every, random_state=random_state, progress=progress, n_jobs=n_jobs)
 
     def _subspaces(self, n: int, d: int) -> tuple[list[int], bool]:
         k = check_n_clusters(self.n_clusters, n)

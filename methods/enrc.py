@@ -154,6 +154,12 @@ class ENRC(LayerClusteringEstimator):
         the final full-data objective this multiple of the objective after
         initialisation (default ``methods.base.DIVERGENCE_FACTOR`` = 1e3); ``None``
         disables it.  NaN/inf losses always raise.
+    n_jobs : int or None
+        Worker processes for the NrKmeans starts of ``init="nrkmeans"`` (joblib's
+        convention: ``None`` or 1 serial, -1 every core).  The labels do not depend
+        on it.  The starts are most of a fit's fixed cost: on C-MNIST (60,000 points)
+        on an H100 machine, 100 serial starts plus the full-data passes came to about
+        78 s, the intercept of two timed runs (``benchmark/scripts/paper_budget.py``).
     device : str or None
         ``None``: ``$NRBENCH_DEVICE``, then CUDA when available, else CPU.
     random_state : int or None
@@ -178,7 +184,7 @@ class ENRC(LayerClusteringEstimator):
                  lr_step: int = 2000, lr_gamma: float = 0.5, rec_weight: float = 1.0, alpha: float = 0.5,
                  init: str = "nrkmeans", init_rounds: int = 100, init_max_iter: int = 200, reinit: bool = True,
                  reinit_sample: int = 1000, reinit_steps: int = 10, tol: float | None = None,
-                 divergence_factor: float | None = DIVERGENCE_FACTOR, warmup_iter: int = 0,
+                 divergence_factor: float | None = DIVERGENCE_FACTOR, warmup_iter: int = 0, n_jobs: int | None = None,
                  device: str | None = None, random_state: int | None = None, progress: bool = True) -> None:
         self.n_clusters = n_clusters
         self.autoencoder = autoencoder
@@ -199,6 +205,7 @@ class ENRC(LayerClusteringEstimator):
         self.tol = tol
         self.divergence_factor = divergence_factor
         self.warmup_iter = warmup_iter
+        self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
         self.progress = progress
@@ -243,7 +250,8 @@ class ENRC(LayerClusteringEstimator):
             # a start that stops at init_max_iter is expected here: the joint phase refines it
             warnings.simplefilter("ignore", ConvergenceWarning)
             nr = NrKmeans(ks, n_init=int(self.init_rounds), max_iter=int(self.init_max_iter),
-                          random_state=int(rng.integers(2**31)), progress=bool(self.progress)).fit(Z64)
+                          random_state=int(rng.integers(2**31)), progress=bool(self.progress),
+                          n_jobs=self.n_jobs).fit(Z64)
         if nr.lost_subspaces_:
             raise RuntimeError(f"ENRC init='nrkmeans': NrKmeans left clustering(s) {nr.lost_subspaces_} of "
                                f"n_clusters={ks} with no dimensions of the {D}-d embedding; use init='sgd' "

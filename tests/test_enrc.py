@@ -178,6 +178,10 @@ def test_deterministic_under_seed(planted, planted_fit):
     c0 = ENRC([3, 3], ae, random_state=0, **cheap).fit(ds.X)
     c1 = ENRC([3, 3], ae, random_state=1, **cheap).fit(ds.X)
     assert not np.array_equal(c0.init_losses_, c1.init_losses_)  # the seed is honoured
+    c0_par = ENRC([3, 3], ae, random_state=0, n_jobs=2, **cheap).fit(ds.X)  # init starts in 2 processes
+    np.testing.assert_array_equal(c0.init_losses_, c0_par.init_losses_)
+    np.testing.assert_array_equal(c0.labels_init_, c0_par.labels_init_)
+    np.testing.assert_array_equal(c0.V_, c0_par.V_)
 
 
 def test_single_clustering_and_three_clusterings(planted):

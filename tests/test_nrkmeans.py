@@ -86,6 +86,16 @@ def test_deterministic_under_random_state(planted33):
     np.testing.assert_array_equal(a.V_, b.V_)
 
 
+def test_parallel_starts_give_the_identical_result(planted33):
+    """n_jobs only spreads the starts over processes: each start has its own child generator."""
+    a = NrKmeans([3, 3, 1], n_init=6, random_state=7, progress=False).fit(planted33.X)
+    b = NrKmeans([3, 3, 1], n_init=6, random_state=7, progress=False, n_jobs=2).fit(planted33.X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.V_, b.V_)
+    assert a.all_losses_ == b.all_losses_ and a.loss_ == b.loss_
+    assert a.cost_history_ == b.cost_history_
+
+
 def test_subspace_sizes_are_scale_invariant(planted33):
     """The relative eigenvalue tolerance: multiplying X by 255 changes neither labels nor m (BASELINES §2.4)."""
     a = NrKmeans([3, 3, 1], n_init=3, random_state=1, progress=False).fit(planted33.X)
@@ -167,6 +177,8 @@ def test_low_rank_rotation_matches_direct_eigendecomposition():
         (np.random.default_rng(0).standard_normal((5, 3)), {"random_state": "seed"}, "random_state"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"max_iter": 0}, "max_iter"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"eig_tol": -1.0}, "eig_tol"),
+        (np.random.default_rng(0).standard_normal((5, 3)), {"n_jobs": 0}, "n_jobs"),
+        (np.random.default_rng(0).standard_normal((5, 3)), {"n_jobs": 1.5}, "n_jobs"),
     ],
 )
 def test_bad_input_raises_value_error_naming_parameter(X, kwargs, param):

@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=_json_arg, default=None,
                     help="pretraining budget fields replacing the suite's, e.g. '{\"iterations\": 1000}'")
     ap.add_argument("--init-rounds", type=int, default=100, help="ENRC init rounds (default 100, the authors')")
+    ap.add_argument("--n-jobs", type=int, default=None,
+                    help="processes for ENRC's NrKmeans init starts (-1: every core; default serial); "
+                         "the result does not depend on it")
     ap.add_argument("--json", type=Path, default=None, help="write the result here as JSON")
     ap.add_argument("--progress", action="store_true", help="show progress bars")
     args = ap.parse_args(argv)
@@ -110,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
 
     X = apply(ds.X, steps)
     k = [len(set(col)) for col in ds.labels.T]
-    m = ENRC(k, ae, init_rounds=args.init_rounds, random_state=args.seed, device=device, progress=args.progress,
-             **enrc_params)
+    m = ENRC(k, ae, init_rounds=args.init_rounds, n_jobs=args.n_jobs, random_state=args.seed, device=device,
+             progress=args.progress, **enrc_params)
     _sync(device)
     t1 = time.perf_counter()
     m.fit(X)
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": args.dataset, "params": params, "n": len(X), "seed": args.seed, "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch": torch.__version__, "budget": budget.to_dict(), "augment": augment,
-        "enrc": {**enrc_params, "init_rounds": args.init_rounds}, "deviations": deviations,
+        "enrc": {**enrc_params, "init_rounds": args.init_rounds, "n_jobs": args.n_jobs}, "deviations": deviations,
         "pretrain_seconds": t_pre, "pretrain_cached": cached,
         "pretrain_samples_per_s": None if cached else pre_iters * budget.batch_size / t_pre,
         "recon_mse": ae.pretrain_info["recon_mse_after"],
