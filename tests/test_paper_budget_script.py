@@ -27,12 +27,12 @@ def test_stickfigures_run_states_its_overrides_and_reuses_the_cached_network(tmp
     assert a["n"] == 900 and a["device"] == "cpu" and a["pretrain_cached"] is False
     # the suite's paper tier is the base: Stickfigures' batch 32 and ENRC's 2,000 iterations, overridden here
     assert a["budget"]["batch_size"] == 32 and a["budget"]["iterations"] == 8
-    assert a["enrc"]["max_iter"] == 8 and a["enrc"]["init_rounds"] == 2
+    assert a["method"] == "enrc" and a["method_params"]["max_iter"] == 8 and a["method_params"]["init_rounds"] == 2
     assert any(d.startswith("pretraining budget:") for d in a["deviations"])
     assert "ENRC max_iter 8 (paper tier 2000)" in a["deviations"]
     assert set(a["nmi"]) == set(a["nmi_init"]) == {"upper", "lower"}
     assert all(0.0 <= v <= 1.0 for v in a["nmi"].values())
-    assert a["enrc_samples_per_s"] == pytest.approx(8 * 128 / a["enrc_seconds"])
+    assert a["fit_samples_per_s"] == pytest.approx(8 * 128 / a["fit_seconds"])
     out = capsys.readouterr().out
     assert "deviation: ENRC max_iter 8 (paper tier 2000)" in out
 
@@ -40,6 +40,24 @@ def test_stickfigures_run_states_its_overrides_and_reuses_the_cached_network(tmp
     b = json.loads((tmp_path / "b.json").read_text())
     assert b["pretrain_cached"] is True and b["pretrain_samples_per_s"] is None
     assert b["nmi"] == a["nmi"] and b["loss"] == a["loss"]  # same seed, same network: same result
+
+
+def test_acedec_suite_runs_acedec_with_its_overrides_stated(tmp_path) -> None:
+    """--suite acedec-table1: ACe/DeC+DCN on the paper tier's linear AE for SYNTH-25, here on 600 points."""
+    out = tmp_path / "s.json"
+    assert _main()(["synth", "--suite", "acedec-table1", "--params", '{"n": 600}', "--iters", "30",
+                    "--set", '{"init": "kmeans", "lr_step": 15}', "--budget", '{"iterations": 20, "finetune_iterations": 5}',
+                    "--device", "cpu", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["method"] == "acedec" and r["n"] == 600
+    # the paper tier's SYNTH-25 setting (20,000 iterations, lr_step 20,000), overridden and stated
+    assert r["method_params"]["max_iter"] == 30 and r["method_params"]["lr_step"] == 15
+    assert r["method_params"]["init"] == "kmeans"
+    assert "ACe/DeC+DCN max_iter 30 (paper tier 20000)" in r["deviations"]
+    assert "ACe/DeC+DCN parameters {'init': 'kmeans', 'lr_step': 15}" in r["deviations"]
+    assert "data: {'n': 600} (paper tier {'k': 25})" in r["deviations"]
+    assert list(r["nmi"]) == list(r["nmi_init"]) == ["cluster"]
+    assert 1 <= r["n_cluster_dims"] <= 27
 
 
 def test_unknown_dataset_is_refused() -> None:
