@@ -60,6 +60,12 @@ def test_acedec_suite_runs_acedec_with_its_overrides_stated(tmp_path) -> None:
     assert 1 <= r["n_cluster_dims"] <= 27
 
 
+def test_n_jobs_is_refused_for_acedec(capsys) -> None:
+    with pytest.raises(SystemExit):
+        _main()(["mnist", "--suite", "acedec-table1", "--n-jobs", "2"])
+    assert "--n-jobs sets the processes of ENRC's NrKmeans init" in capsys.readouterr().err
+
+
 def test_unknown_dataset_is_refused() -> None:
     with pytest.raises(ValueError, match="nosuch"):
         _main()(["nosuch", *TINY])

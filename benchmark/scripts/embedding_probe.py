@@ -30,6 +30,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 import generators
 from baselines.nrkmeans import NrKmeans
+from benchmark.argtypes import json_object
 from benchmark.metrics import nmi_best_match
 from generators.preprocessing import apply
 from methods.base import encode_all
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0, help="autoencoder seed (default 0)")
     p.add_argument("--budget", default="quick",
                    help="pretraining budget: a name in methods.pretrain.BUDGETS or a JSON object of its fields")
-    p.add_argument("--augment", default=None,
+    p.add_argument("--augment", type=json_object, default=None,
                    help="the pretraining augmentation, a JSON object of methods.augment.Augmenter settings "
                         "(part of the cache key), e.g. '{\"lighting\": 0.2, \"rotation\": 0, \"shift\": 0, \"zoom\": 0}'")
     p.add_argument("--by-dataset", action="store_true",
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     budget = json.loads(args.budget) if args.budget.lstrip().startswith("{") else args.budget
-    augment = json.loads(args.augment) if args.augment else None
+    augment = args.augment
     ds = generators.get(args.dataset, progress=False)
     steps = ["scale01", "downscale2", "zscore"] if args.downscale2 else ["scale01", "zscore"]
     # quality_runs keys NR-Objects by X (its --n path); C-MNIST and Stickfigures by the Dataset

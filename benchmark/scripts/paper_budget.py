@@ -39,6 +39,7 @@ import torch
 
 import generators
 from benchmark import suites
+from benchmark.argtypes import json_object
 from benchmark.metrics import nmi_best_match
 from generators.preprocessing import apply
 from methods import ENRC, ACeDeC
@@ -54,16 +55,6 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _json_arg(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"must be a JSON object; got {text!r}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dataset", help="a data set of the suite, e.g. cmnist, nrobjects, stickfigures (enrc-table1), "
@@ -73,13 +64,13 @@ def main(argv: list[str] | None = None) -> int:
                          "ACe/DeC+DCN (default enrc-table1)")
     ap.add_argument("--seed", type=int, default=0, help="autoencoder and method seed (default 0)")
     ap.add_argument("--device", default=None, help="cpu or cuda (default: $NRBENCH_DEVICE, else CUDA when present)")
-    ap.add_argument("--params", type=_json_arg, default=None,
+    ap.add_argument("--params", type=json_object, default=None,
                     help="generator parameters replacing the paper tier's, e.g. '{\"resolution\": 64}'")
     ap.add_argument("--iters", type=int, default=None,
                     help="joint-phase iterations, the method's max_iter (default: the suite's)")
-    ap.add_argument("--set", type=_json_arg, default=None, dest="set_params",
+    ap.add_argument("--set", type=json_object, default=None, dest="set_params",
                     help="method parameters replacing the suite's, e.g. '{\"init\": \"kmeans\", \"lr_step\": 5000}'")
-    ap.add_argument("--budget", type=_json_arg, default=None,
+    ap.add_argument("--budget", type=json_object, default=None,
                     help="pretraining budget fields replacing the suite's, e.g. '{\"iterations\": 1000}'")
     ap.add_argument("--init-rounds", type=int, default=None,
                     help="init rounds (default: the method's, ENRC 100 as the authors')")
@@ -91,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     method_name = METHODS[args.suite]
+    if args.n_jobs is not None and method_name != "enrc":
+        ap.error("--n-jobs sets the processes of ENRC's NrKmeans init; ACe/DeC's init has no parallel starts")
     suite = suites.resolve(args.suite, tier="paper", only_datasets=[args.dataset])
     d = suite.dataset(args.dataset)
     method = next(m for dd, m in suite.pairs() if dd["id"] == args.dataset and m["method"] == method_name)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 import generators
+from benchmark.argtypes import json_object
 from benchmark.metrics import nmi_best_match
 from generators.preprocessing import apply
 from methods.acedec import ACeDeC
@@ -74,17 +75,6 @@ def _orthogonal_linear_ae(X: np.ndarray, seed: int, steps: int = 200) -> LinearA
         loss.backward()
         opt.step()
     return ae.eval()
-
-
-def _augment_arg(text: str) -> dict:
-    """``--augment``: a JSON object of :class:`methods.augment.Augmenter` settings."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"--augment is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"--augment must be a JSON object; got {text!r}")
-    return value
 
 
 def _budget_arg(text: str) -> str | dict:
@@ -172,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", default="quick", type=_budget_arg,
                    help="pretraining budget: a name in methods.pretrain.BUDGETS or a JSON object of its fields, "
                         "e.g. '{\"iterations\": 1000, \"finetune_iterations\": 500, \"batch_size\": 64}'")
-    p.add_argument("--augment", type=_augment_arg, default=None,
+    p.add_argument("--augment", type=json_object, default=None,
                    help="pretraining augmentation of the image runs: a JSON object of methods.augment.Augmenter "
                         "settings, e.g. '{\"lighting\": 0.2, \"rotation\": 0, \"shift\": 0, \"zoom\": 0}' "
                         "(the enrc suites' NR-Objects setting); default none")
