@@ -13,6 +13,12 @@ the same layer between encoder and decoder:
   distance in the rotated space (ENRC Eq. 5);
 - the compression loss (ENRC Eq. 4 / ACe/DeC L_cluster + L_shared).
 
+How beta enters the distance (``beta_power``): ENRC Eq. 2 as printed weights a
+squared difference linearly, ``sum_i beta[i] (a[i] - b[i])^2`` (``beta_power=1``);
+the authors' implementation (ClustPy's ``squared_euclidean_distance``, read, not
+copied) weights the difference before squaring, ``sum_i (beta[i] (a[i] - b[i]))^2``
+(``beta_power=2``).  The difference matters for ACe/DeC, see :data:`BETA_POWERS`.
+
 ACe/DeC is this layer with ``n_clusters = [k, 1]``: the shared space is one
 cluster whose centre models the data mean.
 
@@ -41,6 +47,18 @@ from methods.base import MiniBatchCenters
 
 #: ENRC §2.6: weight of a dimension for the clustering it is "strongly" assigned to at initialisation.
 STRONG_BETA = 0.9
+
+#: The exponent of beta in the weighted squared distance, by name.  "linear" is ENRC
+#: Eq. 2 as printed (``beta * diff^2``).  "squared" is ``(beta * diff)^2``, as in the
+#: authors' implementation.  With two spaces (ACe/DeC) the difference is qualitative:
+#: under "linear" the gradient of the space terms w.r.t. ``beta_cs[i]`` is
+#: ``W_i - T_i`` (within-cluster minus total scatter of rotated dimension i), which
+#: is never positive (variance decomposition), so every dimension drifts into the
+#: cluster space and the shared space empties; under "squared" the space terms
+#: ``beta^2 W_i + (1 - beta)^2 T_i`` have the interior minimum
+#: ``beta_cs[i] = T_i / (W_i + T_i)``, > 0.5 exactly where the clusters explain part
+#: of dimension i's variance and near 0.5 where they explain none.
+BETA_POWERS: dict[str, int] = {"linear": 1, "squared": 2}
 
 
 def random_orthogonal(D: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -100,14 +118,19 @@ class ClusteringLayer(nn.Module):
 
     ``centers`` is ``(K_total, D)``: the centres of clustering 0, then of 1, ...
     They are a buffer (not trained by gradient); :meth:`update_centers` applies the
-    mini-batch k-means rule of ENRC Eqs. (6)-(7).
+    mini-batch k-means rule of ENRC Eqs. (6)-(7).  ``beta_power`` is the exponent of
+    beta in the distance (1: ENRC Eq. 2 as printed; 2: the authors' implementation;
+    see :data:`BETA_POWERS`).
     """
 
     def __init__(self, V: torch.Tensor, betas: nn.Module, n_clusters: Sequence[int], centers: torch.Tensor,
-                 alpha: float = 0.5, centers_space: str = "rotated") -> None:
+                 alpha: float = 0.5, centers_space: str = "rotated", beta_power: int = 1) -> None:
         super().__init__()
         if centers_space not in ("rotated", "embedded"):
             raise ValueError(f"centers_space must be 'rotated' or 'embedded'; got {centers_space!r}")
+        if beta_power not in BETA_POWERS.values():
+            raise ValueError(f"beta_power must be one of {sorted(BETA_POWERS.values())}; got {beta_power!r}")
+        self.beta_power = int(beta_power)
         self.n_clusters = [int(k) for k in n_clusters]
         self.S = len(self.n_clusters)
         self.centers_space = centers_space
@@ -155,15 +178,19 @@ class ClusteringLayer(nn.Module):
         c = self.centers
         return c if self.centers_space == "rotated" else c @ self.V
 
+    def distance_weights(self, betas: torch.Tensor | None = None) -> torch.Tensor:
+        """``(S, D)`` per-dimension weights of the distance: ``beta ** beta_power``."""
+        if betas is None:
+            betas = self.betas()
+        return betas if self.beta_power == 1 else betas ** self.beta_power
+
     def distances(self, z: torch.Tensor, betas: torch.Tensor | None = None) -> torch.Tensor:
         """``(b, K_total)`` weighted squared distances (ENRC Eq. 2) of the embedded batch z to every centre.
 
-        Centre g of clustering s is measured with ``beta_s``.  Differentiable in z,
-        V and beta; the centres are constants (ENRC §2.3).
+        Centre g of clustering s is measured with ``beta_s ** beta_power``.
+        Differentiable in z, V and beta; the centres are constants (ENRC §2.3).
         """
-        if betas is None:
-            betas = self.betas()
-        W = betas[self.owner]  # (K, D)
+        W = self.distance_weights(betas)[self.owner]  # (K, D)
         diff = self.rotate(z)[:, None, :] - self.rotated_centers()[None, :, :]
         return (diff * diff * W[None]).sum(-1)
 
@@ -358,7 +385,7 @@ def reinitialize_center(layer: ClusteringLayer, s: int, k: int, z_sample: torch.
     was split.
     """
     lo, hi = layer.offsets[s], layer.offsets[s + 1]
-    beta = layer.betas()[s].detach().double().cpu().numpy()
+    beta = layer.distance_weights()[s].detach().double().cpu().numpy()
     space = layer.rotate(z_sample) if layer.centers_space == "rotated" else z_sample
     P = space.detach().double().cpu().numpy()
     C = layer.centers[lo:hi].detach().double().cpu().numpy()

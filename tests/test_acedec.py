@@ -13,6 +13,7 @@ from generators.planted import make_planted
 from methods.acedec import CLUSTER_SPACE_THRESHOLD, ACeDeC
 from methods.autoencoders import LinearAutoencoder
 from methods.base import DivergedError, encode_all
+from methods.clustering_layer import BETA_POWERS
 
 FAST = dict(batch_size=64, progress=False)
 
@@ -57,7 +58,8 @@ def test_fitted_attributes(planted, planted_fit):
     # labels are the closest centre under the beta_cs-weighted distance in the rotated space
     Zr = m.transform(ds.X)
     np.testing.assert_allclose(Zr, encode_all(m.autoencoder_, ds.X) @ m.V_, rtol=1e-4, atol=1e-4)
-    d = (((Zr[:, None, :] - m.cluster_centers_[None]) ** 2) * m.betas_[0]).sum(-1)
+    w = m.betas_[0] ** BETA_POWERS[m.beta_weighting]
+    d = (((Zr[:, None, :] - m.cluster_centers_[None]) ** 2) * w).sum(-1)
     assert (d.argmin(1) == m.labels_).mean() > 0.99
 
 
@@ -119,6 +121,8 @@ def test_bad_input(planted):
         ACeDeC(4, ae, init="pca", **FAST).fit(ds.X)
     with pytest.raises(ValueError, match="reduction must be one of 'sum', 'mean'"):
         ACeDeC(4, ae, reduction="avg", **FAST).fit(ds.X)
+    with pytest.raises(ValueError, match="beta_weighting"):
+        ACeDeC(4, ae, beta_weighting="cubic", **FAST).fit(ds.X)
 
 
 def test_mean_reduction_scales_the_terms_exactly(planted):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from methods.clustering_layer import (
+    BETA_POWERS,
     ClusteringLayer,
     LostCenterMonitor,
     SigmoidBetas,
@@ -145,9 +146,58 @@ def test_compression_terms_full_data_matches_batch_formula():
     np.testing.assert_allclose(per_s, [9.5, 10 / 3], atol=1e-3)
 
 
+def test_squared_beta_weighting_exact():
+    # (beta * diff)^2: beta_0 = (0.5, 0.5) on both dims of a 2-d point
+    layer = ClusteringLayer(torch.eye(2), SoftmaxBetas(np.full((2, 2), 0.5)), [1, 1],
+                            torch.tensor([[0.0, 0.0], [1.0, 1.0]]), beta_power=BETA_POWERS["squared"])
+    d = layer.distances(torch.tensor([[2.0, 4.0]]))
+    np.testing.assert_allclose(d.detach().numpy(), [[0.25 * (4 + 16), 0.25 * (1 + 9)]], atol=1e-6)
+    np.testing.assert_allclose(layer.distance_weights().detach().numpy(), np.full((2, 2), 0.25), atol=1e-6)
+
+
+def _fit_space_betas(beta_power: int, Z: torch.Tensor, labels: np.ndarray, steps: int = 3000) -> np.ndarray:
+    """Train only b of an ACe/DeC layer (V = I, centres = the true cluster means and the data mean)."""
+    k = int(labels.max()) + 1
+    C = torch.stack([Z[torch.as_tensor(labels == j)].mean(0) for j in range(k)] + [Z.mean(0)])
+    layer = ClusteringLayer(torch.eye(Z.shape[1]), SigmoidBetas(np.full(Z.shape[1], 0.5)), [k, 1], C,
+                            centers_space="embedded", beta_power=beta_power)
+    layer.V.requires_grad_(False)
+    g = torch.stack([torch.as_tensor(labels), torch.full((len(Z),), k)], 1)
+    opt = torch.optim.Adam(layer.betas.parameters(), lr=1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        layer.compression_loss(layer.distances(Z), g, per_cluster_mean=False).backward()
+        opt.step()
+    return layer.betas()[0].detach().numpy()
+
+
+def test_space_betas_interior_optimum_only_with_squared_weighting():
+    """ACe/DeC Eq. (5) space terms as a function of beta_cs alone (see BETA_POWERS).
+
+    Dim 0 carries 4 well-separated clusters, dim 1 is noise.  With (beta diff)^2 the
+    minimiser is beta_cs[i] = T_i / (W_i + T_i) (T: total, W: within-cluster scatter), so
+    the noise dimension stays at about 0.5, out of the cluster space; with beta diff^2 the
+    gradient W_i - T_i is never positive and both dimensions go to the cluster space.
+    """
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 100)
+    Z = np.stack([labels * 3.0 + rng.normal(0, 1, 400), rng.normal(0, 2, 400)], 1)
+    Zt = torch.as_tensor(Z, dtype=torch.float32)
+    means = np.stack([Z[labels == j].mean(0) for j in range(4)])
+    W = ((Z - means[labels]) ** 2).sum(0)
+    T = ((Z - Z.mean(0)) ** 2).sum(0)
+    sq = _fit_space_betas(BETA_POWERS["squared"], Zt, labels)
+    np.testing.assert_allclose(sq, T / (W + T), atol=2e-3)
+    assert sq[0] > 0.9 and sq[1] < 0.55  # the noise dim stays shared (threshold CLUSTER_SPACE_THRESHOLD)
+    lin = _fit_space_betas(BETA_POWERS["linear"], Zt, labels)
+    assert lin[0] > 0.99 and lin[1] > sq[1] + 0.1  # linear: every beta_cs only grows
+
+
 def test_bad_layer_arguments():
     with pytest.raises(ValueError, match="centers_space"):
         _layer("nowhere")
+    with pytest.raises(ValueError, match="beta_power"):
+        ClusteringLayer(torch.eye(2), SoftmaxBetas(np.ones((1, 2))), [2], torch.zeros(2, 2), beta_power=3)
     with pytest.raises(ValueError, match="centers must have shape"):
         ClusteringLayer(torch.eye(2), SoftmaxBetas(np.ones((1, 2))), [3], torch.zeros(2, 2))
     with pytest.raises(ValueError, match="alpha"):

@@ -23,6 +23,7 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from benchmark.metrics import nmi_best_match
 from generators.preprocessing import apply
 from methods.acedec import ACeDeC
 from methods.autoencoders import LinearAutoencoder
+from methods.clustering_layer import BETA_POWERS
 from methods.dcn import DCN
 from methods.enrc import ENRC
 from methods.pretrain import pretrain
@@ -132,7 +134,7 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         else:
             ae = pretrain(ds, "linear", seed=seed, budget=args.budget, preprocessing=(), progress=False)
         m = ACeDeC(4, ae, init=args.init, max_iter=args.iters, lr_step=args.lr_step, random_state=seed,
-                   progress=False).fit(ds.X)
+                   **_beta_lr(args), progress=False).fit(ds.X)
         d = DCN(4, ae, lambda_=1.0, max_iter=args.iters, random_state=seed, progress=False).fit(ds.X)
         out.update(acedec=nmi_best_match(ds.labels, m.labels_[:, None])[0],
                    dcn=nmi_best_match(ds.labels, d.labels_[:, None])[0], dims=m.n_cluster_dims_)
@@ -143,10 +145,18 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         ae = _pretrain(ds, X, "feedforward", seed, args, steps)
         Xp = apply(X, steps)
         m = ACeDeC(10, ae, init=args.init, max_iter=args.iters, lr=args.lr, lr_step=args.lr_step,
-                   reduction=args.reduction, random_state=seed, progress=False).fit(Xp)
+                   reduction=args.reduction, random_state=seed, **_beta_lr(args), progress=False).fit(Xp)
         out.update(digit=nmi_best_match(y, m.labels_[:, None])[0], dims=m.n_cluster_dims_,
                    digit_init=nmi_best_match(y, m.labels_init_[:, :1])[0])
     out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _beta_lr(args: argparse.Namespace) -> dict[str, Any]:
+    """ACeDeC's ``beta_lr`` / ``beta_weighting`` where given on the command line (else its defaults)."""
+    out = {} if args.beta_lr is None else {"beta_lr": args.beta_lr}
+    if args.beta_weighting is not None:
+        out["beta_weighting"] = args.beta_weighting
     return out
 
 
@@ -178,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3,
                    help="ACe/DeC: Adam learning rate of the network and V (default 1e-3; ACe/DeC Fig. 4 uses "
                         "1e-3 x {0.1, 0.5, 0.9})")
+    p.add_argument("--beta-lr", type=float, default=None,
+                   help="ACe/DeC: Adam learning rate of b (default: ACeDeC's own default)")
+    p.add_argument("--beta-weighting", choices=tuple(BETA_POWERS), default=None,
+                   help="ACe/DeC: how beta enters the distance (default: ACeDeC's own default)")
     p.add_argument("--lr-step", type=int, default=2000, help="ACe/DeC: halve the lr every this many iterations")
     p.add_argument("--batch-size", type=int, default=None,
                    help="ENRC joint-phase batch size for Stickfigures (default 128) and NR-Objects (default 64)")
@@ -192,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(r)
         print(f"{args.run} seed={seed} iters={args.iters} warmup={args.warmup} budget={args.budget} n={args.n} "
               f"init={args.init} enrc_init={args.enrc_init} init_rounds={args.init_rounds} lr_step={args.lr_step} "
-              f"downscale2={args.downscale2} reduction={args.reduction} rec_weight={args.rec_weight:g} lr={args.lr:g} augment={json.dumps(args.augment)} "
+              f"downscale2={args.downscale2} reduction={args.reduction} rec_weight={args.rec_weight:g} lr={args.lr:g} beta_lr={args.beta_lr} beta_weighting={args.beta_weighting} augment={json.dumps(args.augment)} "
               + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims")]
     print("mean " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
