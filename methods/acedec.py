@@ -115,7 +115,6 @@ import torch
 from methods.autoencoders import Autoencoder
 from methods.base import DIVERGENCE_FACTOR, check_finite_loss, check_fit_input, minibatches
 from methods.clustering_layer import (
-    BETA_POWERS,
     STRONG_BETA,
     ClusteringLayer,
     SigmoidBetas,
@@ -124,7 +123,7 @@ from methods.clustering_layer import (
     weighted_kmeans,
 )
 from methods.layer_estimator import LayerClusteringEstimator, reconstruction_error, squared_error
-from methods.space_split import CLUSTER_SPACE_THRESHOLD, in_cluster_space
+from methods.space_split import BETA_POWERS, CLUSTER_SPACE_THRESHOLD, DEFAULT_BETA_WEIGHTING, in_cluster_space
 
 #: ``ACeDeC.reduction``: "sum" is Eq. (5) as printed, "mean" the authors' implementation's scaling.
 REDUCTIONS = ("sum", "mean")
@@ -157,7 +156,7 @@ class ACeDeC(LayerClusteringEstimator):
         Eq. (5) as printed; "mean" is the authors' implementation (L_rec the mean over
         input elements, the two space terms averaged).
     beta_weighting : {"linear", "squared"}
-        How beta enters the distance (:data:`methods.clustering_layer.BETA_POWERS` and
+        How beta enters the distance (:data:`methods.space_split.BETA_POWERS` and
         the module docstring): "linear" (default) is ``sum_i beta[i] diff[i]^2`` (ENRC
         Eq. 2 as printed), under which every beta_cs only grows, so the clustering is
         right but ``n_cluster_dims_`` ends at D; "squared" is ``sum_i (beta[i] diff[i])^2``
@@ -187,7 +186,7 @@ class ACeDeC(LayerClusteringEstimator):
                  lr_gamma: float = 0.5, alpha: float = 0.5, init_rounds: int = 1, init_max_iter: int = 100,
                  reinit: bool = True, reinit_sample: int = 1000, reinit_steps: int = 10,
                  init: str = "split", kmeans_n_init: int = 10, reduction: str = "sum",
-                 beta_weighting: str = "linear", tol: float | None = None,
+                 beta_weighting: str = DEFAULT_BETA_WEIGHTING, tol: float | None = None,
                  divergence_factor: float | None = DIVERGENCE_FACTOR, warmup_iter: int = 0,
                  device: str | None = None, random_state: int | None = None, progress: bool = True) -> None:
         self.n_clusters = n_clusters

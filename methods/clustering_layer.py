@@ -44,21 +44,11 @@ import torch
 from torch import nn
 
 from methods.base import MiniBatchCenters
+from methods.space_split import BETA_POWERS
 
 #: ENRC §2.6: weight of a dimension for the clustering it is "strongly" assigned to at initialisation.
 STRONG_BETA = 0.9
 
-#: The exponent of beta in the weighted squared distance, by name.  "linear" is ENRC
-#: Eq. 2 as printed (``beta * diff^2``).  "squared" is ``(beta * diff)^2``, as in the
-#: authors' implementation.  With two spaces (ACe/DeC) the difference is qualitative:
-#: under "linear" the gradient of the space terms w.r.t. ``beta_cs[i]`` is
-#: ``W_i - T_i`` (within-cluster minus total scatter of rotated dimension i), which
-#: is never positive (variance decomposition), so every dimension drifts into the
-#: cluster space and the shared space empties; under "squared" the space terms
-#: ``beta^2 W_i + (1 - beta)^2 T_i`` have the interior minimum
-#: ``beta_cs[i] = T_i / (W_i + T_i)``, > 0.5 exactly where the clusters explain part
-#: of dimension i's variance and near 0.5 where they explain none.
-BETA_POWERS: dict[str, int] = {"linear": 1, "squared": 2}
 
 
 def random_orthogonal(D: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> torch.Tensor:

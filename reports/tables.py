@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from benchmark.metrics import NMI_CAPTION, VI_CAPTION
-from methods.space_split import CLUSTER_SPACE_THRESHOLD
+from methods.space_split import CLUSTER_SPACE_THRESHOLD, DEFAULT_BETA_WEIGHTING
 from reports.aggregate import STD_DDOF, aggregate
 
 NMI_BY_CLUSTERING = "nmi-by-clustering"
@@ -263,6 +263,18 @@ def _deviations_text(sub: pd.DataFrame, labels: dict[str, str]) -> str:
     return "Deviations from the paper protocol: " + "; ".join(parts) + "."
 
 
+def _beta_weighting_text(sub: pd.DataFrame) -> str:
+    """Which ``beta_weighting`` the ACe/DeC rows used, and what it implies for the count (methods.acedec)."""
+    rows = sub[sub["method"] == "acedec"]
+    used = sorted({(p if isinstance(p, dict) else {}).get("beta_weighting", DEFAULT_BETA_WEIGHTING)
+                   for p in rows["params"]}) or [DEFAULT_BETA_WEIGHTING]
+    text = "β weighting " + " and ".join(f"'{w}'" for w in used)
+    if "linear" in used:
+        text += ("; under 'linear' (Σ β(h−g)², ENRC Eq. 2) every β_cs only grows, so the count tends to the "
+                 "embedding size")
+    return text
+
+
 def _caption(kind: str, sub: pd.DataFrame, suite: str, tier: str, labels: dict[str, str]) -> str:
     what = {
         NMI_BY_CLUSTERING: "NMI per data set and ground-truth clustering (ENRC Table 1 layout)",
@@ -274,8 +286,8 @@ def _caption(kind: str, sub: pd.DataFrame, suite: str, tier: str, labels: dict[s
     if kind != DIMS:
         parts.append(f"{VI_CAPTION if kind == VI else NMI_CAPTION}.")
     else:
-        parts.append(f"ACe/DeC: dimensions with β_cs > {CLUSTER_SPACE_THRESHOLD:g}; SubKmeans: the cluster-space "
-                     "dimensionality m.")
+        parts.append(f"ACe/DeC: dimensions with β_cs > {CLUSTER_SPACE_THRESHOLD:g} ({_beta_weighting_text(sub)}); "
+                     "SubKmeans: the cluster-space dimensionality m.")
     if kind == NMI_BY_CLUSTERING:
         parts.append("Best value per data set and clustering in bold.")
     elif kind == NMI_BY_METHOD:

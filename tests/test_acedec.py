@@ -13,7 +13,7 @@ from generators.planted import make_planted
 from methods.acedec import CLUSTER_SPACE_THRESHOLD, ACeDeC
 from methods.autoencoders import LinearAutoencoder
 from methods.base import DivergedError, encode_all
-from methods.clustering_layer import BETA_POWERS
+from methods.space_split import BETA_POWERS
 
 FAST = dict(batch_size=64, progress=False)
 

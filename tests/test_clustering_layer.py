@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from methods.clustering_layer import (
-    BETA_POWERS,
     ClusteringLayer,
     LostCenterMonitor,
     SigmoidBetas,
@@ -20,6 +19,7 @@ from methods.clustering_layer import (
     weighted_kmeans,
 )
 from methods.device import torch_generator
+from methods.space_split import BETA_POWERS
 
 
 def test_enrc_initial_betas_exact():

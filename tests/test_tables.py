@@ -94,6 +94,12 @@ def test_dims_table(frame):
     assert g[(("SubKmeans",), "SYNTH-k")].text == "2.0 ± 0.0"
     assert [r[0] for r in t.rows] == ["ACe/DeC+DCN", "SubKmeans"]  # no cluster space: no row
     assert NMI_CAPTION not in t.caption and "β_cs > 0.5" in t.caption
+    # the beta weighting is named, with what "linear" implies for the count
+    assert "β weighting 'linear'" in t.caption and "tends to the embedding size" in t.caption
+    sq = frame.copy()
+    sq["params"] = [{"beta_weighting": "squared"} if m == "acedec" else p for m, p in zip(sq["method"], sq["params"])]
+    t2 = T.build_table(aggregate(sq), T.DIMS, "acedec-table1", "quick")
+    assert "β weighting 'squared'" in t2.caption and "embedding size" not in t2.caption
 
 
 def test_suite_config_sets_dataset_order_and_labels(frame):

@@ -34,7 +34,7 @@ from benchmark.metrics import nmi_best_match
 from generators.preprocessing import apply
 from methods.acedec import ACeDeC
 from methods.autoencoders import LinearAutoencoder
-from methods.clustering_layer import BETA_POWERS
+from methods.space_split import BETA_POWERS
 from methods.dcn import DCN
 from methods.enrc import ENRC
 from methods.pretrain import pretrain
