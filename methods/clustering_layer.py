@@ -50,7 +50,6 @@ from methods.space_split import BETA_POWERS
 STRONG_BETA = 0.9
 
 
-
 def random_orthogonal(D: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """A Haar-random ``D x D`` orthogonal matrix (QR of a Gaussian matrix with the sign fix), on CPU."""
     A = torch.randn(D, D, generator=generator, dtype=torch.float64)

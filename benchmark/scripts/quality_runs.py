@@ -34,10 +34,10 @@ from benchmark.metrics import nmi_best_match
 from generators.preprocessing import apply
 from methods.acedec import ACeDeC
 from methods.autoencoders import LinearAutoencoder
-from methods.space_split import BETA_POWERS
 from methods.dcn import DCN
 from methods.enrc import ENRC
 from methods.pretrain import pretrain
+from methods.space_split import BETA_POWERS
 
 RUNS = ("enrc-stickfigures", "enrc-cmnist", "enrc-nrobjects", "acedec-synth", "acedec-mnist")
 
@@ -134,7 +134,7 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         else:
             ae = pretrain(ds, "linear", seed=seed, budget=args.budget, preprocessing=(), progress=False)
         m = ACeDeC(4, ae, init=args.init, max_iter=args.iters, lr_step=args.lr_step, random_state=seed,
-                   **_beta_lr(args), progress=False).fit(ds.X)
+                   **_acedec_beta_args(args), progress=False).fit(ds.X)
         d = DCN(4, ae, lambda_=1.0, max_iter=args.iters, random_state=seed, progress=False).fit(ds.X)
         out.update(acedec=nmi_best_match(ds.labels, m.labels_[:, None])[0],
                    dcn=nmi_best_match(ds.labels, d.labels_[:, None])[0], dims=m.n_cluster_dims_)
@@ -145,14 +145,14 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         ae = _pretrain(ds, X, "feedforward", seed, args, steps)
         Xp = apply(X, steps)
         m = ACeDeC(10, ae, init=args.init, max_iter=args.iters, lr=args.lr, lr_step=args.lr_step,
-                   reduction=args.reduction, random_state=seed, **_beta_lr(args), progress=False).fit(Xp)
+                   reduction=args.reduction, random_state=seed, **_acedec_beta_args(args), progress=False).fit(Xp)
         out.update(digit=nmi_best_match(y, m.labels_[:, None])[0], dims=m.n_cluster_dims_,
                    digit_init=nmi_best_match(y, m.labels_init_[:, :1])[0])
     out["seconds"] = time.perf_counter() - t0
     return out
 
 
-def _beta_lr(args: argparse.Namespace) -> dict[str, Any]:
+def _acedec_beta_args(args: argparse.Namespace) -> dict[str, Any]:
     """ACeDeC's ``beta_lr`` / ``beta_weighting`` where given on the command line (else its defaults)."""
     out = {} if args.beta_lr is None else {"beta_lr": args.beta_lr}
     if args.beta_weighting is not None:
