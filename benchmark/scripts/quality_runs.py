@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.cluster import KMeans
 
 import generators
 from benchmark.argtypes import json_object
@@ -34,6 +35,7 @@ from benchmark.metrics import nmi_best_match
 from generators.preprocessing import apply
 from methods.acedec import ACeDeC
 from methods.autoencoders import LinearAutoencoder
+from methods.base import encode_all
 from methods.dcn import DCN
 from methods.enrc import ENRC
 from methods.pretrain import pretrain
@@ -144,10 +146,16 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         X, y = _subset(ds, args.n, 0)
         ae = _pretrain(ds, X, "feedforward", seed, args, steps)
         Xp = apply(X, steps)
+        if args.ae_kmeans:  # AE + k-means on this network (ACe/DeC Table 1's row), mean over 5 k-means seeds
+            Z = encode_all(ae, Xp)
+            out["ae_kmeans"] = float(np.mean([nmi_best_match(y, KMeans(10, n_init=1, random_state=s)
+                                                             .fit_predict(Z)[:, None])[0] for s in range(5)]))
+        run_seed = seed if args.run_seed is None else args.run_seed
         m = ACeDeC(10, ae, init=args.init, max_iter=args.iters, lr=args.lr, lr_step=args.lr_step,
-                   reduction=args.reduction, random_state=seed, **_acedec_beta_args(args), progress=False).fit(Xp)
-        out.update(digit=nmi_best_match(y, m.labels_[:, None])[0], dims=m.n_cluster_dims_,
-                   digit_init=nmi_best_match(y, m.labels_init_[:, :1])[0])
+                   reduction=args.reduction, random_state=run_seed, **_acedec_beta_args(args),
+                   progress=False).fit(Xp)
+        out.update(run_seed=run_seed, digit=nmi_best_match(y, m.labels_[:, None])[0], dims=m.n_cluster_dims_,
+                   digit_init=nmi_best_match(y, m.labels_init_[:, :1])[0], loss=float(m.loss_))
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -192,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="ACe/DeC: Adam learning rate of b (default: ACeDeC's own default)")
     p.add_argument("--beta-weighting", choices=tuple(BETA_POWERS), default=None,
                    help="ACe/DeC: how beta enters the distance (default: ACeDeC's own default)")
+    p.add_argument("--run-seed", type=int, default=None,
+                   help="acedec-mnist: ACeDeC's random_state (default: the autoencoder seed); several runs on one "
+                        "network, for the paper's min-loss selection, differ only in this")
+    p.add_argument("--ae-kmeans", action="store_true",
+                   help="acedec-mnist: also print AE + k-means NMI on the network (mean over 5 k-means seeds)")
     p.add_argument("--lr-step", type=int, default=2000, help="ACe/DeC: halve the lr every this many iterations")
     p.add_argument("--batch-size", type=int, default=None,
                    help="ENRC joint-phase batch size for Stickfigures (default 128) and NR-Objects (default 64)")
@@ -208,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
               f"init={args.init} enrc_init={args.enrc_init} init_rounds={args.init_rounds} lr_step={args.lr_step} "
               f"downscale2={args.downscale2} reduction={args.reduction} rec_weight={args.rec_weight:g} lr={args.lr:g} beta_lr={args.beta_lr} beta_weighting={args.beta_weighting} augment={json.dumps(args.augment)} "
               + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
-    keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims")]
+    keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims", "run_seed")]
     print("mean " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
                              for k in keys))
     return 0
