@@ -28,6 +28,11 @@ atomically (temporary file + ``os.replace``):
   the entry complete).
 
 A missing, truncated or altered entry is reported with a warning and retrained.
+
+DEC's own procedure for the feedforward network (greedy layer-wise denoising
+pairs, then end-to-end SGD) is :mod:`methods.sae_pretrain`, selected by a
+:class:`~methods.sae_pretrain.SAEBudget` (name ``"dec-sae"``); it shares this
+cache and entry point.
 Concurrent pretrains of the same key serialise on a file lock, so the second
 process loads what the first wrote.
 """
@@ -56,6 +61,8 @@ from generators.preprocessing import apply as apply_preprocessing
 from methods.autoencoders import ARCHITECTURES, Autoencoder, from_config
 from methods.base import batch, check_finite_loss, data_on_device, minibatches
 from methods.device import inference_rows, resolve_device
+from methods.sae_pretrain import PROCEDURE as SAE_PROCEDURE
+from methods.sae_pretrain import SAEBudget, layer_pairs, train_stacked_autoencoder
 
 CACHE_FORMAT_VERSION = 1
 
@@ -132,7 +139,9 @@ class PretrainBudget:
 #: in DEC"): DEC's 50k layer-wise + 100k end-to-end SGD iterations at batch 256
 #: are replaced by the same one-cycle Adam procedure with 50k + 50k iterations
 #: at batch 256 and max-lr 1e-3 (a deviation: one procedure for every architecture).
-BUDGETS: dict[str, PretrainBudget] = {
+#: ``dec-sae`` is DEC's own procedure (:mod:`methods.sae_pretrain`: 4 x 50k greedy
+#: layer-wise + 100k end-to-end SGD iterations), for the feedforward network only.
+BUDGETS: dict[str, PretrainBudget | SAEBudget] = {
     "paper-enrc": PretrainBudget(iterations=10_000, finetune_iterations=5_000, batch_size=128),
     "paper-enrc-nrobjects": PretrainBudget(iterations=10_000, finetune_iterations=5_000, batch_size=64),
     "paper-enrc-stickfigures": PretrainBudget(iterations=2_000, finetune_iterations=2_000, batch_size=32),
@@ -146,23 +155,36 @@ BUDGETS: dict[str, PretrainBudget] = {
                                    max_lr=1e-3, finetune_lr=5e-4),
     "quick-dec": PretrainBudget(iterations=300, finetune_iterations=100, batch_size=256,
                                 max_lr=1e-3, finetune_lr=5e-4),
+    "dec-sae": SAEBudget(),
 }
 
+#: What :func:`resolve_budget` returns: the one-cycle procedure or DEC's stacked autoencoder.
+Budget = PretrainBudget | SAEBudget
 
-def resolve_budget(budget: PretrainBudget | Mapping[str, Any] | str) -> PretrainBudget:
-    """A :class:`PretrainBudget` from itself, a name in :data:`BUDGETS`, or a dict of its fields."""
-    if isinstance(budget, PretrainBudget):
+
+def resolve_budget(budget: Budget | Mapping[str, Any] | str) -> Budget:
+    """A budget from itself, a name in :data:`BUDGETS`, or a dict of its fields.
+
+    A dict with ``"procedure": "dec-sae"`` gives a :class:`methods.sae_pretrain.SAEBudget`
+    (DEC's stacked autoencoder); any other dict a one-cycle :class:`PretrainBudget`.
+    """
+    if isinstance(budget, (PretrainBudget, SAEBudget)):
         return budget
     if isinstance(budget, str):
         if budget not in BUDGETS:
             raise ValueError(f"unknown budget {budget!r}; valid: {', '.join(sorted(BUDGETS))}")
         return BUDGETS[budget]
     if isinstance(budget, Mapping):
-        fields = {f.name for f in dataclasses.fields(PretrainBudget)}
-        unknown = sorted(set(budget) - fields)
+        procedure = budget.get("procedure", "onecycle")
+        if procedure not in ("onecycle", SAE_PROCEDURE):
+            raise ValueError(f"budget.procedure must be 'onecycle' or {SAE_PROCEDURE!r}; got {procedure!r}")
+        cls: type[PretrainBudget | SAEBudget] = SAEBudget if procedure == SAE_PROCEDURE else PretrainBudget
+        given = {k: v for k, v in budget.items() if not (k == "procedure" and cls is PretrainBudget)}
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(given) - fields)
         if unknown:
-            raise ValueError(f"budget has unknown field(s) {unknown}; valid: {', '.join(sorted(fields))}")
-        return PretrainBudget(**dict(budget))
+            raise ValueError(f"budget ({procedure}) has unknown field(s) {unknown}; valid: {', '.join(sorted(fields))}")
+        return cls(**given)
     raise ValueError(f"budget must be a PretrainBudget, a name or a dict; got {type(budget).__name__}")
 
 
@@ -207,7 +229,7 @@ def _augment_config(augment: Any) -> dict[str, Any] | None:
     raise ValueError(f"augment must be None, a dict of Augmenter settings or an Augmenter; got {type(augment).__name__}")
 
 
-def cache_key(data_checksum: str, arch_config: Mapping[str, Any], seed: int, budget: PretrainBudget,
+def cache_key(data_checksum: str, arch_config: Mapping[str, Any], seed: int, budget: Budget,
               preprocessing: Sequence[str], augment: Mapping[str, Any] | None) -> str:
     """Short SHA-256 of the canonical JSON of everything that determines the pretrained weights."""
     blob = json.dumps({
@@ -362,7 +384,7 @@ def load_pretrained(pt_path: str | os.PathLike, json_path: str | os.PathLike | N
 
 # --------------------------------------------------------------------------- entry point
 def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "feedforward", seed: int = 0,
-             budget: PretrainBudget | Mapping[str, Any] | str = "quick", augment: Any = None,
+             budget: Budget | Mapping[str, Any] | str = "quick", augment: Any = None,
              preprocessing: Sequence[str] = ("scale01",), device: str | torch.device | None = None,
              cache: bool = True, progress: bool = True, *, X: np.ndarray | None = None) -> Autoencoder:
     """Pretrain (or load from the cache) an autoencoder on a data set.
@@ -373,7 +395,9 @@ def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "fe
     arch: ``"feedforward"``, ``"conv_resnet"``, ``"linear"`` or a config dict such as
         ``{"arch": "feedforward", "embedding_dim": 10}``; ``input_shape`` comes from the data.
     seed: initialisation, batch order, dropout and augmentation seed.
-    budget: a :class:`PretrainBudget`, a name in :data:`BUDGETS` or a dict of its fields.
+    budget: a :class:`PretrainBudget` (one-cycle Adam), a
+        :class:`methods.sae_pretrain.SAEBudget` (DEC's stacked autoencoder, feedforward
+        networks only), a name in :data:`BUDGETS` or a dict of either's fields.
     augment: ``None``, a dict of :class:`methods.augment.Augmenter` settings
         (``rotation``, ``shift``, ``zoom``, ``lighting``) or an ``Augmenter``; its
         RNG is seeded from ``seed``.
@@ -412,6 +436,8 @@ def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "fe
         raise ValueError("X contains NaN or inf after preprocessing")
     arch_cfg = resolve_arch(arch, Xp.shape[1:])
     aug_cfg = _augment_config(augment)
+    if aug_cfg is not None and isinstance(bud, SAEBudget):
+        raise ValueError(f"augment: the {SAE_PROCEDURE!r} procedure (DEC's stacked autoencoder) takes no augmentation")
     if aug_cfg is not None and Xp.ndim == 2 and "image_shape" not in aug_cfg:
         raise ValueError("augment: the data are flat (n, d); give the Augmenter image_shape=(C, H, W)")
     key = cache_key(checksum, arch_cfg, seed, bud, preprocessing, aug_cfg)
@@ -437,10 +463,11 @@ def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "fe
 
 def _record(model: Autoencoder) -> dict[str, Any]:
     info = model.pretrain_info
-    return {k: info[k] for k in ("recon_mse_before", "recon_mse_after", "history", "device")}
+    return {k: info[k] for k in ("recon_mse_before", "recon_mse_after", "history", "phases", "device")
+            if k in info}
 
 
-def _train_new(Xp: np.ndarray, arch_cfg: dict[str, Any], seed: int, bud: PretrainBudget,
+def _train_new(Xp: np.ndarray, arch_cfg: dict[str, Any], seed: int, bud: Budget,
                aug_cfg: dict[str, Any] | None, dev: torch.device, progress: bool,
                meta: dict[str, Any]) -> Autoencoder:
     with torch.random.fork_rng(devices=[]):
@@ -452,12 +479,19 @@ def _train_new(Xp: np.ndarray, arch_cfg: dict[str, Any], seed: int, bud: Pretrai
         from methods.augment import Augmenter
 
         augmenter = Augmenter(**aug_cfg, seed=seed, device=dev)
+    if isinstance(bud, SAEBudget):
+        layer_pairs(model)  # a clear error for a non-feedforward network, before any work
     before = reconstruction_mse(model, Xp, dev)
-    rec = train_autoencoder(model, Xp, bud, seed, dev, augmenter=augmenter, progress=progress)
+    if isinstance(bud, SAEBudget):
+        rec = train_stacked_autoencoder(model, Xp, bud, seed, dev, progress=progress)
+    else:
+        rec = train_autoencoder(model, Xp, bud, seed, dev, augmenter=augmenter, progress=progress)
     after = reconstruction_mse(model, Xp, dev)
     model.eval()
     model.pretrain_info = {**meta, "recon_mse_before": before, "recon_mse_after": after,
                            "history": rec["history"], "device": str(dev), "cached": False, "path": None}
+    if "phases" in rec:
+        model.pretrain_info["phases"] = rec["phases"]
     return model
 
 
@@ -476,8 +510,10 @@ def _try_load(pt_path: Path, json_path: Path, dev: torch.device, quiet: bool = F
 
 __all__ = [
     "BUDGETS",
+    "Budget",
     "CorruptModelError",
     "PretrainBudget",
+    "SAEBudget",
     "cache_key",
     "cache_paths",
     "load_pretrained",

@@ -44,7 +44,7 @@ from benchmark.metrics import nmi_best_match
 from generators.preprocessing import apply
 from methods import ENRC, ACeDeC
 from methods.device import resolve_device
-from methods.pretrain import BUDGETS, PretrainBudget, pretrain
+from methods.pretrain import BUDGETS, pretrain, resolve_budget
 
 #: suite -> the method it runs here
 METHODS = {"enrc-table1": "enrc", "acedec-table1": "acedec"}
@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     budget = BUDGETS[ae_cfg.pop("budget")]
     if args.budget is not None:
         deviations.append(f"pretraining budget: {args.budget} (paper tier {budget.to_dict()})")
-        budget = PretrainBudget(**{**budget.to_dict(), **args.budget})
+        same_procedure = args.budget.get("procedure", "onecycle") == budget.to_dict().get("procedure", "onecycle")
+        budget = resolve_budget({**budget.to_dict(), **args.budget} if same_procedure else args.budget)
     augment = ae_cfg.pop("augment", None)
     if args.iters is not None:
         deviations.append(f"{method['label']} max_iter {args.iters} (paper tier {method_params.get('max_iter')})")
