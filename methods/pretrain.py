@@ -123,6 +123,12 @@ class PretrainBudget:
         if not 0 <= float(self.corruption) < 1:
             raise ValueError(f"budget.corruption must be in [0, 1); got {self.corruption}")
 
+    def summary(self) -> str:
+        """One line for ``nrbench list budgets``: the procedure and its main numbers."""
+        text = (f"one-cycle Adam: {self.iterations:,} + {self.finetune_iterations:,} fine-tuning iterations, "
+                f"batch {self.batch_size}, max-lr {self.max_lr:g}, fine-tuning lr {self.finetune_lr:g}")
+        return text + (f", input dropout {self.corruption:g}" if self.corruption else "")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable fields (part of the cache key)."""
         d = dataclasses.asdict(self)

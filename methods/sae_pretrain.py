@@ -112,6 +112,12 @@ class SAEBudget:
         if not 0 <= float(self.corruption) < 1:
             raise ValueError(f"budget.corruption must be in [0, 1); got {self.corruption}")
 
+    def summary(self) -> str:
+        """One line for ``nrbench list budgets``: the procedure and its main numbers."""
+        return (f"DEC stacked autoencoder (SGD): {self.layer_iterations:,} greedy iterations per layer pair "
+                f"(dropout {self.corruption:g}) + {self.finetune_iterations:,} end-to-end, batch {self.batch_size}, "
+                f"lr {self.lr:g} / {self.finetune_lr:g} divided by {1 / self.lr_gamma:g} every {self.lr_step:,}")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable fields, ``procedure`` included (part of the cache key)."""
         return dataclasses.asdict(self)

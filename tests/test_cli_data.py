@@ -51,6 +51,17 @@ def test_list_suites_without_the_module_is_one_line_exit_1(capsys, monkeypatch) 
     assert rc == 1 and out == "" and len(err.strip().splitlines()) == 1 and "suites" in err
 
 
+def test_list_budgets_names_every_budget_with_its_procedure(capsys) -> None:
+    from methods.pretrain import BUDGETS
+
+    rc, out, _ = run(capsys, "list", "budgets")
+    lines = {ln.split()[0]: ln for ln in out.splitlines()[2:]}
+    assert rc == 0 and set(lines) == set(BUDGETS)
+    assert "one-cycle Adam: 10,000 + 5,000 fine-tuning iterations, batch 128, max-lr 0.01" in lines["paper-enrc"]
+    assert ("DEC stacked autoencoder (SGD): 50,000 greedy iterations per layer pair (dropout 0.2) + 100,000 "
+            "end-to-end, batch 256, lr 0.01 / 0.003 divided by 10 every 20,000") in lines["dec-sae"]
+
+
 def test_parse_params_json_then_string() -> None:
     assert parse_params(["k=50", "rotate=true", "x=0.5", "split=test", "path=/a=b", "s=\"7\""]) == \
         {"k": 50, "rotate": True, "x": 0.5, "split": "test", "path": "/a=b", "s": "7"}

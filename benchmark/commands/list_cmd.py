@@ -1,9 +1,11 @@
-"""`nrbench list [datasets|suites]`: what can be generated and run, without building anything.
+"""`nrbench list [datasets|suites|budgets]`: what can be generated and run, without building anything.
 
 ``datasets`` (the default) prints one row per catalogue entry
 (:data:`generators.registry.CATALOG`): name, nominal size, sample shape,
 clusterings with their number of clusters, where the data come from, and a
-description.  ``suites`` prints :func:`benchmark.suites.describe_suites`.
+description.  ``suites`` prints :func:`benchmark.suites.describe_suites`;
+``budgets`` the named autoencoder pretraining budgets of
+:data:`methods.pretrain.BUDGETS` (the names suite files and ``pretrain()`` accept).
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-HELP = "list the data sets (default) or the suites"
+HELP = "list the data sets (default), the suites or the pretraining budgets"
 DESCRIPTION = """List what nrbench knows, without building or running anything.
 
   nrbench list              the data sets: size, sample shape, clusterings, source
   nrbench list datasets     the same
   nrbench list suites       the comparison suites and tiers with their estimated cost
+  nrbench list budgets      the named autoencoder pretraining budgets (procedure, iterations, rates)
 
 Source: 'generated' (built here), 'real' (needs raw files in $NRBENCH_DATA,
 downloaded where a public URL exists) or 'rendered' (needs Blender's bpy)."""
 
-WHAT = ("datasets", "suites")
+WHAT = ("datasets", "suites", "budgets")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
     """Print the requested listing; exit 1 when the suites module is unavailable."""
     if args.what == "datasets":
         print(format_table(["name", "n", "sample", "clusterings", "source", "description"], dataset_rows()))
+        return 0
+    if args.what == "budgets":
+        from methods.pretrain import BUDGETS
+
+        print(format_table(["name", "pretraining"], [[k, BUDGETS[k].summary()] for k in sorted(BUDGETS)]))
         return 0
     try:
         from benchmark.suites import describe_suites
