@@ -469,7 +469,7 @@ def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "fe
 
 def _record(model: Autoencoder) -> dict[str, Any]:
     info = model.pretrain_info
-    return {k: info[k] for k in ("recon_mse_before", "recon_mse_after", "history", "phases", "device")
+    return {k: info[k] for k in ("recon_mse_before", "recon_mse_after", "history", "phases", "dead_units", "device")
             if k in info}
 
 
@@ -496,8 +496,9 @@ def _train_new(Xp: np.ndarray, arch_cfg: dict[str, Any], seed: int, bud: Budget,
     model.eval()
     model.pretrain_info = {**meta, "recon_mse_before": before, "recon_mse_after": after,
                            "history": rec["history"], "device": str(dev), "cached": False, "path": None}
-    if "phases" in rec:
-        model.pretrain_info["phases"] = rec["phases"]
+    for extra in ("phases", "dead_units"):  # the stacked procedure's record
+        if extra in rec:
+            model.pretrain_info[extra] = rec[extra]
     return model
 
 

@@ -59,7 +59,7 @@ def test_list_budgets_names_every_budget_with_its_procedure(capsys) -> None:
     assert rc == 0 and set(lines) == set(BUDGETS)
     assert "one-cycle Adam: 10,000 + 5,000 fine-tuning iterations, batch 128, max-lr 0.01" in lines["paper-enrc"]
     assert ("DEC stacked autoencoder (SGD): 50,000 greedy iterations per layer pair (dropout 0.2) + 100,000 "
-            "end-to-end, batch 256, lr 0.01 / 0.003 divided by 10 every 20,000") in lines["dec-sae"]
+            "end-to-end, batch 256, lr 0.1 / 0.1 divided by 10 every 20,000") in lines["dec-sae"]
 
 
 def test_parse_params_json_then_string() -> None:
