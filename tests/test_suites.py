@@ -174,3 +174,13 @@ def test_deep_method_needs_an_autoencoder_table(tmp_path):
     p = _suite(tmp_path, GOOD.replace("[methods.kmeans]", "[methods.ae]\nmethod = 'orth1'"))
     with pytest.raises(SuiteError, match=r"datasets.planted.autoencoder.*needs a pretrained autoencoder"):
         resolve(p)
+
+
+def test_autoencoder_budget_may_name_decs_stacked_procedure(tmp_path):
+    ae = "[datasets.planted]\nautoencoder = {{ arch = 'feedforward', budget = {} }}"
+    p = _suite(tmp_path, GOOD.replace("[datasets.planted]", ae.format("'dec-sae'")))
+    assert resolve(p, "paper").datasets[0]["autoencoder"]["budget"] == "dec-sae"
+    p = _suite(tmp_path, GOOD.replace("[datasets.planted]", ae.format(
+        "{ procedure = 'dec-sae', layer_iterations = 100, finetune_iterations = 100, lr_step = 0 }")))
+    with pytest.raises(SuiteError, match=r"'datasets.planted.autoencoder.budget'.*budget.lr_step must be positive"):
+        resolve(p, "paper")
