@@ -29,12 +29,13 @@ atomically (temporary file + ``os.replace``):
 
 A missing, truncated or altered entry is reported with a warning and retrained.
 
+Concurrent pretrains of the same key serialise on a file lock, so the second
+process loads what the first wrote.
+
 DEC's own procedure for the feedforward network (greedy layer-wise denoising
 pairs, then end-to-end SGD) is :mod:`methods.sae_pretrain`, selected by a
 :class:`~methods.sae_pretrain.SAEBudget` (name ``"dec-sae"``); it shares this
 cache and entry point.
-Concurrent pretrains of the same key serialise on a file lock, so the second
-process loads what the first wrote.
 """
 
 from __future__ import annotations
