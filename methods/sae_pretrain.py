@@ -182,7 +182,7 @@ def train_stacked_autoencoder(model: Autoencoder, X: np.ndarray, budget: SAEBudg
 
     Returns ``{"history": [...], "phases": [[name, iterations], ...], "dead_units": {...}}``
     (per ReLU layer, the fraction of units that are zero on every sample); the
-    history holds every iteration's loss (Euclidean, see :func:`euclidean_loss`)
+    history holds every iteration's loss (:func:`reconstruction_loss`)
     in phase order.  Deterministic for a given seed on CPU: batches come from
     ``np.random.default_rng(seed)``, dropout from the torch RNG seeded inside a
     ``fork_rng`` block (the caller's global RNG is left unchanged).  A NaN or
