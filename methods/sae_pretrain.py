@@ -37,7 +37,9 @@ default or DEC's Gaussian init), as did 0.05 and 0.03; 0.01 trained but left
 sample).  With the per-element mean, DEC's rate 0.1 trains both pairs with no
 dead unit (3,000 iterations each: relative reconstruction error 0.100 and
 0.103).  DEC's modified Caffe, its "momentum burn-in" and its doubled bias
-learning rates are not reproduced.  A pair whose units all die stops the run
+learning rates are not reproduced.  These figures come from
+``benchmark/scripts/sae_rate_probe.py`` (e.g. ``sae_rate_probe.py euclid:0.1 euclid:0.01
+mse:0.1``; ``--scale dec`` and ``--init torch`` for the other settings).  A pair whose units all die stops the run
 with :class:`methods.base.DivergedError` instead of handing a collapsed
 network on.
 
