@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--downscale2", action="store_true", help="2x2 mean pooling before the z-transform")
     p.add_argument("--starts", type=int, nargs="+", default=[10, 100], help="NrKmeans starts to compare")
     p.add_argument("--max-iter", type=int, default=200, help="NrKmeans iterations per start (ENRC init_max_iter)")
+    p.add_argument("--standardised", action="store_true",
+                   help="also run NrKmeans on the per-dimension standardised embedding")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     budget = json.loads(args.budget) if args.budget.lstrip().startswith("{") else args.budget
@@ -81,14 +83,34 @@ def main(argv: list[str] | None = None) -> None:
         knn = cross_val_score(KNeighborsClassifier(10), Zs, y[:, s], cv=3).mean()
         print(f"  holds {name:10s} k={len(np.unique(y[:, s])):2d}  linear acc {lin:.3f}  10-NN acc {knn:.3f}",
               flush=True)
+    # what the k-means cost sees: the share of the embedding's total scatter between the classes of each
+    # clustering and of each pair's joint labels (a product that competes with a clustering of that size)
+    shares = {name: between_share(Z, y[:, s]) for s, name in enumerate(names)}
+    for a in range(len(names)):
+        for b in range(a + 1, len(names)):
+            shares[f"{names[a]}x{names[b]}"] = between_share(Z, y[:, a] * (y[:, b].max() + 1) + y[:, b])
+    print("  scatter share between classes: " + "  ".join(f"{k} {v:.3f}" for k, v in shares.items()), flush=True)
     ks = [len(np.unique(y[:, s])) for s in range(y.shape[1])]
+    spaces = [("embedding", Z)] + ([("standardised embedding", Zs)] if args.standardised else [])
+    for space, Zk in spaces:
+        _nrkmeans_rows(space, Zk, y, ks, args)
+
+
+def between_share(Z: np.ndarray, labels: np.ndarray) -> float:
+    """Between-class scatter / total scatter of ``Z`` (eta squared summed over dimensions)."""
+    Zc = Z - Z.mean(0)
+    between = sum((labels == v).sum() * float((Zc[labels == v].mean(0) ** 2).sum()) for v in np.unique(labels))
+    return between / float((Zc ** 2).sum())
+
+
+def _nrkmeans_rows(space: str, Z: np.ndarray, y: np.ndarray, ks: list[int], args: argparse.Namespace) -> None:
     for starts in args.starts:
         t = time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             nr = NrKmeans(ks, n_init=starts, max_iter=args.max_iter, random_state=args.seed, progress=False).fit(Z)
         nmi = nmi_best_match(y, nr.labels_) if not nr.lost_subspaces_ else None
-        print(f"  finds NrKmeans {starts:4d} starts x <= {args.max_iter} it: NMI "
+        print(f"  finds ({space}) NrKmeans {starts:4d} starts x <= {args.max_iter} it: NMI "
               f"{'lost subspace ' + str(nr.lost_subspaces_) if nmi is None else np.round(nmi, 3)} "
               f"cost {nr.loss_:.6g} dims {nr.m_} ({time.process_time() - t:.0f} CPU-s)", flush=True)
 
