@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-iter", type=int, default=200, help="NrKmeans iterations per start (ENRC init_max_iter)")
     p.add_argument("--standardised", action="store_true",
                    help="also run NrKmeans on the per-dimension standardised embedding")
+    p.add_argument("--pixels", action="store_true",
+                   help="also print the scatter shares of the preprocessed pixels and run NrKmeans on their "
+                        "top principal components (as many as the embedding has dimensions)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     budget = json.loads(args.budget) if args.budget.lstrip().startswith("{") else args.budget
@@ -85,15 +89,25 @@ def main(argv: list[str] | None = None) -> None:
               flush=True)
     # what the k-means cost sees: the share of the embedding's total scatter between the classes of each
     # clustering and of each pair's joint labels (a product that competes with a clustering of that size)
+    print("  scatter share between classes: " + scatter_shares(Z, y, names), flush=True)
+    ks = [len(np.unique(y[:, s])) for s in range(y.shape[1])]
+    spaces = [("embedding", Z)] + ([("standardised embedding", Zs)] if args.standardised else [])
+    if args.pixels:  # the same figures on the preprocessed pixels, and NrKmeans on their top principal components
+        Xf = apply(ds.X, steps).reshape(len(ds.X), -1).astype(np.float64)
+        print("  pixels: scatter share between classes: " + scatter_shares(Xf, y, names), flush=True)
+        spaces.append((f"top {Z.shape[1]} principal components of the pixels",
+                       PCA(Z.shape[1], random_state=0).fit_transform(Xf)))
+    for space, Zk in spaces:
+        _nrkmeans_rows(space, Zk, y, ks, args)
+
+
+def scatter_shares(Z: np.ndarray, y: np.ndarray, names: list[str]) -> str:
+    """One line: :func:`between_share` of each clustering and of each pair's joint labels."""
     shares = {name: between_share(Z, y[:, s]) for s, name in enumerate(names)}
     for a in range(len(names)):
         for b in range(a + 1, len(names)):
             shares[f"{names[a]}x{names[b]}"] = between_share(Z, y[:, a] * (y[:, b].max() + 1) + y[:, b])
-    print("  scatter share between classes: " + "  ".join(f"{k} {v:.3f}" for k, v in shares.items()), flush=True)
-    ks = [len(np.unique(y[:, s])) for s in range(y.shape[1])]
-    spaces = [("embedding", Z)] + ([("standardised embedding", Zs)] if args.standardised else [])
-    for space, Zk in spaces:
-        _nrkmeans_rows(space, Zk, y, ks, args)
+    return "  ".join(f"{k} {v:.3f}" for k, v in shares.items())
 
 
 def between_share(Z: np.ndarray, labels: np.ndarray) -> float:
