@@ -261,3 +261,36 @@ def test_objects_lighting_varies_more_than_nrobjects(objects, nrobjects) -> None
     for s in range(3):
         sel = img[objects.labels[:, 0] == s]
         assert sel.std(axis=0).mean() > 5
+
+
+_FRAMING = """
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import render_stats
+from generators.render.spec import FRAMING_ZOOM
+n, res, samples, threads, out = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+np.savez(out, data=render_stats.render_framing(FRAMING_ZOOM, n, res, samples, 0, threads),
+         clevr=render_stats.render_framing(1.0, n, res, samples, 0, threads))
+"""
+
+
+def test_render_stats_framings(nrobjects, tmp_path) -> None:
+    """The script's data-set framing reproduces the data set's pixels; CLEVR's framing shows a smaller object.
+
+    The object's footprint is counted as saturated pixels (max - min over RGB > 40)
+    in the images of the five non-gray colours: the ground is near neutral.
+    """
+    out = tmp_path / "framings.npz"
+    scripts = Path(__file__).resolve().parents[1] / "benchmark" / "scripts"
+    subprocess.run([sys.executable, "-c", _FRAMING, str(scripts), str(N), str(RES), str(SAMPLES),
+                    str(S.THREADS_PER_PROCESS), str(out)], check=True, capture_output=True, text=True)
+    f = np.load(out)
+    np.testing.assert_array_equal(f["data"], nrobjects.X)
+    coloured = nrobjects.labels[:, 0] != S.NROBJECTS.factors[0].index("gray")
+
+    def footprint(X: np.ndarray) -> float:
+        rgb = X[coloured, :3].astype(int)
+        return float(((rgb.max(axis=1) - rgb.min(axis=1)) > 40).sum(axis=(1, 2)).mean())
+
+    assert footprint(f["data"]) > 3 * footprint(f["clevr"]) > 0

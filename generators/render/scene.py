@@ -112,11 +112,23 @@ def _mesh_object(name: str, verts: np.ndarray, faces: list[tuple[int, ...]], smo
 class Renderer:
     """One Blender scene for one data-set spec and one set of render settings."""
 
-    def __init__(self, spec: DatasetSpec, resolution: int, samples: int, threads: int) -> None:
+    def __init__(self, spec: DatasetSpec, resolution: int, samples: int, threads: int, *,
+                 zoom: float = FRAMING_ZOOM,
+                 target: tuple[float, float, float] = CAMERA_TARGET) -> None:
+        """``zoom`` and ``target``: the camera's framing (lens = 35 mm x ``zoom``, aimed at ``target``).
+
+        The data sets always render with the defaults (``spec.FRAMING_ZOOM``,
+        ``spec.CAMERA_TARGET``); ``zoom=1, target=(0, 0, 0)`` is CLEVR's own framing,
+        for comparisons such as ``benchmark/scripts/render_stats.py``.
+        """
         self.spec = spec
         self.resolution = int(resolution)
         self.samples = int(samples)
         self.threads = int(threads)
+        if not float(zoom) > 0:
+            raise ValueError(f"zoom must be > 0; got {zoom}")
+        self.zoom = float(zoom)
+        self.target = tuple(float(v) for v in target)
         base = Path("/dev/shm") if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK) else None
         self._tmp = Path(tempfile.mkdtemp(prefix="nrbench-render-", dir=base))
         self._png = str(self._tmp / "frame.png")
@@ -202,14 +214,14 @@ class Renderer:
 
         # camera
         cam_data = bpy.data.cameras.new("camera")
-        cam_data.lens = CAMERA_LENS_MM * FRAMING_ZOOM
+        cam_data.lens = CAMERA_LENS_MM * self.zoom
         cam_data.sensor_width = CAMERA_SENSOR_MM
         cam_data.sensor_fit = "HORIZONTAL"
         self.camera = bpy.data.objects.new("camera", cam_data)
         scene.collection.objects.link(self.camera)
         scene.camera = self.camera
         self.camera.location = CAMERA_LOCATION
-        _aim(self.camera, Vector(CAMERA_TARGET))
+        _aim(self.camera, Vector(self.target))
 
         # lights
         self.lights: list[bpy.types.Object] = []
@@ -247,7 +259,7 @@ class Renderer:
         self.bsdf.inputs["Metallic"].default_value = m["metallic"]
         self.bsdf.inputs["Roughness"].default_value = m["roughness"]
         self.camera.location = p.camera_location
-        _aim(self.camera, Vector(CAMERA_TARGET))
+        _aim(self.camera, Vector(self.target))
         for lo, spec, loc in zip(self.lights, LIGHTS, p.light_locations):
             lo.location = loc
             _aim(lo)

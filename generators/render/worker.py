@@ -30,7 +30,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -113,17 +114,24 @@ def render_shard_timed(shard: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, d
     is the terminal, so fd 1 points at /dev/null while the shard renders.
     """
     timing: dict[str, float] = {}
+    with blender_stdout_silenced():
+        X, index = render_shard_arrays(shard, timing=timing)
+    return X, index, timing
+
+
+@contextmanager
+def blender_stdout_silenced() -> Iterator[None]:
+    """Point file descriptor 1 at /dev/null inside the block (Blender's per-image "Saved:" lines)."""
     saved = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         sys.stdout.flush()
         os.dup2(devnull, 1)
-        X, index = render_shard_arrays(shard, timing=timing)
+        yield
     finally:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(devnull)
-    return X, index, timing
 
 
 def write_shard_file(path: str | os.PathLike, X: np.ndarray, index: np.ndarray, digest: str) -> Path:
