@@ -107,6 +107,32 @@ def vi_mean(labels_pred: np.ndarray) -> float:
     return float(np.mean([variation_of_information(a, b) for a, b in combinations(cols, 2)]))
 
 
+def between_class_share(Z: np.ndarray, labels: np.ndarray) -> float:
+    """Between-class scatter of ``Z`` over its total scatter (eta squared, summed over the dimensions).
+
+    Why: k-means minimises the within-cluster scatter, so of two partitions with the
+    same number of clusters it prefers the one with the larger between-class share.
+    Comparing the share of a ground-truth clustering with that of a competing
+    partition (such as the joint labels of two other clusterings) says which of
+    them the k-means cost of a space favours.  1 when every point sits on its class
+    mean; 0 when every class mean is the overall mean.
+    """
+    A = np.asarray(Z, dtype=np.float64)
+    y = np.asarray(labels)
+    if A.ndim != 2 or y.ndim != 1 or A.shape[0] != y.shape[0] or A.shape[0] == 0:
+        raise ValueError(f"Z must be (n, d) and labels (n,) with n > 0; got {A.shape} and {y.shape}")
+    if not np.isfinite(A).all():
+        raise ValueError("Z contains NaN or inf")
+    Ac = A - A.mean(axis=0)
+    total = float(np.square(Ac).sum())
+    if total == 0.0:
+        raise ValueError("Z has no scatter: every row is the same")
+    _, inv, counts = np.unique(y, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(counts), A.shape[1]))
+    np.add.at(sums, inv, Ac)
+    return float((np.square(sums).sum(axis=1) / counts).sum() / total)
+
+
 def ari_best_match(labels_true: np.ndarray, labels_pred: np.ndarray) -> np.ndarray:
     """ARI of each ground truth against its best-NMI match; shape (S,)."""
     t = _as_2d(labels_true, "labels_true")

@@ -70,3 +70,36 @@ def test_bad_input():
         metrics.nmi_best_match(np.zeros(5), np.zeros((5, 2, 2)))
     with pytest.raises(ValueError, match="empty"):
         metrics.vi_mean(np.zeros((0, 2)))
+
+
+def test_between_class_share_exact_and_invariant():
+    from benchmark.metrics import between_class_share
+
+    Z = np.array([[1.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [-1.0, 0.0]])
+    assert between_class_share(Z, np.array([0, 0, 1, 1])) == 1.0
+    assert between_class_share(Z, np.array([0, 1, 0, 1])) == 0.0
+    # two dims: classes separate dim 0 by +-1 only; dim 1 is within-class scatter of +-1 -> 4 / 8
+    Z2 = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    assert between_class_share(Z2, np.array([5, 5, 7, 7])) == pytest.approx(0.5)
+    # invariant to label names, row order and a shift of Z
+    rng = np.random.default_rng(0)
+    Z3 = rng.normal(size=(50, 3))
+    y = rng.integers(0, 4, size=50)
+    p = rng.permutation(50)
+    ref = between_class_share(Z3, y)
+    assert between_class_share(Z3[p] + 7.0, (y * 10)[p]) == pytest.approx(ref, rel=1e-12)
+    # one class per point explains everything
+    assert between_class_share(Z3, np.arange(50)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("Z, y, match", [
+    (np.ones((3, 2)), np.array([0, 1, 0]), "no scatter"),
+    (np.array([[0.0], [np.nan]]), np.array([0, 1]), "NaN"),
+    (np.zeros((3, 2)), np.array([0, 1]), "must be"),
+    (np.zeros(3), np.array([0, 1, 1]), "must be"),
+])
+def test_between_class_share_bad_input(Z, y, match):
+    from benchmark.metrics import between_class_share
+
+    with pytest.raises(ValueError, match=match):
+        between_class_share(Z, y)

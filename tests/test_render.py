@@ -270,13 +270,29 @@ sys.path.insert(0, sys.argv[1])
 import render_stats
 from generators.render.spec import FRAMING_ZOOM
 n, res, samples, threads, out = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+from generators.render import scene
+from generators.render.spec import NROBJECTS
+refused = []
+for kw in ({"ground_gray": 1.5}, {"world_strength": -1.0}, {"light_scale": 0.0}):
+    try:
+        scene.Renderer(NROBJECTS, 8, 1, 1, **kw)
+    except ValueError as e:
+        refused.append(str(e))
 np.savez(out, data=render_stats.render_framing(FRAMING_ZOOM, n, res, samples, 0, threads),
-         clevr=render_stats.render_framing(1.0, n, res, samples, 0, threads))
+         clevr=render_stats.render_framing(1.0, n, res, samples, 0, threads),
+         default_light=render_stats.render_framing(FRAMING_ZOOM, n, res, samples, 0, threads, lighting=(0.5, 0.35, 1.0)),
+         dark_ground=render_stats.render_framing(FRAMING_ZOOM, n, res, samples, 0, threads, lighting=(0.1, 0.35, 1.0)),
+         brighter=render_stats.render_framing(FRAMING_ZOOM, n, res, samples, 0, threads, lighting=(0.5, 0.35, 2.0)),
+         refused=np.array(refused))
 """
 
 
 def test_render_stats_framings(nrobjects, tmp_path) -> None:
     """The script's data-set framing reproduces the data set's pixels; CLEVR's framing shows a smaller object.
+
+    The lighting keywords: the data set's values reproduce its pixels, a darker ground
+    darkens the ground (the image corners), brighter area lights brighten the object,
+    and out-of-range values are refused with the parameter's name.
 
     The object's footprint is counted as saturated pixels (max - min over RGB > 40)
     in the images of the five non-gray colours: the ground is near neutral.
@@ -294,3 +310,12 @@ def test_render_stats_framings(nrobjects, tmp_path) -> None:
         return float(((rgb.max(axis=1) - rgb.min(axis=1)) > 40).sum(axis=(1, 2)).mean())
 
     assert footprint(f["data"]) > 3 * footprint(f["clevr"]) > 0
+    np.testing.assert_array_equal(f["default_light"], nrobjects.X)
+    corners = (slice(None), slice(0, 3), slice(0, 4), slice(0, 4))  # ground only, RGB
+    assert f["dark_ground"][corners].mean() < 0.6 * nrobjects.X[corners].mean()
+    centre = _centre(nrobjects.X[:, :3]).astype(float)
+    assert _centre(f["brighter"][:, :3]).astype(float).mean() > centre.mean() + 10
+    refused = [str(r) for r in f["refused"]]
+    assert len(refused) == 3
+    for name, msg in zip(("ground_gray", "world_strength", "light_scale"), refused):
+        assert msg.startswith(name), msg

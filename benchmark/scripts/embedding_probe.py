@@ -32,7 +32,7 @@ from sklearn.neighbors import KNeighborsClassifier
 import generators
 from baselines.nrkmeans import NrKmeans
 from benchmark.argtypes import json_object
-from benchmark.metrics import nmi_best_match
+from benchmark.metrics import between_class_share, nmi_best_match
 from generators.preprocessing import apply
 from methods.base import encode_all
 from methods.pretrain import pretrain
@@ -102,19 +102,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def scatter_shares(Z: np.ndarray, y: np.ndarray, names: list[str]) -> str:
-    """One line: :func:`between_share` of each clustering and of each pair's joint labels."""
-    shares = {name: between_share(Z, y[:, s]) for s, name in enumerate(names)}
+    """One line: :func:`benchmark.metrics.between_class_share` of each clustering and of each pair's joint labels."""
+    shares = {name: between_class_share(Z, y[:, s]) for s, name in enumerate(names)}
     for a in range(len(names)):
         for b in range(a + 1, len(names)):
-            shares[f"{names[a]}x{names[b]}"] = between_share(Z, y[:, a] * (y[:, b].max() + 1) + y[:, b])
+            shares[f"{names[a]}x{names[b]}"] = between_class_share(Z, y[:, a] * (y[:, b].max() + 1) + y[:, b])
     return "  ".join(f"{k} {v:.3f}" for k, v in shares.items())
-
-
-def between_share(Z: np.ndarray, labels: np.ndarray) -> float:
-    """Between-class scatter / total scatter of ``Z`` (eta squared summed over dimensions)."""
-    Zc = Z - Z.mean(0)
-    between = sum((labels == v).sum() * float((Zc[labels == v].mean(0) ** 2).sum()) for v in np.unique(labels))
-    return between / float((Zc ** 2).sum())
 
 
 def _nrkmeans_rows(space: str, Z: np.ndarray, y: np.ndarray, ks: list[int], args: argparse.Namespace) -> None:

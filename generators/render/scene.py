@@ -114,12 +114,18 @@ class Renderer:
 
     def __init__(self, spec: DatasetSpec, resolution: int, samples: int, threads: int, *,
                  zoom: float = FRAMING_ZOOM,
-                 target: tuple[float, float, float] = CAMERA_TARGET) -> None:
+                 target: tuple[float, float, float] = CAMERA_TARGET,
+                 ground_gray: float | None = None, world_strength: float = WORLD_STRENGTH,
+                 light_scale: float = 1.0) -> None:
         """``zoom`` and ``target``: the camera's framing (lens = 35 mm x ``zoom``, aimed at ``target``).
 
-        The data sets always render with the defaults (``spec.FRAMING_ZOOM``,
-        ``spec.CAMERA_TARGET``); ``zoom=1, target=(0, 0, 0)`` is CLEVR's own framing,
-        for comparisons such as ``benchmark/scripts/render_stats.py``.
+        ``ground_gray`` (default: the spec's), ``world_strength`` (the ambient
+        surroundings) and ``light_scale`` (a factor on the power of the three area
+        lights) change the lighting.  The data sets always render with the defaults
+        (``spec.FRAMING_ZOOM``, ``spec.CAMERA_TARGET``, the spec's ground,
+        ``spec.WORLD_STRENGTH``, scale 1); the keywords exist for comparisons such as
+        ``benchmark/scripts/render_stats.py`` (``zoom=1, target=(0, 0, 0)`` is
+        CLEVR's own framing).
         """
         self.spec = spec
         self.resolution = int(resolution)
@@ -128,6 +134,15 @@ class Renderer:
         if not float(zoom) > 0:
             raise ValueError(f"zoom must be > 0; got {zoom}")
         self.zoom = float(zoom)
+        self.ground_gray = float(spec.ground_gray if ground_gray is None else ground_gray)
+        if not 0.0 <= self.ground_gray <= 1.0:
+            raise ValueError(f"ground_gray must be in [0, 1]; got {ground_gray}")
+        if not float(world_strength) >= 0:
+            raise ValueError(f"world_strength must be >= 0; got {world_strength}")
+        self.world_strength = float(world_strength)
+        if not float(light_scale) > 0:
+            raise ValueError(f"light_scale must be > 0; got {light_scale}")
+        self.light_scale = float(light_scale)
         self.target = tuple(float(v) for v in target)
         base = Path("/dev/shm") if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK) else None
         self._tmp = Path(tempfile.mkdtemp(prefix="nrbench-render-", dir=base))
@@ -177,14 +192,14 @@ class Renderer:
         world.use_nodes = True
         bg = next(nd for nd in world.node_tree.nodes if nd.type == "BACKGROUND")
         bg.inputs["Color"].default_value = (*WORLD_COLOR, 1.0)
-        bg.inputs["Strength"].default_value = WORLD_STRENGTH
+        bg.inputs["Strength"].default_value = self.world_strength
         scene.world = world
 
         # ground
         bpy.ops.mesh.primitive_plane_add(size=_GROUND_SIZE, location=(0.0, 0.0, 0.0))
         ground = bpy.context.active_object
         gmat = _principled("ground")
-        g = self.spec.ground_gray
+        g = self.ground_gray
         gb = _bsdf(gmat)
         gb.inputs["Base Color"].default_value = (g, g, g, 1.0)
         gb.inputs["Roughness"].default_value = 1.0
@@ -263,7 +278,7 @@ class Renderer:
         for lo, spec, loc in zip(self.lights, LIGHTS, p.light_locations):
             lo.location = loc
             _aim(lo)
-            lo.data.energy = spec.power * (p.key_power_factor if spec.name == "key" else 1.0)
+            lo.data.energy = self.light_scale * spec.power * (p.key_power_factor if spec.name == "key" else 1.0)
         self.scene.cycles.seed = int(p.image_seed) % (2**31)
 
     def render(self, p: ImageParams) -> np.ndarray:
