@@ -33,6 +33,7 @@ import generators
 from baselines.nrkmeans import NrKmeans
 from benchmark.argtypes import json_object
 from benchmark.metrics import between_class_share, nmi_best_match
+from benchmark.scripts.render_stats import parse_lighting
 from generators.preprocessing import apply
 from methods.base import encode_all
 from methods.pretrain import pretrain
@@ -63,11 +64,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--pixels", action="store_true",
                    help="also print the scatter shares of the preprocessed pixels and run NrKmeans on their "
                         "top principal components (as many as the embedding has dimensions)")
+    p.add_argument("--lighting", type=parse_lighting, default=None, metavar="GROUND,WORLD,SCALE",
+                   help="NR-Objects: probe a copy of the data set rendered under this lighting (render_stats.py's "
+                        "--lighting; the data set's is 0.5,0.35,1): same labels, jitter and render settings; "
+                        "needs bpy; the render is kept under $NRBENCH_HOME/datasets for the next run")
     args = p.parse_args(argv)
+    if args.lighting is not None and args.dataset != "nrobjects":
+        p.error("--lighting applies to nrobjects only")
     torch.set_num_threads(1)
     budget = json.loads(args.budget) if args.budget.lstrip().startswith("{") else args.budget
     augment = args.augment
     ds = generators.get(args.dataset, progress=False)
+    if args.lighting is not None:
+        ds = relit(ds, args.lighting)
     steps = ["scale01", "downscale2", "zscore"] if args.downscale2 else ["scale01", "zscore"]
     # quality_runs keys NR-Objects by X (its --n path); C-MNIST and Stickfigures by the Dataset
     if args.dataset == "nrobjects" and not args.by_dataset:
@@ -99,6 +108,37 @@ def main(argv: list[str] | None = None) -> None:
                        PCA(Z.shape[1], random_state=0).fit_transform(Xf)))
     for space, Zk in spaces:
         _nrkmeans_rows(space, Zk, y, ks, args)
+
+
+def relit(ds: generators.Dataset, lighting: tuple[float, float, float]) -> generators.Dataset:
+    """NR-Objects data set ``ds`` rendered again under ``lighting`` (same plan, resolution, samples and seed).
+
+    The images are kept in ``$NRBENCH_HOME/datasets`` under a name that holds every
+    setting, so a second probe reuses them.  The networks are keyed by the pixels, so
+    a re-lit copy gets its own.
+    """
+    import dataclasses
+
+    from benchmark.paths import datasets_dir
+    from benchmark.scripts.render_stats import render_framing
+    from generators.render.spec import FRAMING_ZOOM, THREADS_PER_PROCESS, dataset_spec, plan_labels
+
+    n, res, samples, seed = (int(ds.params[k]) for k in ("n", "resolution", "samples", "seed"))
+    if not np.array_equal(plan_labels(dataset_spec("nrobjects"), n, seed), ds.labels):
+        raise ValueError("the cached nrobjects data set does not follow the renderer's label plan; re-render it")
+    path = datasets_dir() / ("nrobjects-lighting-" + "-".join(f"{v:g}" for v in lighting)
+                             + f"-n{n}-r{res}-s{samples}-seed{seed}.npy")
+    if path.exists():
+        X = np.load(path)
+    else:
+        t = time.perf_counter()
+        X = render_framing(FRAMING_ZOOM, n, res, samples, seed, THREADS_PER_PROCESS, lighting=lighting)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, X)
+        tmp.replace(path)
+        print(f"rendered {n} images under lighting {lighting} in {time.perf_counter() - t:.0f} s -> {path}",
+              flush=True)
+    return dataclasses.replace(ds, X=X, params={**ds.params, "lighting": list(lighting)})
 
 
 def scatter_shares(Z: np.ndarray, y: np.ndarray, names: list[str]) -> str:
