@@ -46,8 +46,9 @@ def test_relit_refuses_a_data_set_off_the_label_plan(tmp_path, monkeypatch) -> N
 
 
 @pytest.mark.parametrize("argv", [["cmnist", "--lighting", "0.5,0.35,1"], ["nrobjects", "--lighting", "0.5,0.35"],
-                                  ["nrobjects", "--lighting", "2,0.35,1"]])
-def test_cli_refuses_bad_lighting(argv) -> None:
+                                  ["nrobjects", "--lighting", "2,0.35,1"], ["cmnist", "--resolution", "128"],
+                                  ["nrobjects", "--resolution", "4"]])
+def test_cli_refuses_bad_lighting_and_resolution(argv) -> None:
     with pytest.raises(SystemExit) as e:
         embedding_probe.main(argv)
     assert e.value.code == 2
