@@ -36,12 +36,9 @@ def _torch_threads(workers: int) -> int:
 
 
 def _worker_init(threads: int) -> None:  # pragma: no cover - runs in the pool's processes
-    try:
-        import torch
+    import torch
 
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
+    torch.set_num_threads(threads)
 
 
 class LocalExecutor:
@@ -143,12 +140,9 @@ class DaskExecutor:
         dev = self.device or os.environ.get("NRBENCH_DEVICE")
         if dev:
             return str(dev).startswith("cuda")
-        try:
-            import torch
+        import torch
 
-            return bool(torch.cuda.is_available())
-        except ImportError:  # pragma: no cover
-            return False
+        return bool(torch.cuda.is_available())
 
     def client(self) -> Any:
         """The ``distributed.Client`` (started on first use)."""

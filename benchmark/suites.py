@@ -434,21 +434,21 @@ def _method_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | None
     return devs
 
 
-def check_components(suite: ResolvedSuite) -> list[str]:
-    """Check every name against its registry; raise ``ValueError`` naming the suite file and the entry.
+def check_components(suite: ResolvedSuite) -> None:
+    """Check every name against its registry; raise :class:`SuiteError` naming the suite file and the entry.
 
     Data-set generators and their parameter names (``generators``), preprocessing
     steps, method names and hyperparameters (``benchmark.method_registry``: the
     estimator's constructor), autoencoder architectures and budgets
-    (``methods``).  Components whose module has not been installed/imported
-    successfully are returned as a list of notes instead of failing, so a suite
-    can still be listed; running them records an error row.
+    (``methods``).  Every component ships with nrbench, so one that cannot be
+    imported is a broken install and an error here, before any run starts.
     """
     import generators
     from benchmark import method_registry
     from generators.preprocessing import STEPS
+    from methods.autoencoders import ARCHITECTURES
+    from methods.pretrain import BUDGETS, resolve_budget
 
-    notes: list[str] = []
     where = suite.path
     for d in suite.datasets:
         key = f"datasets.{d['id']}"
@@ -460,8 +460,6 @@ def check_components(suite: ResolvedSuite) -> list[str]:
             generators.resolve_params(d["generator"], **d["params"])
         except ValueError as exc:
             raise SuiteError(f"{where}: key '{key}.params': {exc}") from None
-        except ImportError as exc:
-            notes.append(f"data set {d['generator']!r}: builder not importable ({exc})")
         for s in d["preprocessing"]:
             if s not in STEPS:
                 raise SuiteError(f"{where}: key '{key}.preprocessing': unknown step {s!r}; valid: {', '.join(STEPS)}")
@@ -473,28 +471,18 @@ def check_components(suite: ResolvedSuite) -> list[str]:
                                  f"valid: {', '.join(names)}")
         ae = d["autoencoder"]
         if ae is not None:
-            try:
-                from methods.autoencoders import ARCHITECTURES
-                from methods.pretrain import BUDGETS
-            except ImportError as exc:  # pragma: no cover - methods always ship
-                notes.append(f"autoencoders not importable: {exc}")
-            else:
-                if "arch" not in ae:
-                    raise SuiteError(f"{where}: key '{key}.autoencoder.arch': expected one of "
-                                     f"{', '.join(sorted(ARCHITECTURES))} (missing)")
-                if ae["arch"] not in ARCHITECTURES:
-                    notes.append(f"autoencoder arch {ae['arch']!r} not available yet "
-                                 f"(have: {', '.join(sorted(ARCHITECTURES))})")
-                if isinstance(ae.get("budget"), dict):
-                    from methods.pretrain import resolve_budget
-
-                    try:
-                        resolve_budget(ae["budget"])
-                    except ValueError as exc:
-                        raise SuiteError(f"{where}: key '{key}.autoencoder.budget': {exc}") from None
-                elif ae.get("budget", "quick") not in BUDGETS:
-                    raise SuiteError(f"{where}: key '{key}.autoencoder.budget': unknown budget {ae.get('budget')!r}; "
-                                     f"valid: {', '.join(sorted(BUDGETS))}")
+            if ae.get("arch") not in ARCHITECTURES:
+                got = "missing" if "arch" not in ae else f"got {ae['arch']!r}"
+                raise SuiteError(f"{where}: key '{key}.autoencoder.arch': expected one of "
+                                 f"{', '.join(sorted(ARCHITECTURES))} ({got})")
+            if isinstance(ae.get("budget"), dict):
+                try:
+                    resolve_budget(ae["budget"])
+                except ValueError as exc:
+                    raise SuiteError(f"{where}: key '{key}.autoencoder.budget': {exc}") from None
+            elif ae.get("budget", "quick") not in BUDGETS:
+                raise SuiteError(f"{where}: key '{key}.autoencoder.budget': unknown budget {ae.get('budget')!r}; "
+                                 f"valid: {', '.join(sorted(BUDGETS))}")
     for m in suite.methods:
         spec = method_registry.get(m["method"])
         try:
@@ -502,16 +490,12 @@ def check_components(suite: ResolvedSuite) -> list[str]:
             for did, dp in m["dataset_params"].items():
                 spec.check_params(dp, where=f"{where}: key 'methods.{m['id']}.dataset_params.{did}'")
         except ValueError as exc:
-            if "not available" in str(exc):
-                notes.append(str(exc))
-            else:
-                raise SuiteError(str(exc)) from None
+            raise SuiteError(str(exc)) from None
         if spec.uses_autoencoder:
             for did in m["datasets"]:
                 if suite.dataset(did)["autoencoder"] is None:
                     raise SuiteError(f"{where}: key 'datasets.{did}.autoencoder': method {m['method']!r} needs a "
                                      "pretrained autoencoder, so the data set needs an [autoencoder] table")
-    return notes
 
 
 def count_tasks(suite: ResolvedSuite) -> tuple[int, int]:

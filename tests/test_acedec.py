@@ -13,6 +13,7 @@ from generators.planted import make_planted
 from methods.acedec import CLUSTER_SPACE_THRESHOLD, ACeDeC
 from methods.autoencoders import LinearAutoencoder
 from methods.base import DivergedError, encode_all
+from methods.dcn import DCN
 from methods.space_split import BETA_POWERS
 
 FAST = dict(batch_size=64, progress=False)
@@ -198,8 +199,7 @@ def test_synth25_recovered_and_dcn_measurably_worse(synth):
     m = ACeDeC(4, ae, init="kmeans", max_iter=1000, random_state=1, progress=False).fit(ds.X)
     assert nmi(y, m.labels_) >= 0.95
     assert m.n_cluster_dims_ >= 1
-    dcn_mod = pytest.importorskip("methods.dcn", reason="methods.dcn not available")
-    d = dcn_mod.DCN(4, ae, lambda_=1.0, max_iter=1000, random_state=1, progress=False).fit(ds.X)
+    d = DCN(4, ae, lambda_=1.0, max_iter=1000, random_state=1, progress=False).fit(ds.X)
     assert nmi(y, d.labels_) <= nmi(y, m.labels_) - 0.1
 
 
@@ -214,7 +214,6 @@ def test_synth25_paper_init_and_budget_on_pretrained_linear_ae():
     DCN (lambda = 1) with the same AE and budget must stay clearly below.
     """
     import generators
-    from methods.dcn import DCN
     from methods.pretrain import pretrain
 
     ds = generators.get("synth", k=25, progress=False)

@@ -45,7 +45,6 @@ def test_ae_kmeans_is_kmeans_on_the_embedding(planted) -> None:
 
 
 def test_ae_subkmeans_recovers_clusters_in_a_small_subspace(planted) -> None:
-    pytest.importorskip("baselines.subkmeans", reason="baselines.subkmeans is not available yet")
     X, y, ae = planted
     m = AESubKmeans(3, ae, n_init=3, random_state=0, progress=False).fit(X)
     assert nmi(y, m.labels_) > 0.99

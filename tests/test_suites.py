@@ -28,7 +28,7 @@ def test_every_table_and_figure_is_a_shipped_suite():
 @pytest.mark.parametrize("tier", suites.TIERS)
 def test_shipped_suites_resolve_and_validate(name, tier):
     s = resolve(name, tier, check=False)
-    suites.check_components(s)  # raises on any unknown name/parameter; notes only for modules not yet present
+    suites.check_components(s)  # raises on any unknown name, parameter or unimportable component
     assert s.datasets and s.methods and s.pairs()
     fits, _ = suites.count_tasks(s)
     assert fits > 0
@@ -184,3 +184,14 @@ def test_autoencoder_budget_may_name_decs_stacked_procedure(tmp_path):
         "{ procedure = 'dec-sae', layer_iterations = 100, finetune_iterations = 100, lr_step = 0 }")))
     with pytest.raises(SuiteError, match=r"'datasets.planted.autoencoder.budget'.*budget.lr_step must be positive"):
         resolve(p, "paper")
+
+
+def test_unknown_or_missing_autoencoder_arch_is_an_error_not_a_note(tmp_path):
+    ae = "[datasets.planted]\nautoencoder = {}"
+    p = _suite(tmp_path, GOOD.replace("[datasets.planted]", ae.format("{ arch = 'resnet50', budget = 'quick' }")))
+    with pytest.raises(SuiteError, match=r"'datasets.planted.autoencoder.arch': expected one of "
+                                         r"conv_resnet, feedforward, linear \(got 'resnet50'\)"):
+        resolve(p)
+    p = _suite(tmp_path, GOOD.replace("[datasets.planted]", ae.format("{ budget = 'quick' }")))
+    with pytest.raises(SuiteError, match=r"'datasets.planted.autoencoder.arch': expected one of .* \(missing\)"):
+        resolve(p)

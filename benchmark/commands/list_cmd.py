@@ -11,7 +11,6 @@ description.  ``suites`` prints :func:`benchmark.suites.describe_suites`;
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 HELP = "list the data sets (default), the suites or the pretraining budgets"
@@ -57,7 +56,7 @@ def dataset_rows() -> list[list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the requested listing; exit 1 when the suites module is unavailable."""
+    """Print the requested listing (data sets, budgets or suites)."""
     if args.what == "datasets":
         print(format_table(["name", "n", "sample", "clusterings", "source", "description"], dataset_rows()))
         return 0
@@ -66,11 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(format_table(["name", "pretraining"], [[k, BUDGETS[k].summary()] for k in sorted(BUDGETS)]))
         return 0
-    try:
-        from benchmark.suites import describe_suites
-    except ImportError as exc:
-        print(f"nrbench list: error: the suites module is not available ({exc})", file=sys.stderr)
-        return 1
+    from benchmark.suites import describe_suites
+
     suites = describe_suites()
     print(format_table(["name", "tier", "est. cost", "description"],
                        [[s["name"], s["tier"], s["est_cost"], s["description"]] for s in suites]))

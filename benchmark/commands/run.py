@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from benchmark.store import Store
+    from benchmark.suites import ResolvedSuite
 
 HELP = "run comparison suites (papers' tables and figures) into the result store; resumable"
 
@@ -62,8 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="resolve and validate the suites, print the tasks and what is already done; run nothing")
 
 
-def _print_table(store, suites: list, out=None) -> None:
-    """The Markdown NMI/VI table of what ran (reports.tables when available, else a minimal one)."""
+def _print_table(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
+    """Print the Markdown NMI/VI table of what ran (``reports.tables.markdown_table``, the one table builder)."""
+    from reports.tables import markdown_table
+
     out = out or sys.stdout
     frame = store.frame()
     if frame.empty:
@@ -72,43 +78,9 @@ def _print_table(store, suites: list, out=None) -> None:
         sub = frame[(frame["suite"] == s.name) & (frame["tier"] == s.tier)]
         if sub.empty:
             continue
-        text = None
-        try:
-            tables = importlib.import_module("reports.tables")
-            if hasattr(tables, "markdown_table"):
-                text = tables.markdown_table(sub, suite=s.name, tier=s.tier, configs={(s.name, s.tier): s.to_config()})
-        except ImportError:
-            text = None
-        if text is None:
-            text = _minimal_table(sub, s)
+        text = markdown_table(sub, suite=s.name, tier=s.tier, configs={(s.name, s.tier): s.to_config()})
         print(f"\n## {s.name} [{s.tier}]\n", file=out)
         print(text, file=out)
-
-
-def _minimal_table(sub, suite) -> str:
-    """Fallback Markdown table: per (data set, clustering) x method, NMI mean ± std of the best-by-loss runs."""
-    import math
-
-    import numpy as np
-
-    lines = ["| data set | clustering | method | NMI (mean ± std over AEs) | VI | runs |", "|---|---|---|---|---|---|"]
-    for (ds, label), g in sub.groupby(["dataset", "label"], sort=False):
-        ok = g[g["status"] == "ok"]
-        if ok.empty:
-            st = "skipped" if (g["status"] == "skipped").all() else "err"
-            reason = (g["error"].dropna().iloc[0] if g["error"].notna().any() else "")[:80]
-            lines.append(f"| {ds} | | {label} | {st}: {reason} | | {len(g)} |")
-            continue
-        best = ok.loc[ok.groupby("ae_seed")["loss"].idxmin().dropna()] if ok["loss"].notna().any() else ok
-        clus = best.iloc[0]["clusterings"]
-        vi = [v for v in best["vi"] if not (v is None or (isinstance(v, float) and math.isnan(v)))]
-        for j, c in enumerate(clus):
-            vals = np.array([r[j] for r in best["nmi"]])
-            flag = " (err)" if (g["status"] == "error").any() else ""
-            vi_txt = f"{np.mean(vi):.2f}" if vi and j == 0 else ""
-            lines.append(f"| {ds} | {c} | {label} | {vals.mean():.2f} ± {vals.std():.2f}{flag} | {vi_txt} | "
-                         f"{len(ok)} |")
-    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,9 +106,7 @@ def run(args: argparse.Namespace) -> int:
     for n in names:
         s = suites_mod.resolve(n, tier, only_datasets=args.only_datasets, only_methods=args.only_methods,
                                check=False)
-        notes = suites_mod.check_components(s)
-        for note in notes:
-            print(f"nrbench run: note: {s.name}: {note}", file=sys.stderr)
+        suites_mod.check_components(s)
         resolved.append(s)
 
     store = Store(args.store)
