@@ -53,13 +53,10 @@ def check_suite(suite: str | None, frame: pd.DataFrame, store: str) -> None:
     stored = sorted(set(frame["suite"]))
     if suite in stored:
         return
-    try:
-        from benchmark.suites import available
+    from benchmark.suites import available
 
-        known = available()
-    except Exception:  # noqa: BLE001 - the suite catalogue is optional here
-        known = []
-    if known and suite not in known:
+    known = available()
+    if suite not in known:
         raise ValueError(f"unknown suite {suite!r}; valid suites: {', '.join(known)}")
     raise ValueError(f"suite {suite!r} has no results in {store}; stored suites: {', '.join(stored) or '(none)'}"
                      f" (run `nrbench run {suite}`)")
