@@ -19,9 +19,10 @@ data set where generators.get("nrobjects"|"objects", ...) finds it, and write a
 labelled contact sheet (one example per label combination).
 
 Rendering goes in shards kept under $NRBENCH_HOME/render: kill it at any time
-and run the same command again to continue.  About 0.1 s per 64x64 image at 16
-samples on 2 idle cores (0.19 CPU-seconds), i.e. 15-20 min for the default
-10,000 images; 400 MB of memory per render process.
+and run the same command again to continue.  About 0.07 s per 64x64 image at
+16 samples on 2 idle cores (1,000 images in 67 s), i.e. about 11 min for the
+default 10,000 images; about 300 MB of memory per render process
+(measured by `tox -e bench -- -k render`).
 Needs the optional extra: pip install 'nrbench[render]'.
 
 examples:

@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
                         "(part of the cache key), e.g. '{\"lighting\": 0.2, \"rotation\": 0, \"shift\": 0, \"zoom\": 0}'")
     p.add_argument("--by-dataset", action="store_true",
                    help="NR-Objects: look the network up keyed by the Dataset, as paper_budget.py and the suites "
-                        "store it (default: keyed by X, as quality_runs.py)")
+                        "store it (default: keyed by the preprocessed X, so this script trains and caches its own copy; "
+                        "quality_runs.py also keys by the Dataset unless --n takes a subset)")
     p.add_argument("--downscale2", action="store_true", help="2x2 mean pooling before the z-transform")
     p.add_argument("--starts", type=int, nargs="+", default=[10, 100], help="NrKmeans starts to compare")
     p.add_argument("--max-iter", type=int, default=200, help="NrKmeans iterations per start (ENRC init_max_iter)")
