@@ -41,7 +41,10 @@ INPUTS = ("raw", "embedding", "autoencoder")
 CLUSTERINGS = ("single", "multi")
 
 #: How hyperparameter names appear in result labels, e.g. "DCN λ=0.1".
-PARAM_SYMBOLS: dict[str, str] = {"lambda_": "λ", "lr": "lr", "learning_rate": "lr", "alpha": "α", "beta": "β"}
+PARAM_SYMBOLS: dict[str, str] = {"lambda_": "λ", "lr": "lr", "alpha": "α"}
+
+#: Constructor parameters the runner sets on every fit (display options), so a suite may not set them.
+RUNNER_SET = ("progress",)
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,12 @@ class MethodSpec:
         return self.input in ("embedding", "autoencoder")
 
     def valid_params(self) -> list[str]:
-        """Hyperparameters a suite may set: the constructor's parameters minus supplied and fixed ones."""
+        """Hyperparameters a suite may set: the constructor's parameters minus supplied, fixed and runner-set ones."""
         cls = self.load()
         sig = inspect.signature(cls.__init__)
         names = [p for p in sig.parameters if p != "self"
                  and sig.parameters[p].kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
-        return sorted(set(names) - set(self.supplied) - set(self.fixed))
+        return sorted(set(names) - set(self.supplied) - set(self.fixed) - set(RUNNER_SET))
 
     def check_params(self, params: Mapping[str, Any], where: str = "") -> None:
         """Raise ``ValueError`` listing the valid names when ``params`` has an unknown one."""
@@ -109,7 +112,7 @@ METHODS: dict[str, MethodSpec] = {
                    "ACe/DeC with augmentation (random rotation and shift, ACe/DeC §2.2)",
                    supplied=(*_AE, "augmentation"), cluster_dims_attr="n_cluster_dims_"),
         MethodSpec("dcn", "DCN", "methods.dcn:DCN", "autoencoder", "single",
-                   "Deep clustering network (Yang et al. 2017)", supplied=_AE),
+                   "Deep clustering network (Yang et al. 2017)", supplied=(*_AE, "augmentation")),
         MethodSpec("dcn-aug", "DCN +Aug", "methods.dcn:DCN", "autoencoder", "single",
                    "DCN with augmentation (ACe/DeC Table 1, +Aug rows)", supplied=(*_AE, "augmentation")),
         MethodSpec("dec", "DEC", "methods.dec:DEC", "autoencoder", "single",

@@ -9,6 +9,8 @@ One source of truth for
   names the iteration and the loss terms (never return labels from a diverged run);
 - :class:`LossGrowthGuard`: the same error when a finite loss explodes
   (more than :data:`DIVERGENCE_FACTOR` times its initial value);
+- :func:`unfitted_on_error`: every deep estimator's ``fit`` forgets an earlier
+  fit first and leaves nothing fitted when it raises;
 - :func:`encode_all`: the embedding of a whole array, in batches, without grad;
 - :class:`MiniBatchCenters`: the per-centre learning-rate mini-batch k-means
   update of ENRC Eqs. (6)-(7) (alpha-discounted counts) and DCN's cumulative
@@ -24,16 +26,18 @@ One source of truth for
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import numbers
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
+from baselines.initialisation import as_generator
 from methods.autoencoders import Autoencoder
 from methods.device import inference_rows, resolve_device
 
@@ -256,6 +260,35 @@ def check_tol(tol: Any) -> float | None:
     return float(tol)
 
 
+def clear_fitted(estimator: Any) -> None:
+    """Forget a previous fit: delete the fitted attributes (public names ending in ``_``, not parameters)."""
+    params = set(estimator.get_params(deep=False))
+    for name in [k for k in vars(estimator) if k.endswith("_") and not k.startswith("_") and k not in params]:
+        delattr(estimator, name)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def unfitted_on_error(fit: F) -> F:
+    """Decorate ``fit``: forget any previous fit first, and leave the estimator unfitted if ``fit`` raises.
+
+    So a run that stops on bad input or a diverged loss (:class:`DivergedError`)
+    never leaves labels, centres or a network that ``predict``/``transform`` would
+    still use, nor a mix of an earlier fit's attributes with a failed one's.
+    """
+    @functools.wraps(fit)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        clear_fitted(self)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            clear_fitted(self)
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
 def check_autoencoder(ae: Any) -> Autoencoder:
     """The ``autoencoder`` argument must be a :class:`methods.autoencoders.Autoencoder`."""
     if not isinstance(ae, Autoencoder):
@@ -323,7 +356,7 @@ def start_single_fit(estimator: Any, X: Any) -> SingleFitStart:
     Xf = check_fit_input(X, ae0)
     k = check_n_clusters(estimator.n_clusters, Xf.shape[0])
     device = resolve_device(estimator.device)
-    rng = np.random.default_rng(estimator.random_state)
+    rng = as_generator(estimator.random_state)
     ae = copy_network(ae0, device)
     km = kmeans_init(encode_all(ae, Xf, device), k, n_init, rng)
     return SingleFitStart(

@@ -56,6 +56,7 @@ from methods.base import (
     encode_all,
     minibatches,
     start_single_fit,
+    unfitted_on_error,
 )
 from methods.device import inference_rows
 
@@ -134,6 +135,11 @@ class DCN(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
         self.random_state = random_state
         self.progress = progress
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted once ``fit`` has run; ``lambda_`` (the paper's name) is a parameter, not a fitted attribute."""
+        return hasattr(self, "labels_")
+
+    @unfitted_on_error
     def fit(self, X: np.ndarray, y: Any = None) -> DCN:
         """k-means on the pretrained embedding, then ``max_iter`` joint mini-batch iterations."""
         lam = check_real(self.lambda_, "lambda_", 0.0, strict=False)

@@ -46,6 +46,7 @@ from methods.base import (
     encode_all,
     minibatches,
     start_single_fit,
+    unfitted_on_error,
 )
 from methods.device import inference_rows
 
@@ -127,6 +128,7 @@ class DEC(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
             total = total + terms["reconstruction"]
         return total
 
+    @unfitted_on_error
     def fit(self, X: np.ndarray, y: Any = None) -> DEC:
         """k-means on the pretrained embedding, then self-training on the target distribution."""
         alpha = check_real(self.alpha, "alpha")

@@ -20,11 +20,17 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     An explicit CUDA request on a machine without CUDA raises ``ValueError``
     rather than silently running on the CPU.
     """
+    source = "device"
     if device is None or device == "auto":
-        device = os.environ.get(ENV_DEVICE) or ("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+        env = os.environ.get(ENV_DEVICE)
+        source = f"${ENV_DEVICE}" if env else source
+        device = env or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{source}={device!r} is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1'): {exc}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} was requested but CUDA is not available")
+        raise ValueError(f"{source}={str(device)!r} was requested but CUDA is not available")
     return dev
 
 

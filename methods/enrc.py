@@ -78,7 +78,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from methods.autoencoders import Autoencoder
-from methods.base import DIVERGENCE_FACTOR, check_finite_loss, kmeans_plusplus, minibatches
+from methods.base import DIVERGENCE_FACTOR, check_finite_loss, check_real, kmeans_plusplus, minibatches
 from methods.clustering_layer import (
     STRONG_BETA,
     ClusteringLayer,
@@ -221,8 +221,7 @@ class ENRC(LayerClusteringEstimator):
             raise ValueError(f"n_clusters entries must be integers >= 1; got {list(ks)!r}")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}; got {self.init!r}")
-        if not isinstance(self.rec_weight, numbers.Real) or self.rec_weight < 0:
-            raise ValueError(f"rec_weight must be >= 0; got {self.rec_weight!r}")
+        check_real(self.rec_weight, "rec_weight", 0.0, strict=False)
         return [int(k) for k in ks]
 
     # ------------------------------------------------------------- §2.6 initialisation

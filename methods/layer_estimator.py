@@ -34,8 +34,18 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
+from baselines.initialisation import as_generator
 from methods.autoencoders import Autoencoder
-from methods.base import DivergedError, LossGrowthGuard, check_finite_loss, check_fit_input, encode_all, minibatches
+from methods.base import (
+    DivergedError,
+    LossGrowthGuard,
+    check_finite_loss,
+    check_fit_input,
+    check_real,
+    encode_all,
+    minibatches,
+    unfitted_on_error,
+)
 from methods.clustering_layer import ClusteringLayer, LostCenterMonitor, compression_terms, reinitialize_center
 from methods.device import inference_rows, resolve_device, torch_generator
 
@@ -73,11 +83,10 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
                                                                                              "warmup_iter") else 1):
                 raise ValueError(f"{name} must be a positive integer; got {v!r}")
         for name in ("lr", "beta_lr", "lr_gamma"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or not v > 0:
-                raise ValueError(f"{name} must be > 0; got {v!r}")
-        if not (0.0 < float(self.alpha) < 1.0):
-            raise ValueError(f"alpha must be in (0, 1); got {self.alpha!r}")
+            check_real(getattr(self, name), name)
+        a = self.alpha
+        if not isinstance(a, numbers.Real) or isinstance(a, bool) or not 0.0 < a < 1.0:
+            raise ValueError(f"alpha must be a number in (0, 1); got {a!r}")
         if self.tol is not None and not (isinstance(self.tol, numbers.Real) and 0 <= self.tol < 1):
             raise ValueError(f"tol must be None or in [0, 1); got {self.tol!r}")
         f = self.divergence_factor
@@ -88,8 +97,13 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
                 f"autoencoder must be a methods.autoencoders.Autoencoder; got {type(self.autoencoder).__name__}")
 
     # ------------------------------------------------------------- fit
+    @unfitted_on_error
     def fit(self, X: np.ndarray, y: Any = None) -> LayerClusteringEstimator:
-        """Initialise the layer on the pretrained embedding, train jointly, and label every point."""
+        """Initialise the layer on the pretrained embedding, train jointly, and label every point.
+
+        A fit that raises (bad input, a NaN or diverged loss) leaves the estimator
+        unfitted (:func:`methods.base.unfitted_on_error`): nothing of it can predict.
+        """
         self._check_common()
         ks = self._cluster_counts()
         ae0: Autoencoder = self.autoencoder
@@ -101,7 +115,7 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
         if max(ks) > n:
             raise ValueError(f"n_clusters: {max(ks)} clusters exceed the number of samples n = {n}")
         device = resolve_device(self.device)
-        rng = np.random.default_rng(self.random_state)
+        rng = as_generator(self.random_state)
         gen = torch_generator(int(rng.integers(2**62)))
         ae = copy.deepcopy(ae0).to(device).eval()
         for p in ae.parameters():
@@ -115,10 +129,10 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
         self.labels_init_ = labels_init.astype(np.int64)
 
         self.n_iter_, self.reinit_events_, self.converged_ = self._joint_phase(ae, layer, X, rng, device)
+        labels, terms = self._evaluate_with(ae, layer, X)
+        self._check_final_growth(terms)
         self.autoencoder_ = ae
         self.clustering_layer_ = layer
-        labels, terms = self._evaluate(X)
-        self._check_final_growth(terms)
         self.loss_ = float(sum(terms.values()))
         self.loss_terms_ = terms
         self._publish(labels)

@@ -18,8 +18,16 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 
+from baselines.initialisation import as_generator
 from methods.autoencoders import Autoencoder
-from methods.base import check_autoencoder, check_fit_input, check_int, check_n_clusters, encode_all
+from methods.base import (
+    check_autoencoder,
+    check_fit_input,
+    check_int,
+    check_n_clusters,
+    encode_all,
+    unfitted_on_error,
+)
 from methods.device import resolve_device
 
 
@@ -56,7 +64,7 @@ class _EmbeddingPipeline(BaseEstimator, ClusterMixin):
         max_iter = check_int(self.max_iter, "max_iter", 1)
         Z = _embed(self.autoencoder, X, self.device)
         k = check_n_clusters(self.n_clusters, Z.shape[0])
-        seed = int(np.random.default_rng(self.random_state).integers(2**31 - 1))
+        seed = int(as_generator(self.random_state).integers(2**31 - 1))
         return Z, k, n_init, max_iter, seed
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -77,6 +85,7 @@ class AEKMeans(_EmbeddingPipeline):
 
     _fitted = "kmeans_"
 
+    @unfitted_on_error
     def fit(self, X: np.ndarray, y: Any = None) -> AEKMeans:
         """Embed X with the pretrained encoder and run k-means (best of ``n_init`` by inertia)."""
         Z, k, n_init, max_iter, seed = self._start(X)
@@ -107,6 +116,7 @@ class AESubKmeans(_EmbeddingPipeline):
                          random_state=random_state)
         self.progress = progress
 
+    @unfitted_on_error
     def fit(self, X: np.ndarray, y: Any = None) -> AESubKmeans:
         """Embed X with the pretrained encoder and run SubKmeans (best of ``n_init`` by its cost)."""
         from baselines.subkmeans import SubKmeans  # lazily: the classical baselines are a separate package

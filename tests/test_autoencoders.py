@@ -113,3 +113,22 @@ def test_inference_rows_per_device_and_encode_all_independent_of_it() -> None:
     assert default.shape == (300, 4)
     np.testing.assert_allclose(default, encode_all(ae, X, batch_size=300), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(default, encode_all(ae, X, batch_size=7), rtol=1e-4, atol=1e-5)
+
+
+def test_resolve_device_order_and_bad_names(monkeypatch) -> None:
+    """Explicit argument, then $NRBENCH_DEVICE, then CUDA if present; bad names are a ValueError naming the source."""
+    from methods.device import resolve_device
+
+    monkeypatch.delenv("NRBENCH_DEVICE", raising=False)
+    assert resolve_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setenv("NRBENCH_DEVICE", "cpu")
+    assert resolve_device() == torch.device("cpu") and resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match=r"^device='gpu0' is not a torch device"):
+        resolve_device("gpu0")
+    monkeypatch.setenv("NRBENCH_DEVICE", "gpu0")
+    with pytest.raises(ValueError, match=r"^\$NRBENCH_DEVICE='gpu0' is not a torch device"):
+        resolve_device()
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"device='cuda' was requested but CUDA is not available"):
+            resolve_device("cuda")

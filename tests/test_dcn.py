@@ -7,6 +7,8 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.cluster import KMeans
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from benchmark.metrics import nmi
 from methods.base import DivergedError, encode_all
@@ -104,6 +106,8 @@ def test_divergence_names_iteration_and_terms(synth2_ae) -> None:
     ({"tol": 1.5}, None, "tol"),
     ({"autoencoder": None}, None, "autoencoder"),
     ({"augmentation": 3}, None, "augmentation"),
+    ({"random_state": "abc"}, None, "random_state"),
+    ({"device": "gpu0"}, None, "device='gpu0' is not a torch device"),
 ])
 def test_bad_input(synth2_ae, kwargs, Xfun, match) -> None:
     X, _, ae = synth2_ae
@@ -116,6 +120,23 @@ def test_bad_input(synth2_ae, kwargs, Xfun, match) -> None:
 def test_predict_before_fit() -> None:
     with pytest.raises(ValueError, match="not fitted"):
         DCN(3).predict(np.zeros((2, 2), np.float32))
+    # scikit-learn's own check: lambda_ (the paper's name, a parameter) does not make DCN look fitted
+    with pytest.raises(NotFittedError):
+        check_is_fitted(DCN(3))
+
+
+def test_a_diverged_fit_leaves_nothing_to_predict_with(synth2_ae) -> None:
+    X, _, ae = synth2_ae
+    m = DCN(4, ae, random_state=0, **FIT).fit(X)
+    check_is_fitted(m)
+    m.set_params(lr=1e36)
+    with pytest.raises(DivergedError):
+        m.fit(X)
+    assert [k for k in vars(m) if k.endswith("_") and k != "lambda_"] == []
+    with pytest.raises(NotFittedError):
+        check_is_fitted(m)
+    with pytest.raises(ValueError, match="not fitted"):
+        m.predict(X)
 
 
 @pytest.mark.gpu

@@ -220,7 +220,9 @@ def test_bad_input(planted):
     with pytest.raises(ValueError, match="autoencoder must be"):
         ENRC([3, 3], None, **FAST).fit(ds.X)
     for name, val in [("batch_size", 0), ("lr", -1.0), ("alpha", 1.5), ("init_rounds", 0), ("tol", 2.0),
-                      ("rec_weight", -1.0), ("divergence_factor", 1.0)]:
+                      ("rec_weight", -1.0), ("divergence_factor", 1.0), ("rec_weight", float("nan")),
+                      ("lr", float("inf")), ("beta_lr", True), ("alpha", "0.3"), ("alpha", None),
+                      ("random_state", "abc"), ("device", "gpu0")]:
         with pytest.raises(ValueError, match=name):
             ENRC([3, 3], ae, **{**FAST, name: val}).fit(ds.X)
     with pytest.raises(ValueError, match="not fitted"):
@@ -251,6 +253,20 @@ def test_exploding_finite_loss_raises_instead_of_returning_labels(planted):
     m = ENRC([3, 3], ae, lr_step=1, lr_gamma=3.0, max_iter=30, init_rounds=1, init_max_iter=5, random_state=0,
              divergence_factor=None, **FAST).fit(ds.X)
     assert m.loss_ > 1e3 * sum(m.loss_terms_start_.values())
+
+
+def test_a_diverged_fit_leaves_nothing_to_predict_with(planted):
+    """After DivergedError no labels, network or layer remain, not even those of an earlier good fit."""
+    ds, ae = planted
+    m = ENRC([3, 3], ae, max_iter=30, init_rounds=1, init_max_iter=5, random_state=0, **FAST).fit(ds.X)
+    assert m.labels_.shape == (len(ds.X), 2)
+    m.set_params(lr_step=1, lr_gamma=3.0)
+    with pytest.raises(DivergedError):
+        m.fit(ds.X)
+    fitted = [k for k in vars(m) if k.endswith("_") and not k.startswith("_")]
+    assert fitted == []
+    with pytest.raises(ValueError, match="not fitted"):
+        m.predict(ds.X)
 
 
 def test_loss_growth_guard_exact():

@@ -195,3 +195,17 @@ def test_unknown_or_missing_autoencoder_arch_is_an_error_not_a_note(tmp_path):
     p = _suite(tmp_path, GOOD.replace("[datasets.planted]", ae.format("{ budget = 'quick' }")))
     with pytest.raises(SuiteError, match=r"'datasets.planted.autoencoder.arch': expected one of .* \(missing\)"):
         resolve(p)
+
+
+def test_runner_set_display_options_are_not_suite_parameters(tmp_path):
+    """``progress`` is set by the runner on every fit, so a suite value would be thrown away: refuse it."""
+    import inspect
+
+    from benchmark import method_registry
+
+    assert "progress" not in method_registry.get("enrc").valid_params()
+    assert "augmentation" not in method_registry.get("dcn").valid_params()  # supplied for dcn-aug only
+    assert "progress" in inspect.signature(method_registry.get("nrkmeans").load()).parameters
+    p = _suite(tmp_path, GOOD.replace("[methods.kmeans]", "[methods.nrkmeans]\nparams = { progress = false }"))
+    with pytest.raises(SuiteError, match=r"methods.nrkmeans.params.*unknown parameter\(s\) \['progress'\]"):
+        resolve(p)
