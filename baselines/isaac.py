@@ -102,8 +102,9 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from baselines.emh import emh_best
+from baselines.initialisation import as_generator
 from baselines.kde import kde_cost_bits
-from baselines.validation import check_X
+from baselines.validation import check_positive_int, check_real, check_X
 
 #: Default ``max_dims``: inputs with more dimensions are reduced by PCA to this many before
 #: ISA.  The authors ran ISAAC on <= 5-d inputs (their Stickfigures file is a 5-d PCA).
@@ -180,13 +181,10 @@ class ISAAC(BaseEstimator, ClusterMixin):
     # ------------------------------------------------------------------ checks
     def _check_params(self, n: int) -> None:
         for name in ("max_clusters", "n_init", "max_iter", "kde_exact_max_n", "kde_n_reference", "ica_max_iter"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive int; got {v!r}")
+            check_positive_int(getattr(self, name), name)
         if self.max_clusters > n:
             raise ValueError(f"max_clusters = {self.max_clusters} exceeds the number of samples n = {n}")
-        if not (isinstance(self.tol, (int, float)) and self.tol >= 0):
-            raise ValueError(f"tol must be a non-negative number; got {self.tol!r}")
+        check_real(self.tol, "tol", 0.0, strict=False)
         if self.max_dims is not None and (isinstance(self.max_dims, bool)
                                           or not isinstance(self.max_dims, (int, np.integer)) or self.max_dims < 1):
             raise ValueError(f"max_dims must be None or a positive int; got {self.max_dims!r}")
@@ -261,7 +259,7 @@ class ISAAC(BaseEstimator, ClusterMixin):
         X = check_X(X, min_samples=2)
         n, m_in = X.shape
         self._check_params(n)
-        self._rng = np.random.default_rng(self.random_state)
+        self._rng = as_generator(self.random_state)
         self._kde_methods: set[str] = set()
         self._source_cost: dict[tuple[int, ...], float] = {}
         deviations = [

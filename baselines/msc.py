@@ -49,6 +49,7 @@ The mode is reported in ``approximation_`` (None when exact) and warned about.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Sequence
 
@@ -59,8 +60,9 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from tqdm.auto import tqdm
 
+from baselines.initialisation import as_generator
 from baselines.stiefel import armijo_ascent_step, qr_retract
-from baselines.validation import check_n_clusters_list, check_X
+from baselines.validation import check_n_clusters_list, check_positive_int, check_real, check_X
 
 #: Points used to compute the median pairwise distance (kernel width) for large n.
 SIGMA_SAMPLE = 1000
@@ -116,28 +118,27 @@ class MSC(BaseEstimator, ClusterMixin):
             raise ValueError(f"n_clusters must name at least two views; got {ks}")
         if self.n_components is None:
             qs = [max(1, d // T)] * T
-        elif isinstance(self.n_components, (int, np.integer)):
-            qs = [int(self.n_components)] * T
         else:
-            qs = [int(q) for q in self.n_components]
-        if len(qs) != T or any(q < 1 or q > d for q in qs):
-            raise ValueError(f"n_components must be one int or {T} ints in [1, d = {d}]; got {self.n_components!r}")
+            nc = self.n_components
+            given = list(nc) if isinstance(nc, (Sequence, np.ndarray)) else [nc] * T
+            if len(given) != T or not all(isinstance(q, numbers.Integral) and not isinstance(q, bool) and 1 <= q <= d
+                                          for q in given):
+                raise ValueError(f"n_components must be one int or {T} ints in [1, d = {d}]; "
+                                 f"got {self.n_components!r}")
+            qs = [int(q) for q in given]
         if self.mode not in ("auto", "exact", "nystrom"):
             raise ValueError(f"mode must be 'auto', 'exact' or 'nystrom'; got {self.mode!r}")
         for name in ("exact_max_n", "n_landmarks", "max_iter", "w_steps", "n_init"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive int; got {v!r}")
-        if not (isinstance(self.lam, (int, float)) and self.lam >= 0 and math.isfinite(self.lam)):
-            raise ValueError(f"lam must be a finite number >= 0; got {self.lam!r}")
-        if not (isinstance(self.tol, (int, float)) and self.tol >= 0):
-            raise ValueError(f"tol must be a number >= 0; got {self.tol!r}")
+            check_positive_int(getattr(self, name), name)
+        check_real(self.lam, "lam", 0.0, strict=False)
+        check_real(self.tol, "tol", 0.0, strict=False)
         if isinstance(self.sigma, str):
             if self.sigma != "median":
                 raise ValueError(f"sigma must be 'median' or positive floats; got {self.sigma!r}")
         else:
-            sig = [self.sigma] * T if isinstance(self.sigma, (int, float)) else list(self.sigma)
-            if len(sig) != T or not all(isinstance(s, (int, float)) and s > 0 for s in sig):
+            sig = [self.sigma] * T if not isinstance(self.sigma, (Sequence, np.ndarray)) else list(self.sigma)
+            if len(sig) != T or not all(isinstance(s, numbers.Real) and not isinstance(s, bool) and math.isfinite(s)
+                                        and s > 0 for s in sig):
                 raise ValueError(f"sigma must be 'median' or {T} positive floats; got {self.sigma!r}")
         return ks, qs
 
@@ -295,7 +296,7 @@ class MSC(BaseEstimator, ClusterMixin):
         Xa = check_X(X, min_samples=2)
         n, d = Xa.shape
         ks, qs = self._check_params(n, d)
-        rng = np.random.default_rng(self.random_state)
+        rng = as_generator(self.random_state)
         exact = self.mode == "exact" or (self.mode == "auto" and n <= self.exact_max_n)
         # float64 in the exact mode; float32 kernels (float64 W, objective and sums) in the
         # landmark mode, where the O(n m^2) products dominate the run time

@@ -69,7 +69,7 @@ from tqdm.auto import tqdm
 
 from baselines.initialisation import as_generator, kmeans_plusplus, random_rotation, random_split
 from baselines.scatter import between_factor, multi_cluster_sums, nearest_centre, total_scatter, within_scatter
-from baselines.validation import check_n_clusters_list, check_positive_int, check_X
+from baselines.validation import check_n_clusters_list, check_positive_int, check_real, check_X
 
 DEFAULT_EIG_TOL = 1e-10
 """Relative eigenvalue tolerance: lambda < -DEFAULT_EIG_TOL * (pair's between scatter) is negative (BASELINES §2.4)."""
@@ -103,11 +103,8 @@ class SubspaceRun:
 
 def check_eig_tol(value: object) -> float:
     """Validate the relative eigenvalue tolerance (0 <= eig_tol < 1)."""
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"eig_tol must be a float in [0, 1); got {value!r}") from None
-    if not (0.0 <= v < 1.0):
+    v = check_real(value, "eig_tol", 0.0, strict=False)
+    if v >= 1.0:
         raise ValueError(f"eig_tol must be in [0, 1); got {value!r}")
     return v
 

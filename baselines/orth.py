@@ -59,7 +59,7 @@ from tqdm.auto import tqdm
 
 from baselines.initialisation import as_generator
 from baselines.scatter import cluster_means, nearest_centre
-from baselines.validation import check_n_clusters_list, check_positive_int, check_X
+from baselines.validation import check_n_clusters_list, check_positive_int, check_real, check_X
 
 CENTRE_EPS = 1e-12
 """Orth1: a centre with ||mu||^2 <= CENTRE_EPS * mean ||x||^2 is treated as zero (not projected out)."""
@@ -114,11 +114,8 @@ class _Orth(BaseEstimator, ClusterMixin):
     # -- fitting ----------------------------------------------------------------------------
     def _check_params(self, n: int) -> tuple[list[int], float, int, int]:
         ks = check_n_clusters_list(self.n_clusters, n)
-        try:
-            ev = float(self.explained_variance)
-        except (TypeError, ValueError):
-            raise ValueError(f"explained_variance must be a float in (0, 1]; got {self.explained_variance!r}") from None
-        if not 0.0 < ev <= 1.0:
+        ev = check_real(self.explained_variance, "explained_variance", 0.0)
+        if ev > 1.0:
             raise ValueError(f"explained_variance must be in (0, 1]; got {self.explained_variance!r}")
         return ks, ev, check_positive_int(self.n_init, "n_init"), check_positive_int(self.max_iter, "max_iter")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -70,3 +72,20 @@ def check_positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
         raise ValueError(f"{name} must be a positive int; got {value!r}")
     return int(value)
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """An integer ``>= minimum`` (bools refused) or a ``ValueError`` naming the parameter."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def check_real(value: Any, name: str, minimum: float = 0.0, strict: bool = True) -> float:
+    """A finite real ``> minimum`` (``>=`` when not strict; bools and strings refused) or a ``ValueError``."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if ok:
+        ok = value > minimum if strict else value >= minimum
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum}; got {value!r}")
+    return float(value)

@@ -38,6 +38,7 @@ import torch
 from sklearn.cluster import KMeans
 
 from baselines.initialisation import as_generator
+from baselines.validation import check_int, check_real
 from methods.autoencoders import Autoencoder
 from methods.device import inference_rows, resolve_device
 
@@ -234,23 +235,6 @@ def kmeans_plusplus(Z: np.ndarray, k: int, rng: np.random.Generator,
 
 
 # --------------------------------------------------------------------------- deep single-clustering fits
-def check_int(value: Any, name: str, minimum: int) -> int:
-    """An integer ``>= minimum`` or a ``ValueError`` naming the parameter."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def check_real(value: Any, name: str, minimum: float = 0.0, strict: bool = True) -> float:
-    """A finite real ``> minimum`` (``>=`` when not strict) or a ``ValueError`` naming the parameter."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if ok:
-        ok = value > minimum if strict else value >= minimum
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum}; got {value!r}")
-    return float(value)
-
-
 def check_tol(tol: Any) -> float | None:
     """``None`` (no early stop) or a fraction in [0, 1)."""
     if tol is None:

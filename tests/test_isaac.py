@@ -170,6 +170,14 @@ def test_bad_input_raises(X, name):
         ISAAC(progress=False).fit(X)
 
 
+@pytest.mark.parametrize("name, bad", [("n_init", True), ("max_iter", False), ("max_clusters", 2.0),
+                                       ("kde_n_reference", "100"), ("tol", float("inf")), ("tol", -1.0),
+                                       ("random_state", "seed")])
+def test_bad_parameters_name_themselves(name, bad):
+    with pytest.raises(ValueError, match=name):
+        ISAAC(progress=False, **{name: bad}).fit(np.random.default_rng(0).standard_normal((20, 3)))
+
+
 def test_max_clusters_above_n_raises():
     with pytest.raises(ValueError, match="max_clusters"):
         ISAAC(max_clusters=10, progress=False).fit(np.random.default_rng(0).standard_normal((5, 2)))

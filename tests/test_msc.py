@@ -116,6 +116,15 @@ def test_bad_input_raises(X, match):
     (dict(n_clusters=[2, 2], mode="fast"), "mode"),
     (dict(n_clusters=[2, 2], lam=-1.0), "lam"),
     (dict(n_clusters=[2, 2], sigma="mean"), "sigma"),
+    (dict(n_clusters=[2, 2], n_components=[2.7, 2]), "n_components"),  # never truncated to 2
+    (dict(n_clusters=[2, 2], n_components=2.0), "n_components"),
+    (dict(n_clusters=[2, 2], n_init=True), "n_init"),
+    (dict(n_clusters=[2, 2], max_iter=False), "max_iter"),
+    (dict(n_clusters=[2, 2], lam=True), "lam"),
+    (dict(n_clusters=[2, 2], tol=float("inf")), "tol"),
+    (dict(n_clusters=[2, 2], sigma=[1.0, float("nan")]), "sigma"),
+    (dict(n_clusters=[2, 2], sigma=True), "sigma"),
+    (dict(n_clusters=[2, 2], random_state="seed"), "random_state"),
 ])
 def test_bad_parameters_raise(kw, match):
     X = np.random.default_rng(0).standard_normal((20, 4))

@@ -177,6 +177,8 @@ def test_low_rank_rotation_matches_direct_eigendecomposition():
         (np.random.default_rng(0).standard_normal((5, 3)), {"random_state": "seed"}, "random_state"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"max_iter": 0}, "max_iter"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"eig_tol": -1.0}, "eig_tol"),
+        (np.random.default_rng(0).standard_normal((5, 3)), {"eig_tol": 1.0}, "eig_tol"),
+        (np.random.default_rng(0).standard_normal((5, 3)), {"eig_tol": "1e-3"}, "eig_tol"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"n_jobs": 0}, "n_jobs"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"n_jobs": 1.5}, "n_jobs"),
     ],

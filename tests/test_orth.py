@@ -137,6 +137,8 @@ def test_orth1_skips_a_centre_at_the_global_mean():
         (np.random.default_rng(0).standard_normal((5, 3)), {"n_clusters": 2}, "n_clusters"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"explained_variance": 0.0}, "explained_variance"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"explained_variance": 1.5}, "explained_variance"),
+        (np.random.default_rng(0).standard_normal((5, 3)), {"explained_variance": "0.5"}, "explained_variance"),
+        (np.random.default_rng(0).standard_normal((5, 3)), {"explained_variance": float("nan")}, "explained_variance"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"n_init": 0}, "n_init"),
         (np.random.default_rng(0).standard_normal((5, 3)), {"random_state": "seed"}, "random_state"),
     ],
