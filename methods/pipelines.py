@@ -31,12 +31,14 @@ from methods.base import (
 from methods.device import resolve_device
 
 
-def _embed(autoencoder: Any, X: Any, device: Any) -> np.ndarray:
+def _frozen_copy(autoencoder: Any, device: Any) -> Autoencoder:
+    """An eval-mode copy of the pretrained network on the resolved device (the caller's is never moved)."""
     ae0 = check_autoencoder(autoencoder)
-    Xf = check_fit_input(X, ae0)
-    dev = resolve_device(device)
-    ae = copy.deepcopy(ae0).to(dev).eval()
-    return encode_all(ae, Xf, dev)
+    return copy.deepcopy(ae0).to(resolve_device(device)).eval()
+
+
+def _embed(ae: Autoencoder, X: Any) -> np.ndarray:
+    return encode_all(ae, check_fit_input(X, ae), next(ae.parameters()).device)
 
 
 class _EmbeddingPipeline(BaseEstimator, ClusterMixin):
@@ -62,25 +64,29 @@ class _EmbeddingPipeline(BaseEstimator, ClusterMixin):
         clusterer's seed from ``random_state``; returns ``(Z, n_clusters, n_init, max_iter, seed)``."""
         n_init = check_int(self.n_init, "n_init", 1)
         max_iter = check_int(self.max_iter, "max_iter", 1)
-        Z = _embed(self.autoencoder, X, self.device)
+        self.autoencoder_ = _frozen_copy(self.autoencoder, self.device)
+        Z = _embed(self.autoencoder_, X)
         k = check_n_clusters(self.n_clusters, Z.shape[0])
         seed = int(as_generator(self.random_state).integers(2**31 - 1))
         return Z, k, n_init, max_iter, seed
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Labels of ``enc(X)`` from the fitted clusterer (nearest centre in its space)."""
+        """Labels of ``enc(X)`` from the fitted clusterer (nearest centre in its space).
+
+        Uses the network copied at ``fit`` (``autoencoder_``), so ``set_params`` after
+        ``fit`` cannot change what a fitted pipeline predicts.
+        """
         if not hasattr(self, self._fitted):
             raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
-        return np.asarray(getattr(self, self._fitted).predict(_embed(self.autoencoder, X, self.device)),
-                          dtype=np.int64)
+        return np.asarray(getattr(self, self._fitted).predict(_embed(self.autoencoder_, X)), dtype=np.int64)
 
 
 class AEKMeans(_EmbeddingPipeline):
     """k-means on the pretrained embedding (ACe/DeC Table 1, "AE+k-means").
 
     Attributes: ``labels_``, ``cluster_centers_`` (in the embedding), ``loss_`` (the
-    k-means objective, sklearn's ``inertia_``), ``n_iter_``, ``kmeans_``; ``predict``
-    gives the nearest centre of ``enc(X)``.
+    k-means objective, sklearn's ``inertia_``), ``n_iter_``, ``kmeans_``, ``autoencoder_``
+    (the frozen copy of the network used); ``predict`` gives the nearest centre of ``enc(X)``.
     """
 
     _fitted = "kmeans_"

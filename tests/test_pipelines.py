@@ -56,6 +56,17 @@ def test_ae_subkmeans_recovers_clusters_in_a_small_subspace(planted) -> None:
     assert again.loss_ == m.loss_
 
 
+def test_predict_uses_the_network_of_the_fit_not_a_later_parameter(planted) -> None:
+    X, _, ae = planted
+    m = AEKMeans(3, ae, random_state=7).fit(X)
+    other = LinearAutoencoder(6)
+    with torch.no_grad():
+        other.encoder.weight.mul_(-50.0)  # an embedding whose k-means centres would not fit
+    m.set_params(autoencoder=other)
+    np.testing.assert_array_equal(m.predict(X), m.labels_)
+    assert m.autoencoder_ is not ae  # a frozen copy, not the caller's object
+
+
 def test_caller_network_untouched(planted) -> None:
     X, _, ae = planted
     before = {k: v.clone() for k, v in ae.state_dict().items()}
