@@ -120,12 +120,29 @@ def resolve_params(name: str, **params: Any) -> dict[str, Any]:
     full: dict[str, Any] = {}
     for k, p in allowed.items():
         if k in params:
-            full[k] = params[k]
+            full[k] = _check_type(name, k, params[k], p.default)
         elif p.default is not inspect.Parameter.empty:
             full[k] = p.default
         else:
             raise ValueError(f"data set {name!r} needs parameter {k!r}")
     return full
+
+
+def _check_type(name: str, key: str, value: Any, default: Any) -> Any:
+    """A given parameter must have its default's type (bool, int or str), and a seed must be >= 0.
+
+    So ``rotate=maybe`` or ``k=2.5`` is refused by name instead of building a data set
+    from a value the builder would coerce (``bool("maybe")`` is True).
+    """
+    kinds = {bool: "true or false", int: "an integer", str: "a string"}
+    want = type(default)
+    if want in kinds:
+        ok = isinstance(value, want) and (want is bool or not isinstance(value, bool))
+        if not ok:
+            raise ValueError(f"data set {name!r}: parameter {key!r} must be {kinds[want]}; got {value!r}")
+    if key == "seed" and value < 0:
+        raise ValueError(f"data set {name!r}: parameter 'seed' must be >= 0; got {value!r}")
+    return value
 
 
 def cache_key(name: str, params: dict[str, Any]) -> str:

@@ -60,8 +60,8 @@ def haar_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
 def build_synth(*, n: int = 12000, k: int = 25, seed: int = 0, rotate: bool = False,
                 progress: bool = True) -> Dataset:
     """SYNTH-k: n points, 4 Gaussian clusters in dims 0-1 plus k Gaussian noise dims (float32)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"n must be a positive integer; got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < N_CLUSTERS:
+        raise ValueError(f"n must be an integer >= {N_CLUSTERS} (one point per cluster at least); got {n!r}")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise ValueError(f"k (the number of noise dimensions) must be an integer >= 0; got {k!r}")
     n, k = int(n), int(k)

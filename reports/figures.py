@@ -139,7 +139,8 @@ def fig_acedec_fig1a(frame: pd.DataFrame, suite: str | None = None, configs: dic
         k = noise_dims(d, params.get(d))
         if k is not None:
             k_of[(s, t, d)] = k
-    f = f[[(s, t, d) in k_of for s, t, d in zip(f["suite"], f["tier"], f["dataset"])]]
+    # a boolean array, not a list: an empty list would select no *columns* of an empty frame
+    f = f[np.array([(s, t, d) in k_of for s, t, d in zip(f["suite"], f["tier"], f["dataset"])], dtype=bool)]
     if tier is not None:
         f = f[f["tier"] == tier]
     if f.empty or len({k for key, k in k_of.items() if key[1] in set(f["tier"])}) < 2:

@@ -121,6 +121,12 @@ def _small_synth(real):
     (["generate", "synth", "--param", "bogus=1"], "unknown parameter"),
     (["generate", "usps", "--seed", "1"], "--seed"),
     (["generate", "all", "--param", "k=2"], "--param"),
+    (["generate", "synth", "--seed", "-1"], "parameter 'seed' must be >= 0; got -1"),
+    (["generate", "synth", "--param", "rotate=maybe"], "parameter 'rotate' must be true or false; got 'maybe'"),
+    (["generate", "synth", "--param", "k=2.5"], "parameter 'k' must be an integer; got 2.5"),
+    (["generate", "synth", "--param", "n=3"], "n must be an integer >= 4"),
+    (["generate", "synth", "--param", "k=3", "--param", "k=4"], "--param k is given twice"),
+    (["generate", "cmnist", "--param", "split=1"], "parameter 'split' must be a string; got 1"),
 ])
 def test_generate_usage_errors_exit_2(capsys, argv, needle) -> None:
     rc, _, err = run(capsys, "-q", *argv)

@@ -102,6 +102,10 @@ def test_missing_artefacts_name_what_and_which_suite(tmp_path):
         draw("enrc-fig4", frame)
     with pytest.raises(MissingArtefactError, match="nrbench run acedec-fig1a"):
         draw("acedec-fig1a", frame)
+    no_deep = frame[~frame["method"].isin(["dcn", "acedec"])]
+    for tier in (None, "quick", "paper"):  # was a KeyError: 'tier' when no DCN/ACe/DeC row was left
+        with pytest.raises(MissingArtefactError, match="nrbench run acedec-fig1a"):
+            draw("acedec-fig1a", no_deep, tier=tier)
     with pytest.raises(MissingArtefactError, match="traversal.*nrbench run acedec-table1"):
         draw("acedec-fig3", frame)
     with pytest.raises(ValueError, match="figure must be one of acedec-fig1a, acedec-fig4"):

@@ -58,6 +58,8 @@ def parse_params(items: list[str]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise ValueError(f"--param expects KEY=VALUE; got {item!r}")
+        if key in out:
+            raise ValueError(f"--param {key} is given twice")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
