@@ -219,12 +219,17 @@ class DaskExecutor:
             fut.release()
 
 
+def check_executor(kind: str, scheduler: str | None = None) -> None:
+    """Refuse an unknown executor name (listing the valid ones) or a scheduler address without dask."""
+    if kind not in EXECUTORS:
+        raise ValueError(f"unknown executor {kind!r}; valid: {', '.join(EXECUTORS)}")
+    if kind == "local" and scheduler:
+        raise ValueError("--scheduler needs --executor dask")
+
+
 def make_executor(kind: str = "local", workers: int = 0, scheduler: str | None = None) -> Any:
-    """An executor by name; an unknown name lists the valid ones."""
+    """An executor by name (:func:`check_executor`)."""
+    check_executor(kind, scheduler)
     if kind == "local":
-        if scheduler:
-            raise ValueError("--scheduler needs --executor dask")
         return LocalExecutor(workers)
-    if kind == "dask":
-        return DaskExecutor(scheduler=scheduler, n_workers=workers or None)
-    raise ValueError(f"unknown executor {kind!r}; valid: {', '.join(EXECUTORS)}")
+    return DaskExecutor(scheduler=scheduler, n_workers=workers or None)

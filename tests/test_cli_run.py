@@ -33,7 +33,18 @@ def test_dry_run_of_the_main_comparison_runs_nothing(tmp_path, capsys):
     assert "enrc-table1 [quick]: 14 fits (0 done), 2 autoencoders" in out
     assert "acedec-table1 [quick]: 24 fits (0 done), 2 autoencoders" in out
     assert "deviation: autoencoders: 2 (paper 10)" in out
-    assert Store(store).count() == 0
+    assert not store.exists() and f"no result store at {store} yet" in out  # a dry run writes nothing
+    # filtered to a method without an autoencoder: no AE count, and the cost estimate says whose it is
+    assert main(["run", "acedec-table1", "--only-methods", "kmeans", "--dry-run", "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert "4 fits (0 done), 0 autoencoders" in out and "(the whole suite's)" in out
+    assert "  synth (synth): k-means\n" in out
+    # an existing store is read: what is done is counted
+    main(["--quiet", "run", "acedec-table1", "--only-methods", "kmeans", "--store", str(store)])
+    capsys.readouterr()
+    assert main(["run", "acedec-table1", "--only-methods", "kmeans", "--dry-run", "--store", str(store)]) == 0
+    assert "4 fits (4 done)" in capsys.readouterr().out
+    assert Store(store).count() == 4
 
 
 def test_failures_give_exit_1_listed_failures_and_the_table(tmp_path, capsys):
@@ -60,6 +71,8 @@ def test_bad_input_is_a_usage_error_with_one_clear_line(tmp_path, capsys):
     assert "unknown suite 'enrc-tabel1'; valid: " in capsys.readouterr().err
     assert main(["run", "enrc-table1", "--only-methods", "kmeanz", "--dry-run"]) == 2
     assert "unknown method(s) ['kmeanz']" in capsys.readouterr().err
+    assert main(["run", "--scheduler", "tcp://x:1", "--dry-run", "--store", str(tmp_path / "r.sqlite")]) == 2
+    assert "--scheduler needs --executor dask" in capsys.readouterr().err
     old = tmp_path / "old.sqlite"
     con = sqlite3.connect(old)
     con.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")

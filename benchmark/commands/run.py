@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -85,9 +86,10 @@ def _print_table(store: Store, suites: list[ResolvedSuite], out: TextIO | None =
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the suites, run them on the chosen executor, print the table; 1 if any task failed."""
+    from benchmark import method_registry
     from benchmark import suites as suites_mod
-    from benchmark.executors import make_executor
-    from benchmark.store import Store
+    from benchmark.executors import check_executor, make_executor
+    from benchmark.store import Store, default_store_path
 
     quiet = bool(getattr(args, "quiet", False))
     tier = args.tier or "quick"
@@ -102,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         names = list(suites_mod.DEFAULT_SUITES)
     if args.workers < 0:
         raise ValueError(f"--workers must be >= 0; got {args.workers}")
+    check_executor(args.executor, args.scheduler)
     resolved = []
     for n in names:
         s = suites_mod.resolve(n, tier, only_datasets=args.only_datasets, only_methods=args.only_methods,
@@ -109,23 +112,33 @@ def run(args: argparse.Namespace) -> int:
         suites_mod.check_components(s)
         resolved.append(s)
 
-    store = Store(args.store)
     if args.dry_run:
         from benchmark.protocol import build_tasks
 
+        # a dry run writes nothing: a store that does not exist yet is not created
+        path = Path(args.store).expanduser() if args.store else default_store_path()
+        store = Store(path) if path.is_file() and path.stat().st_size > 0 else None
         for s in resolved:
             pre, fits = build_tasks(s)
-            done = store.done_keys(s.name, s.tier)
+            done = store.done_keys(s.name, s.tier) if store is not None else set()
             n_done = sum(f.key in done for f in fits)
+            filtered = " (the whole suite's)" if args.only_datasets or args.only_methods else ""
             print(f"{s.name} [{s.tier}]: {len(fits)} fits ({n_done} done), {len(pre)} autoencoders; "
-                  f"est. {s.est_cost or 'unknown'}")
+                  f"est. {s.est_cost or 'unknown'}{filtered}")
             for d in s.datasets:
-                ms = [m["label"] for m in s.methods if d["id"] in m["datasets"]]
-                print(f"  {d['id']} ({d['generator']}, {d['n_autoencoders']} AEs): {', '.join(ms)}")
+                ms = [m for m in s.methods if d["id"] in m["datasets"]]
+                uses_ae = any(method_registry.get(m["method"]).uses_autoencoder for m in ms)
+                aes = f", {d['n_autoencoders']} AEs" if uses_ae else ""
+                print(f"  {d['id']} ({d['generator']}{aes}): {', '.join(m['label'] for m in ms)}")
                 for dev in d["deviations"]:
                     print(f"    deviation: {dev}")
-        store.close()
+        if store is None:
+            print(f"(no result store at {path} yet: nothing is done)")
+        else:
+            store.close()
         return 0
+
+    store = Store(args.store)
 
     from benchmark.runner import run_suite
 
