@@ -192,8 +192,15 @@ class Store:
         self.path = self.path.expanduser().resolve()
         self.seconds_in_store = 0.0
         t0 = time.perf_counter()
+        if self.path.is_dir():
+            raise IncompatibleStoreError(f"{self.path} is a directory; the result store is a file "
+                                         f"(e.g. --store {self.path / 'nrbench.sqlite'})")
         _check_existing(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IncompatibleStoreError(f"cannot create the result store's folder {self.path.parent}: "
+                                         f"{exc.strerror or exc}") from None
         self.artefact_dir = self.path.parent / ARTEFACT_DIR
         self._con = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
         self._con.execute("PRAGMA journal_mode=WAL")

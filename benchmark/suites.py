@@ -86,8 +86,10 @@ def load_file(path: str | Path) -> dict[str, Any]:
             doc = tomllib.load(fh)
     except FileNotFoundError:
         raise SuiteError(f"{path}: no such suite file") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SuiteError(f"{path}: not valid TOML: {exc}") from None
+    except IsADirectoryError:
+        raise SuiteError(f"{path}: is a directory, not a suite file") from None
     validate_document(doc, path)
     return doc
 

@@ -145,7 +145,10 @@ def load_stickfigures_file(*, path: str | os.PathLike, progress: bool = True) ->
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no stickfigures file at {path}")
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"path: {path} is not a text file of rows of numbers ({exc})") from None
     rows = [ln.replace(",", " ").replace(";", " ").split() for ln in
             tqdm(text.splitlines(), desc="stickfigures file", disable=not progress, leave=False)]
     rows = [r for r in rows if r and not r[0].startswith("#")]

@@ -37,6 +37,8 @@ class MissingArtefactError(RuntimeError):
 def resolve_store_path(path: str | Path | None) -> Path:
     """The store file to read; a missing file is a one-line ``FileNotFoundError``."""
     p = Path(path).expanduser() if path is not None else default_store_path()
+    if p.is_dir():
+        raise FileNotFoundError(f"{p} is a directory; --store takes the store file (e.g. {p / 'nrbench.sqlite'})")
     if not p.is_file():
         raise FileNotFoundError(f"no result store at {p}: run `nrbench run SUITE` first (or pass --store PATH)")
     return p

@@ -133,6 +133,13 @@ def test_generate_usage_errors_exit_2(capsys, argv, needle) -> None:
     assert rc == 2 and needle in err and "Traceback" not in err
 
 
+def test_generate_out_that_is_a_file_is_refused_before_building(capsys, tmp_path: Path) -> None:
+    f = tmp_path / "afile"
+    f.write_text("x")
+    rc, _, err = run(capsys, "-q", "generate", "synth", "--out", str(f))
+    assert rc == 2 and f"--out folder {f} is a file, not a folder" in err and f.read_text() == "x"
+
+
 def test_generate_missing_raw_data_exits_1(capsys, tmp_path: Path, monkeypatch) -> None:
     from generators import download
 

@@ -70,6 +70,11 @@ def test_report_missing_store_and_bad_tier(store, tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", "--store", store, "--tier", "paper"]) == 2
     assert "stored tiers: quick" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as ei:  # not a tier at all: argparse's usage error
+        main(["report", "--store", store, "--tier", "bogus"])
+    assert ei.value.code == 2 and "invalid choice: 'bogus'" in capsys.readouterr().err
+    assert main(["report", "--store", str(tmp_path)]) == 1
+    assert f"{tmp_path} is a directory; --store takes the store file" in capsys.readouterr().err
 
 
 def test_report_bad_format_is_a_usage_error(store, capsys):

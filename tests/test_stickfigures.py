@@ -127,3 +127,10 @@ def test_file_rejects_malformed(tmp_path: Path, content: str, msg: str) -> None:
 def test_file_missing_names_path(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="path"):
         load_stickfigures_file(path=tmp_path / "nope.data")
+
+
+def test_file_that_is_not_text_is_a_clear_value_error(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.data"
+    path.write_bytes(bytes([0xC1, 0xFF, 0x00]) * 100)
+    with pytest.raises(ValueError, match=f"path: {path} is not a text file of rows of numbers"):
+        load_stickfigures_file(path=path, progress=False)

@@ -82,6 +82,16 @@ def test_incompatible_schema_is_refused_and_left_untouched(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["old.sqlite"]  # no -wal/-shm, no artefacts folder
 
 
+def test_a_directory_or_a_file_in_the_path_is_refused_by_name(tmp_path):
+    with pytest.raises(IncompatibleStoreError, match=f"{tmp_path} is a directory; the result store is a file"):
+        Store(tmp_path)
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    with pytest.raises(IncompatibleStoreError, match=f"cannot create the result store's folder {blocker}"):
+        Store(blocker / "r.sqlite")
+    assert blocker.read_text() == "x"
+
+
 def test_foreign_files_are_refused_and_left_untouched(tmp_path):
     txt = tmp_path / "notes.sqlite"
     txt.write_text("hello")

@@ -144,6 +144,14 @@ def test_invalid_toml_names_the_file(tmp_path):
     p = _suite(tmp_path, "name = ")
     with pytest.raises(SuiteError, match=f"{p}: not valid TOML"):
         resolve(p)
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(bytes([0xC1, 0x00, 0xFF]) * 10)
+    with pytest.raises(SuiteError, match=f"{binary}: not valid TOML"):
+        resolve(binary)
+    folder = tmp_path / "dir.toml"
+    folder.mkdir()
+    with pytest.raises(SuiteError, match=f"{folder}: is a directory"):
+        resolve(folder)
 
 
 def test_unknown_names_list_the_valid_ones(tmp_path):

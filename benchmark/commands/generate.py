@@ -70,6 +70,7 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 def generate_one(name: str, params: dict[str, Any], *, seed: int | None, out: Path | None,
                  rebuild: bool, progress: bool) -> tuple[Any, Path, float]:
     """Build (or reuse) one data set; returns (dataset, file, seconds)."""
+    from benchmark.fileio import check_writable
     from generators.registry import cache_path, entry, get, resolve_params
 
     params = dict(params)
@@ -81,6 +82,8 @@ def generate_one(name: str, params: dict[str, Any], *, seed: int | None, out: Pa
             raise ValueError(f"--seed {seed} conflicts with --param seed={params['seed']}")
         params["seed"] = seed
     full = resolve_params(name, **params)
+    if out is not None:
+        check_writable(out, "--out folder")
     t0 = time.perf_counter()
     ds = get(name, root=out, rebuild=rebuild, progress=progress, **full)
     return ds, cache_path(name, full, out), time.perf_counter() - t0

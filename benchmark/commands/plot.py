@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from benchmark.suites import TIERS
 from reports.catalog import FIGURE_INFO
 
 HELP = "draw a paper figure (PNG and PDF) from stored results"
@@ -36,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder for FIGURE.png and FIGURE.pdf (default: ./figures)")
     parser.add_argument("--suite", metavar="S", default=None,
                         help="read this suite's results (default: the figure's own suite when stored, else any)")
-    parser.add_argument("--tier", metavar="T", default=None,
+    parser.add_argument("--tier", choices=TIERS, default=None,
                         help="NMI figures: this tier (default: the most complete stored, paper > standard > quick)")
     parser.add_argument("--dataset", metavar="D", default=None,
                         help="case-study figures: this data set (default: the papers' choice when stored)")

@@ -71,10 +71,11 @@ def run(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
+    from benchmark.fileio import check_writable
     from generators.dataset import CorruptDatasetError, Dataset
     from generators.registry import cache_path, resolve_params
     from generators.render.contact_sheet import write_contact_sheet
-    from generators.render.datasets import BPY_MISSING, bpy_available, check_writable, render_dataset
+    from generators.render.datasets import BPY_MISSING, bpy_available, render_dataset
     from generators.render.spec import check_settings
 
     check_settings(args.n, args.resolution, args.samples, args.seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from benchmark.suites import TIERS
 from reports.catalog import TABLE_FORMATS
 
 HELP = "write the papers' NMI/VI tables (LaTeX, Markdown or CSV) from stored results"
@@ -42,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", metavar="PATH", default=None,
                         help="result store (default: $NRBENCH_HOME/results/nrbench.sqlite)")
     parser.add_argument("--suite", metavar="S", default=None, help="only this suite (default: every stored suite)")
-    parser.add_argument("--tier", metavar="T", default=None,
-                        help="only this tier: quick, standard or paper (default: every stored tier)")
+    parser.add_argument("--tier", choices=TIERS, default=None,
+                        help="only this tier (default: every stored tier)")
     parser.add_argument("--format", dest="fmt", choices=list(TABLE_FORMATS), default="md",
                         help="output format (default: md)")
     parser.add_argument("--out", metavar="DIR", default=None,

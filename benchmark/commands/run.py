@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from benchmark.suites import TIERS
+
 if TYPE_CHECKING:
     from benchmark.store import Store
     from benchmark.suites import ResolvedSuite
@@ -48,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `nrbench run`."""
     parser.add_argument("suites", nargs="*", metavar="SUITE",
                         help="suite names (see `nrbench list suites`) or paths to .toml suite files")
-    parser.add_argument("--tier", choices=("quick", "standard", "paper"), default=None,
+    parser.add_argument("--tier", choices=TIERS, default=None,
                         help="budget tier (default: quick)")
     parser.add_argument("--executor", choices=("local", "dask"), default="local",
                         help="local: in-process, or a process pool with --workers N (default); "

@@ -15,13 +15,11 @@ atomically to ``generators.cache_path(name, params)`` (where
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
+from benchmark.fileio import check_writable
 from generators.dataset import Dataset
 from generators.render.shards import DEFAULT_SHARD_SIZE, RenderJob
 from generators.render.spec import THREADS_PER_PROCESS, balance_note
@@ -35,19 +33,6 @@ def bpy_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("bpy") is not None
-
-
-def check_writable(folder: str | os.PathLike, what: str) -> Path:
-    """Create ``folder`` if needed and check a file can be written there; ``ValueError`` naming ``what``."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".nrbench-write-test-", dir=folder)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as exc:
-        raise ValueError(f"{what} {folder} is not writable: {exc.strerror or exc}") from None
-    return folder
 
 
 def render_dataset(name: str, *, n: int, resolution: int, samples: int, seed: int,
