@@ -87,10 +87,26 @@ class MethodSpec:
         """Raise ``ValueError`` listing the valid names when ``params`` has an unknown one."""
         valid = self.valid_params()
         unknown = sorted(set(params) - set(valid))
+        loc = f"{where}: " if where else ""
         if unknown:
-            loc = f"{where}: " if where else ""
             raise ValueError(f"{loc}unknown parameter(s) {unknown} for method {self.name!r}; "
                              f"valid: {', '.join(valid) or '(none)'}")
+        # values of the type the constructor's default has (a dry run catches max_iter = "x");
+        # str defaults are skipped: they often stand for "auto"-or-a-number parameters
+        sig = inspect.signature(self.load().__init__)
+        for k, v in params.items():
+            d = sig.parameters[k].default
+            if isinstance(d, bool):
+                ok = isinstance(v, bool)
+            elif isinstance(d, int):
+                ok = isinstance(v, int) and not isinstance(v, bool)
+            elif isinstance(d, float):
+                ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+            else:
+                ok = True
+            if not ok:
+                raise ValueError(f"{loc}parameter {k!r} of method {self.name!r} must be a "
+                                 f"{type(d).__name__} like its default {d!r}; got {v!r}")
 
     def label(self, params: Mapping[str, Any], shown: tuple[str, ...] = ()) -> str:
         """Display name with the ``shown`` hyperparameters, e.g. ``"DCN λ=0.1"``."""

@@ -178,6 +178,19 @@ def test_unknown_names_list_the_valid_ones(tmp_path):
         resolve(_suite(tmp_path, GOOD), only_datasets=["mnist"])
 
 
+def test_parameter_values_of_the_wrong_type_are_refused_at_resolve(tmp_path):
+    """What a dry run can check without building anything: names, and values of the default's type."""
+    p = _suite(tmp_path, GOOD.replace("[methods.kmeans]", "[methods.kmeans]\nparams = { max_iter = 'x' }"))
+    with pytest.raises(SuiteError, match=r"methods.kmeans.params.*'max_iter' of method 'kmeans' must be a int "
+                                         r"like its default 300; got 'x'"):
+        resolve(p)
+    p = _suite(tmp_path, GOOD.replace("params = { n = 300 }", "params = { n = 300.5 }"))
+    with pytest.raises(SuiteError, match=r"datasets.planted.params.*parameter 'n' must be an integer; got 300.5"):
+        resolve(p)
+    p = _suite(tmp_path, GOOD.replace("[methods.kmeans]", "[methods.kmeans]\nparams = { tol = 1 }"))
+    assert resolve(p).methods[0]["params"]["tol"] == 1  # an int where the default is a float is fine
+
+
 def test_deep_method_needs_an_autoencoder_table(tmp_path):
     p = _suite(tmp_path, GOOD.replace("[methods.kmeans]", "[methods.ae]\nmethod = 'orth1'"))
     with pytest.raises(SuiteError, match=r"datasets.planted.autoencoder.*needs a pretrained autoencoder"):

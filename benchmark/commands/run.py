@@ -66,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only-methods", nargs="+", metavar="NAME", default=None,
                         help="run only these methods (suite ids or method names)")
     parser.add_argument("--dry-run", action="store_true",
-                        help="resolve and validate the suites, print the tasks and what is already done; run nothing")
+                        help="resolve and validate the suites (names, and parameter types; values are checked when "
+                             "a run builds them), print the tasks and what is already done; write and run nothing")
 
 
 def _print_table(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
