@@ -73,6 +73,8 @@ def test_bad_input_is_a_usage_error_with_one_clear_line(tmp_path, capsys):
     assert "unknown method(s) ['kmeanz']" in capsys.readouterr().err
     assert main(["run", "--scheduler", "tcp://x:1", "--dry-run", "--store", str(tmp_path / "r.sqlite")]) == 2
     assert "--scheduler needs --executor dask" in capsys.readouterr().err
+    assert main(["run", "acedec-table1", "acedec-table1", "--dry-run"]) == 2
+    assert "SUITE acedec-table1 given more than once" in capsys.readouterr().err
     old = tmp_path / "old.sqlite"
     con = sqlite3.connect(old)
     con.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT)")

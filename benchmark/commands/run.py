@@ -105,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         names = [n for n in names if n not in tiers_given]
     if not names:
         names = list(suites_mod.DEFAULT_SUITES)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"SUITE {', '.join(twice)} given more than once")
     if args.workers < 0:
         raise ValueError(f"--workers must be >= 0; got {args.workers}")
     check_executor(args.executor, args.scheduler)
