@@ -310,8 +310,10 @@ def best_of_runs(Xc: np.ndarray, S_T: np.ndarray, ks: Sequence[int], noise: bool
 
     ``n_jobs`` (joblib's convention: ``None`` or 1 serial, -1 every core) runs the starts in
     worker processes.  Each start draws only from its own child generator and the results are
-    taken in start order, so the kept start (the first of the lowest cost) and every number
-    are the same for any ``n_jobs``.
+    taken in start order, so the kept start (the first of the lowest cost) and its labels are
+    the same for any ``n_jobs``.  Costs agree to rounding, not bit for bit, when the workers
+    run BLAS with fewer threads than the parent (joblib gives each cores / n_jobs), which sums
+    in another order (``tox -e bench``, ``test_bench_nrkmeans_parallel_starts``: relative 8e-15).
     """
     rng = as_generator(random_state)
     best: SubspaceRun | None = None

@@ -75,17 +75,21 @@ def test_bench_nrkmeans(benchmark: Any, n: int) -> None:
 def test_bench_nrkmeans_parallel_starts(benchmark: Any, n_jobs: int) -> None:
     """ENRC's C-MNIST init shape: [10, 10] on 60,000 x 16, 20 starts of <= 200 iterations, serial or in 2 processes.
 
-    The same kept start either way (asserted): ``n_jobs`` only spreads the starts.
+    The same kept start either way (asserted: identical labels and per-start costs equal to rounding):
+    ``n_jobs`` only spreads the starts.  Not bit-identical costs: joblib's workers run BLAS with
+    fewer threads than this process (cores / n_jobs), and a different thread count sums in a
+    different order (measured: 955559.4131348114 against ...8189, a relative 8e-15).
     """
     X = make_planted(n=60_000, n_clusters=(10, 10), dims_per_subspace=4, noise_dims=8, seed=0).X
     est = _run_once(benchmark, lambda: NrKmeans([10, 10], n_init=20, max_iter=200, random_state=0, progress=False,
                                                 n_jobs=n_jobs).fit(X))
     benchmark.extra_info.update(n=60_000, d=16, n_init=20, n_jobs=n_jobs, loss=est.loss_)
-    ref = getattr(test_bench_nrkmeans_parallel_starts, "_loss", None)
+    ref = getattr(test_bench_nrkmeans_parallel_starts, "_ref", None)
     if ref is None:
-        test_bench_nrkmeans_parallel_starts._loss = est.loss_
+        test_bench_nrkmeans_parallel_starts._ref = est
     else:
-        assert est.loss_ == ref
+        np.testing.assert_array_equal(est.labels_, ref.labels_)
+        assert est.loss_ == pytest.approx(ref.loss_, rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("cls", [Orth1, Orth2], ids=["orth1", "orth2"])

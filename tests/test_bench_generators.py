@@ -1,8 +1,8 @@
 """Speed and memory targets of the generators (pytest-benchmark; run with `tox -e bench`).
 
 - C-MNIST built from the IDX files: < 15 s and < 2 GB peak resident memory
-  (measured in a fresh subprocess with resource.getrusage, so the figure is the
-  build's own peak and not this test process's);
+  (measured in a fresh subprocess with benchmark.memory.peak_rss_mb, so the figure is
+  the build's own peak and not this test process's);
 - loading a cached data set (C-MNIST, the largest): < 2 s, SHA-256 check included;
 - SYNTH-25 (12,000 points): < 1 s.
 
@@ -46,13 +46,13 @@ def cpu_timed(benchmark, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _PEAK_CHILD = """
-import json, resource, sys, time
+import json, sys, time
+from benchmark.memory import peak_rss_mb
 from generators.cmnist import build_cmnist
 t = time.perf_counter()
 ds = build_cmnist(split="train", seed=0, data_dir=sys.argv[1], progress=False)
 secs = time.perf_counter() - t
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-print(json.dumps({"n": ds.n, "seconds": secs, "peak_bytes": peak_kib * 1024}))
+print(json.dumps({"n": ds.n, "seconds": secs, "peak_bytes": peak_rss_mb() * 2**20}))  # this process's own peak
 """
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.fileio import atomic_write
+from benchmark.memory import peak_rss_mb
 from generators.render.spec import ImageParams, dataset_spec
 
 CRASH_ENV = "NRBENCH_RENDER_CRASH_SHARD"
@@ -71,11 +72,11 @@ def _exit_now(code: int) -> None:
 
 
 def process_stats() -> dict[str, float]:
-    """This process's peak resident memory (MB) and CPU seconds so far (all threads)."""
+    """This process's peak resident memory (MB, :func:`peak_rss_mb`) and CPU seconds so far (all threads)."""
     import resource
 
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    return {"peak_rss_mb": ru.ru_maxrss / 1024.0, "cpu_seconds": ru.ru_utime + ru.ru_stime}
+    return {"peak_rss_mb": peak_rss_mb(), "cpu_seconds": ru.ru_utime + ru.ru_stime}
 
 
 def render_shard_arrays(shard: dict[str, Any], on_image: Callable[[int], None] | None = None,
