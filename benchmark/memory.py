@@ -4,9 +4,9 @@ Why not ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` alone: on Linux it survive
 ``execve``, and a process started by ``subprocess``/``Popen`` (fork + exec) inherits
 the high-water mark of its parent's address space at the fork.  A child started
 from a pytest process that peaked at 1.5 GB reports 1.5 GB however little it used
-(measured: a parent that touched 1 GB, then a child Python printing ``ru_maxrss``:
-987 MB, against ``VmHWM`` 10.8 MB).  ``VmHWM`` in ``/proc/self/status`` is the peak of
-the current address space, so it is the child's own.
+(``tests/test_memory.py``: after the parent touches 300 MiB, a bare child Python's
+``ru_maxrss`` is above 300 MiB and its ``VmHWM`` below 150).  ``VmHWM`` in
+``/proc/self/status`` is the peak of the current address space, so it is the child's own.
 """
 
 from __future__ import annotations
