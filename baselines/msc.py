@@ -13,6 +13,8 @@ the same kernels in both terms).  Optimised by alternation (§4.2):
   with QR retraction and Armijo backtracking (:mod:`baselines.stiefel`), autograd for the
   Euclidean gradient; the paper's right-multiplied matrix exponential is not used (it is
   dimensionally ill-posed, §4.2);
+  the kernels depend on W only, so the U-step's kernels (autograd on) give the first step's
+  objective and gradient, and each accepted trial point's graph gives the next step's;
 - stop when the relative change of the objective between outer iterations is < ``tol``;
 - labels: k-means with c_v clusters on the row-normalised U_v (used only for this step).
 
@@ -68,6 +70,21 @@ from baselines.validation import check_n_clusters_list, check_positive_int, chec
 SIGMA_SAMPLE = 1000
 #: Up to this n the exact U-step uses a dense eigendecomposition, above it Lanczos (eigsh).
 DENSE_EIGH_MAX_N = 800
+
+
+def neg_scaled_sq_dists(P: torch.Tensor, Z: torch.Tensor, c: float) -> torch.Tensor:
+    """The (n, m) matrix -c ||p_i - z_j||^2 as one product of augmented matrices.
+
+    [2c P, -c |p|^2, -1] [Z, 1, c |z|^2]^T: a single pass over the n x m result, forward and
+    backward, where the expanded form with broadcast adds, scaling and a clamp costs several
+    (the kernels' elementwise passes were half of a landmark-mode gradient step at n = 60,000).
+    Entries that should be 0 (p = z) come out within round-off of it, positive or negative.
+    """
+    one_p = torch.ones(P.shape[0], 1, dtype=P.dtype)
+    one_z = torch.ones(Z.shape[0], 1, dtype=Z.dtype)
+    Pa = torch.cat([P * (2.0 * c), (P * P).sum(1, keepdim=True) * -c, -one_p], 1)
+    Za = torch.cat([Z, one_z, (Z * Z).sum(1, keepdim=True) * c], 1)
+    return Pa @ Za.T
 
 
 class MSC(BaseEstimator, ClusterMixin):
@@ -161,37 +178,32 @@ class MSC(BaseEstimator, ClusterMixin):
         """Exact: (K, degrees).  Landmark mode: (G = C Lambda^-1/2, degrees = C 1)."""
         P = self._X @ W.to(self._X.dtype)
         if self.approximation_ is None:
-            sq = (P * P).sum(1)
-            E = torch.addmm(sq[None, :], P, P.T, alpha=-2.0)
-            E = E.add_(sq[:, None]).mul_(-0.5 / sigma ** 2)
-            K = torch.exp(E.clamp_(max=0.0))
+            K = torch.exp(neg_scaled_sq_dists(P, P, 0.5 / sigma ** 2))
             return K, K.sum(1)
-        Z = P[self._landmarks]
-        # -||p - z||^2 / sigma^2 with as few passes over the n x m array as autograd allows
-        E = torch.addmm((Z * Z).sum(1)[None, :], P, Z.T, alpha=-2.0)
-        E = E.add_((P * P).sum(1)[:, None]).mul_(-1.0 / sigma ** 2)
-        C = torch.exp(E.clamp_(max=0.0))
+        C = torch.exp(neg_scaled_sq_dists(P, P[self._landmarks], 1.0 / sigma ** 2))
         lam = C.sum(0)
         return C * torch.rsqrt(lam)[None, :], C.sum(1)
 
-    def _terms(self, Ws: Sequence[torch.Tensor], Us: Sequence[torch.Tensor] | None,
-               sigmas: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """(spectral term, sum_{v != w} HSIC, kernel parts) for the given W, U, sigma."""
+    def _parts(self, Ws: Sequence[torch.Tensor], sigmas: Sequence[float]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Kernel parts of every view; they depend on W only, so the U-step and the objective share them."""
+        return [self._kernel_parts(W, s) for W, s in zip(Ws, sigmas)]
+
+    def _terms(self, parts: Sequence[tuple[torch.Tensor, torch.Tensor]],
+               Us: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(spectral term, sum_{v != w} HSIC) from the views' kernel parts and spectral embeddings."""
         n = self._X.shape[0]
-        parts = [self._kernel_parts(W, s) for W, s in zip(Ws, sigmas)]
         spec = torch.zeros((), dtype=torch.float64)
-        if Us is not None:
-            for (A, deg), U in zip(parts, Us):
-                Ut = U.to(A.dtype) / torch.sqrt(deg)[:, None]
-                if self.approximation_ is None:
-                    spec = spec + (Ut * (A @ Ut)).sum()
-                else:
-                    spec = spec + ((Ut.T @ A) ** 2).sum().double()
+        for (A, deg), U in zip(parts, Us):
+            Ut = U.to(A.dtype) / torch.sqrt(deg)[:, None]
+            if self.approximation_ is None:
+                spec = spec + (Ut * (A @ Ut)).sum()
+            else:
+                spec = spec + ((Ut.T @ A) ** 2).sum().double()
         hsic = torch.zeros((), dtype=torch.float64)
         for v in range(len(parts)):
             for w in range(v + 1, len(parts)):
                 hsic = hsic + 2 * self._hsic_pair(parts[v], parts[w]) / (n - 1) ** 2
-        return spec, hsic, parts
+        return spec, hsic
 
     def _hsic_pair(self, a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """tr(K_a H K_b H) without forming centred copies.
@@ -240,7 +252,11 @@ class MSC(BaseEstimator, ClusterMixin):
 
     # ------------------------------------------------------------------ fit
     def _objective(self, Ws: Sequence[torch.Tensor], Us: Sequence[torch.Tensor], sigmas: Sequence[float]) -> torch.Tensor:
-        spec, hsic, _ = self._terms(Ws, Us, sigmas)
+        return self._objective_of(self._parts(Ws, sigmas), Us)
+
+    def _objective_of(self, parts: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                      Us: Sequence[torch.Tensor]) -> torch.Tensor:
+        spec, hsic = self._terms(parts, Us)
         return spec - self.lambda_ * hsic
 
     def _pca_init(self, qs: list[int]) -> list[torch.Tensor]:
@@ -263,19 +279,24 @@ class MSC(BaseEstimator, ClusterMixin):
         n_iter = 0
         for it in range(self.max_iter):
             n_iter = it + 1
-            with torch.no_grad():
-                _, _, parts = self._terms(Ws, None, sigmas)
-                Us = self._u_step(parts, ks)
-                del parts
+            # the kernel parts depend on W only: computed once with autograd on, they give the
+            # U-step (detached) and the first W-step's objective and gradient
+            Ws = [W.detach().clone().requires_grad_(True) for W in Ws]
+            parts = self._parts(Ws, sigmas)
+            Us = self._u_step(parts, ks)
+            value: torch.Tensor | None = self._objective_of(parts, Us)
+            del parts
             path = []
             for _ in range(self.w_steps):
                 f = lambda V: self._objective(V, Us, sigmas)  # noqa: B023 - called within this iteration
-                Ws, f0, f1, tau, ok = armijo_ascent_step(f, Ws, None if tau is None else 2 * tau)
+                Ws, f0, f1, tau, ok, value = armijo_ascent_step(f, Ws, None if tau is None else 2 * tau, value)
                 if not path:
                     path.append(f0)
                 if not ok:
                     break
                 path.append(f1)
+            del value
+            Ws = [W.detach() for W in Ws]
             w_paths.append(path)
             cur = path[-1]
             history.append(cur)
@@ -284,9 +305,9 @@ class MSC(BaseEstimator, ClusterMixin):
                 break
             prev = cur
         with torch.no_grad():
-            _, _, parts = self._terms(Ws, None, sigmas)
+            parts = self._parts(Ws, sigmas)
             Us = self._u_step(parts, ks)
-            spec, hsic, _ = self._terms(Ws, Us, sigmas)
+            spec, hsic = self._terms(parts, Us)
         obj = float(spec - self.lambda_ * hsic)
         return dict(W=Ws, U=Us, sigma=sigmas, obj=obj, spec=float(spec), hsic=float(hsic),
                     history=history, w_paths=w_paths, n_iter=n_iter)

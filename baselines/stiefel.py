@@ -37,28 +37,43 @@ def qr_retract(W: torch.Tensor) -> torch.Tensor:
 
 
 def armijo_ascent_step(f: Callable[[Sequence[torch.Tensor]], torch.Tensor], Ws: list[torch.Tensor],
-                       tau: float | None) -> tuple[list[torch.Tensor], float, float, float, bool]:
+                       tau: float | None, value: torch.Tensor | None = None
+                       ) -> tuple[list[torch.Tensor], float, float, float, bool, torch.Tensor | None]:
     """One Riemannian gradient-ascent step on a product of Stiefel manifolds.
 
     ``f`` maps a list of (d, q_v) matrices to a scalar tensor.  Starting at step ``tau``
     (or, when None, the step whose length ||tau G~|| is ``FIRST_STEP``), halves until the Armijo condition holds.
-    Returns (new Ws, f(old), f(new), accepted tau, accepted?).
+
+    ``value``, when given, is ``f(Ws)`` still attached to its autograd graph, with ``Ws`` the
+    leaf tensors it was computed from (``requires_grad``); the step then does not repeat that
+    forward pass.  Trial points are evaluated with autograd on, so the accepted one's value comes
+    back attached and the next step can take its gradient directly: one forward pass per step
+    instead of two, with the same numbers (the same operations run either way).
+
+    Returns (new Ws, f(old), f(new), accepted tau, accepted?, f(new) attached to the new Ws or None).
+    The new Ws require grad when accepted; detach them before leaving the optimisation.
     """
-    Wv = [W.detach().clone().requires_grad_(True) for W in Ws]
-    f0 = f(Wv)
-    grads = torch.autograd.grad(f0, Wv)
+    if value is None:
+        Wv = [W.detach().clone().requires_grad_(True) for W in Ws]
+        value = f(Wv)
+    else:
+        if not all(W.requires_grad and W.is_leaf for W in Ws):
+            raise ValueError("armijo_ascent_step: with value=, Ws must be the leaf tensors value was computed from")
+        Wv = Ws
+    grads = torch.autograd.grad(value, Wv)
     rg = [riemannian_grad(W.detach(), G) for W, G in zip(Wv, grads)]
     gn2 = float(sum((g * g).sum() for g in rg))
-    f0v = float(f0.detach())
+    f0v = float(value.detach())
     if gn2 == 0.0:
-        return [W.detach() for W in Wv], f0v, f0v, tau or 0.0, False
+        return [W.detach() for W in Wv], f0v, f0v, tau or 0.0, False, None
     if tau is None:
         tau = FIRST_STEP / gn2 ** 0.5
-    with torch.no_grad():
-        for _ in range(MAX_HALVINGS):
-            cand = [qr_retract(W.detach() + tau * g) for W, g in zip(Wv, rg)]
-            f1 = float(f(cand))
-            if f1 >= f0v + ARMIJO_C * tau * gn2:
-                return cand, f0v, f1, tau, True
-            tau *= 0.5
-    return [W.detach() for W in Wv], f0v, f0v, tau, False
+    for _ in range(MAX_HALVINGS):
+        with torch.no_grad():
+            cand = [qr_retract(W.detach() + tau * g).requires_grad_(True) for W, g in zip(Wv, rg)]
+        value1 = f(cand)
+        f1 = float(value1.detach())
+        if f1 >= f0v + ARMIJO_C * tau * gn2:
+            return cand, f0v, f1, tau, True, value1
+        tau *= 0.5
+    return [W.detach() for W in Wv], f0v, f0v, tau, False, None

@@ -6,9 +6,19 @@ subprocess, which reports its own peak RSS (:func:`benchmark.memory.peak_rss_mb`
 The peak-RSS figures recorded below before 2026-11-24 used ``ru_maxrss``, which also holds the
 pytest process's high-water mark inherited at the fork: they are upper bounds.
 
-2026-11-24, idle 2 cores, ``tox -e bench`` (mSC's default n_init = 3): n = 60,000 took 630.1 s
-wall and 1,215 CPU-s (NMI 0.26 / 0.73 / 0.81), so ``test_bench_msc[60000]`` fails the < 10 min
-target by 5 %; the 347 s idle figure below is for n_init = 1.
+mSC at its defaults (n_init = 3), idle 2 cores, 2026-11-24:
+
+    n        wall s   CPU s   peak RSS GB   NMI per view (5/3/2 clusters)   outer iterations
+    3,000      15.0    29.9      0.47          0.79 / 0.11 / 1.00               20
+    12,000     62.1   123.8      0.76          0.59 / 0.58 / 0.52               20
+    60,000    453.8   883.9      1.18          0.26 / 0.73 / 0.81               20
+
+(``pytest tests/test_bench_msc_isaac.py -k test_bench_msc --benchmark-only --benchmark-enable
+-m benchmark``.)  Before the W-step shared its forward passes (the U-step's kernels give the first
+gradient, an accepted Armijo trial's graph gives the next; ``baselines.stiefel.armijo_ascent_step``)
+and the kernels became one augmented product (``baselines.msc.neg_scaled_sq_dists``), the 60k case
+took 630.1 s (1,215 CPU-s), over the < 10 min target, with the same NMI; after the first change
+alone, 582.0 s.  The n_init = 1 tables below are older.
 
 Run with ``tox -e bench`` (or ``pytest tests/test_bench_msc_isaac.py --benchmark-only
 --benchmark-enable -m benchmark``); a single case can also be run directly:
@@ -26,6 +36,7 @@ CPU time (the whole child process, imports and data included) is the fairer figu
 
 On the idle machine (18:07-18:09 UTC, load 1.4 -> 1.0) the 60k case took 160.5 s wall, 162.1 CPU-s,
 0.66 GB peak RSS, NMI 1.00 / 1.00 / 1.00 (target < 15 min).
+Re-measured 2026-11-24 on idle cores, twice: 99.4 s and 99.1 s wall, 0.67 GB, NMI 1.00 / 1.00 / 1.00.
 
 Subspaces found: [2, 2, 1] at every n, k = 5, 3, 2 (3 on the 1-d view at n = 3000); KDE exact
 at n = 3000, binned (d <= 3) and reference (r = 2000, d = 4, 5) above.  CPU grows about

@@ -152,9 +152,59 @@ def test_armijo_ascent_finds_top_eigenspace():
     f = lambda V: torch.trace(V[0].T @ A @ V[0])
     tau, vals = None, []
     for _ in range(200):
-        Ws, f0, f1, tau, ok = armijo_ascent_step(f, Ws, None if tau is None else 2 * tau)
+        Ws, f0, f1, tau, ok, _ = armijo_ascent_step(f, Ws, None if tau is None else 2 * tau)
         vals.append(f1)
         assert f1 >= f0
         if not ok:
             break
     assert vals[-1] == pytest.approx(8.0, abs=1e-6)
+
+
+def _trace_problem():
+    A = torch.diag(torch.tensor([5.0, 3.0, 1.0, 0.5], dtype=torch.float64))
+    g = torch.Generator().manual_seed(1)
+    W0 = [qr_retract(torch.randn(4, 2, generator=g, dtype=torch.float64))]
+    calls = []
+
+    def f(V):
+        calls.append(1)
+        return torch.trace(V[0].T @ A @ V[0])
+
+    return W0, f, calls
+
+
+def test_armijo_passing_the_attached_value_saves_one_forward_per_step_with_the_same_steps():
+    """value= reuses the accepted trial's graph: same iterates bit for bit, one f call fewer per step."""
+    paths, n_calls = [], []
+    for reuse in (False, True):
+        Ws, f, calls = _trace_problem()
+        tau, value, path = None, None, []
+        for _ in range(10):
+            Ws, f0, f1, tau, ok, value = armijo_ascent_step(f, Ws, None if tau is None else 2 * tau,
+                                                            value if reuse else None)
+            assert ok
+            path.append((f0, f1, tau, Ws[0].detach().clone()))
+        paths.append(path)
+        n_calls.append(len(calls))
+    for (a0, a1, at, aW), (b0, b1, bt, bW) in zip(*paths):
+        assert (a0, a1, at) == (b0, b1, bt)
+        assert torch.equal(aW, bW)
+    assert n_calls[0] - n_calls[1] == 10 - 1  # the first step has no value to reuse
+
+
+def test_armijo_value_without_its_leaves_is_refused():
+    Ws, f, _ = _trace_problem()
+    with pytest.raises(ValueError, match="leaf tensors"):
+        armijo_ascent_step(f, Ws, None, f([W.clone().requires_grad_(True) for W in Ws]))
+
+
+def test_neg_scaled_sq_dists_matches_the_definition():
+    """-c ||p_i - z_j||^2 from one augmented product: exact on small integers, close on random data."""
+    from baselines.msc import neg_scaled_sq_dists
+    P = torch.tensor([[0.0, 0.0], [1.0, 2.0], [3.0, -1.0]], dtype=torch.float64)
+    Z = torch.tensor([[1.0, 2.0], [0.0, 1.0]], dtype=torch.float64)
+    expected = -0.5 * torch.tensor([[5.0, 1.0], [0.0, 2.0], [13.0, 13.0]], dtype=torch.float64)
+    assert torch.equal(neg_scaled_sq_dists(P, Z, 0.5), expected)
+    g = torch.Generator().manual_seed(0)
+    P, Z = torch.randn(50, 4, generator=g), torch.randn(7, 4, generator=g)
+    torch.testing.assert_close(neg_scaled_sq_dists(P, Z, 0.3), -0.3 * torch.cdist(P, Z) ** 2, atol=1e-5, rtol=1e-5)
