@@ -208,3 +208,54 @@ def test_neg_scaled_sq_dists_matches_the_definition():
     g = torch.Generator().manual_seed(0)
     P, Z = torch.randn(50, 4, generator=g), torch.randn(7, 4, generator=g)
     torch.testing.assert_close(neg_scaled_sq_dists(P, Z, 0.3), -0.3 * torch.cdist(P, Z) ** 2, atol=1e-5, rtol=1e-5)
+
+
+def _block_affinity(sizes, seed=0):
+    """D^-1/2 K D^-1/2 of a graph of len(sizes) disconnected cliques: eigenvalue 1 len(sizes) times, 0 else."""
+    from scipy.linalg import block_diag
+    K = block_diag(*[np.ones((s, s)) for s in sizes])
+    d = K.sum(1)
+    return K / np.sqrt(d)[:, None] / np.sqrt(d)[None, :], d
+
+
+def test_top_eigenvectors_on_a_degenerate_top_eigenvalue():
+    """Four components, k = 3: any 3 orthonormal vectors of the eigenvalue-1 space are a valid answer."""
+    from baselines.msc import top_eigenvectors
+    L, _ = _block_affinity([200, 300, 150, 250])
+    U = top_eigenvectors(L, 3)
+    assert U.shape == (900, 3)
+    np.testing.assert_allclose(L @ U, U, atol=1e-10)
+    np.testing.assert_allclose(U.T @ U, np.eye(3), atol=1e-10)
+
+
+def test_top_eigenvectors_falls_back_to_the_dense_solver_with_a_warning(monkeypatch):
+    """Lanczos above DENSE_EIGH_MAX_N; when it does not converge, the dense solver answers and says so."""
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    import baselines.msc as msc_module
+
+    def no_convergence(*args, **kwargs):
+        raise ArpackNoConvergence("ARPACK error -1: No convergence", np.zeros(0), np.zeros((0, 0)))
+
+    L, d = _block_affinity([40, 60, 50])
+    monkeypatch.setattr(msc_module, "DENSE_EIGH_MAX_N", 10)
+    U_lanczos = msc_module.top_eigenvectors(L, 2, v0=np.sqrt(d))
+    np.testing.assert_allclose(L @ U_lanczos, U_lanczos, atol=1e-8)
+    monkeypatch.setattr(msc_module, "eigsh", no_convergence)
+    with pytest.warns(RuntimeWarning, match="Lanczos did not converge"):
+        U = msc_module.top_eigenvectors(L, 2, v0=np.sqrt(d))
+    np.testing.assert_allclose(L @ U, U, atol=1e-10)
+
+
+def test_fit_on_an_embedding_whose_views_fall_apart():
+    """Regression: on this Stickfigures AE embedding (900 x 16; AE seed 0 of the enrc-table1 standard
+    tier) the second view's affinity ends with six eigenvalues equal to 1.  Lanczos did not converge
+    there and LAPACK's subset solver returned 0 of 3 eigenvectors, so every fit failed."""
+    from pathlib import Path
+    X = np.load(Path(__file__).parent / "data" / "msc_stickfigures_embedding.npz")["X"]
+    m = MSC(n_clusters=[3, 3], n_init=1, max_iter=10, random_state=0, progress=False).fit(X)
+    assert m.labels_.shape == (900, 2)
+    assert [len(np.unique(col)) for col in m.labels_.T] == [3, 3]
+    for U in m.U_:
+        assert U.shape == (900, 3)
+        np.testing.assert_allclose(U.T @ U, np.eye(3), atol=1e-8)
