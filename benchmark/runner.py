@@ -265,7 +265,7 @@ def _artefacts(est: Any, spec: Any, X: np.ndarray, labels_true: np.ndarray, labe
                       ("clusterings_found_", "clusterings_found"), ("traversal_", "traversal"),
                       ("traversal_axes_", "traversal_axes")):
         if hasattr(est, attr) and getattr(est, attr) is not None:
-            arrays[key] = np.asarray(_to_numpy(getattr(est, attr)))
+            _put_array(arrays, key, _to_numpy(getattr(est, attr)))
     if spec.name == "enrc":
         n = X.shape[0]
         idx = np.sort(np.random.default_rng(seed).choice(n, size=min(n, ARTEFACT_POINTS), replace=False))
@@ -358,6 +358,16 @@ def acedec_traversal(est: Any, X: np.ndarray, seed: int, rows: int = 7, cols: in
     axes = np.full((2, max(rows, cols)), np.nan)
     axes[0, :rows], axes[1, :cols] = yv, xv
     return imgs.reshape(rows, cols, *imgs.shape[1:]).astype(np.float32), axes
+
+
+def _put_array(arrays: dict[str, np.ndarray], key: str, value: Any) -> None:
+    """Store ``value`` under ``key``; a list of arrays of different shapes (e.g. ISAAC's per-subspace
+    projections ``V_``, one (d, m_j) matrix per subspace) as ``key_0``, ``key_1``, ... instead."""
+    if isinstance(value, (list, tuple)) and len({np.shape(v) for v in value}) > 1:
+        for i, v in enumerate(value):
+            arrays[f"{key}_{i}"] = np.asarray(v)
+    else:
+        arrays[key] = np.asarray(value)
 
 
 def _to_numpy(v: Any) -> Any:

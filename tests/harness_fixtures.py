@@ -7,7 +7,9 @@
 - method ``fail``: always raises, to test error rows;
 - method ``lossy``: k-means whose reported ``loss_`` is *anti*-correlated with
   its quality, so best-by-loss and best-by-NMI pick different runs;
-- method ``slow-kmeans``: k-means that sleeps ``delay`` seconds, to kill a run mid-way.
+- method ``slow-kmeans``: k-means that sleeps ``delay`` seconds, to kill a run mid-way;
+- method ``ragged``: k-means with per-subspace projections ``V_`` of different widths, as
+  ISAAC's when it finds subspaces of different dimensions.
 
 ``write_suite(path, ...)`` writes a tiny suite file using them.
 """
@@ -71,6 +73,21 @@ class SlowKMeans(BaseEstimator, ClusterMixin):
         return self
 
 
+class RaggedProjections(BaseEstimator, ClusterMixin):
+    """k-means that also sets ``V_`` = [first coordinate axis (d, 1), next two (d, 2)] (ISAAC's shape)."""
+
+    def __init__(self, n_clusters: int = 3, random_state: int | None = None) -> None:
+        self.n_clusters = n_clusters
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        km = KMeans(self.n_clusters, n_init=1, random_state=self.random_state).fit(X)
+        self.labels_, self.loss_ = km.labels_, float(km.inertia_)
+        eye = np.eye(X.shape[1])
+        self.V_ = [eye[:, :1], eye[:, 1:3]]
+        return self
+
+
 def register() -> None:
     """Add ``planted`` to the data catalogue and the fake methods to the method registry (idempotent)."""
     from benchmark import method_registry as mr
@@ -86,6 +103,7 @@ def register() -> None:
         mr.MethodSpec("fail", "Fail", "harness_fixtures:FailingEstimator", "raw", "single", "always fails"),
         mr.MethodSpec("lossy", "Lossy", "harness_fixtures:LossyKMeans", "raw", "single", "loss anti-NMI"),
         mr.MethodSpec("slow-kmeans", "SlowKM", "harness_fixtures:SlowKMeans", "raw", "single", "sleeps"),
+        mr.MethodSpec("ragged", "Ragged", "harness_fixtures:RaggedProjections", "raw", "single", "ragged V_"),
     ):
         mr.METHODS.setdefault(spec.name, spec)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import harness_fixtures as hf
+import numpy as np
 import pytest
 
 from benchmark import method_registry as mr
@@ -111,3 +112,13 @@ autoencoder = { arch = "linear", budget = { iterations = 30, finetune_iterations
     f = st.frame()
     emb = f[f["method"] == "emb-kmeans"]
     assert emb["nmi"].map(max).min() > 0.9  # the linear AE's embedding keeps the planted structure
+
+
+def test_projections_of_different_widths_are_stored_one_array_each(tmp_path):
+    """ISAAC's V_ is one (d, m_j) matrix per subspace; a ragged list used to fail the fit's row."""
+    _suite, st, summary = _run(tmp_path, "[methods.ragged]", n_ae=1, runs=1)
+    assert (summary.total, summary.ok, summary.errors) == (1, 1, 0)
+    arr = st.load_artefact(st.frame()["artefact"].iloc[0])
+    assert "V" not in arr
+    assert arr["V_0"].shape == (6, 1) and arr["V_1"].shape == (6, 2)
+    assert np.array_equal(arr["V_1"], np.eye(6)[:, 1:3])
