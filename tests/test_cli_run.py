@@ -87,6 +87,28 @@ def test_bad_input_is_a_usage_error_with_one_clear_line(tmp_path, capsys):
     assert old.read_bytes() == before
 
 
+def test_filters_over_several_suites_apply_to_the_suites_that_have_them(tmp_path, capsys):
+    """The quick main comparison: stickfigures is only enrc-table1's, synth and DCN only acedec-table1's."""
+    store = str(tmp_path / "r.sqlite")
+    assert main(["run", "quick", "--only-datasets", "synth", "--dry-run", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "enrc-table1 [quick]: not run, it has none of the selected data sets" in out
+    assert "acedec-table1 [quick]: 24 fits (0 done)" in out
+    assert main(["run", "quick", "--only-methods", "dcn", "nrkmeans", "--dry-run", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "  stickfigures (stickfigures, 2 AEs): NrKmeans\n" in out
+    assert "  synth (synth, 2 AEs): DCN λ=0.1, DCN λ=1.0, DCN λ=10.0\n" in out
+    # an entry in none of the suites is an error naming the valid ones
+    assert main(["run", "quick", "--only-datasets", "usps", "--dry-run", "--store", store]) == 2
+    err = capsys.readouterr().err
+    assert "--only-datasets: ['usps'] in none of the suites enrc-table1, acedec-table1" in err
+    assert "valid: " in err and "stickfigures" in err and "synth" in err
+    # each exists, but no suite has both together
+    assert main(["run", "quick", "--only-datasets", "stickfigures", "--only-methods", "dcn", "--dry-run",
+                 "--store", store]) == 2
+    assert "no suite has the selected data sets and methods together" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_quick_main_comparison_end_to_end(tmp_path, capsys):
     """The README's main command: `nrbench run` (enrc-table1 + acedec-table1, quick tier) from a cold cache."""

@@ -62,9 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", metavar="PATH", default=None,
                         help="result store (default: $NRBENCH_HOME/results/nrbench.sqlite)")
     parser.add_argument("--only-datasets", nargs="+", metavar="ID", default=None,
-                        help="run only these data sets (suite ids or generator names)")
+                        help="run only these data sets (suite ids or generator names); with several suites, "
+                             "each suite runs those it has")
     parser.add_argument("--only-methods", nargs="+", metavar="NAME", default=None,
-                        help="run only these methods (suite ids or method names)")
+                        help="run only these methods (suite ids or method names); with several suites, "
+                             "each suite runs those it has")
     parser.add_argument("--dry-run", action="store_true",
                         help="resolve and validate the suites (names, and parameter types; values are checked when "
                              "a run builds them), print the tasks and what is already done; write and run nothing")
@@ -85,6 +87,39 @@ def _print_table(store: Store, suites: list[ResolvedSuite], out: TextIO | None =
         text = markdown_table(sub, suite=s.name, tier=s.tier, configs={(s.name, s.tier): s.to_config()})
         print(f"\n## {s.name} [{s.tier}]\n", file=out)
         print(text, file=out)
+
+
+def _filters_per_suite(names: list[str], tier: str, only_datasets: list[str] | None,
+                       only_methods: list[str] | None) -> list[tuple[str, list[str] | None, list[str] | None]]:
+    """(suite, its --only-datasets, its --only-methods) for each suite.
+
+    With one suite the filters pass through (``suites.resolve`` names an unknown entry).  With
+    several, an entry must belong to at least one of them, and each suite gets the entries it
+    has: ``nrbench run --only-datasets usps`` runs acedec-table1's USPS and not enrc-table1,
+    which has no USPS.  An empty list means the suite has none of them.
+    """
+    from benchmark import suites as suites_mod
+
+    if len(names) == 1 or not (only_datasets or only_methods):
+        return [(n, only_datasets, only_methods) for n in names]
+    full = {n: suites_mod.resolve(n, tier, check=False) for n in names}
+    known = {n: ({d["id"] for d in s.datasets} | {d["generator"] for d in s.datasets},
+                 {m["id"] for m in s.methods} | {m["method"] for m in s.methods}) for n, s in full.items()}
+    for i, (opt, wanted) in enumerate((("--only-datasets", only_datasets), ("--only-methods", only_methods))):
+        if wanted:
+            union = set().union(*(k[i] for k in known.values()))
+            bad = [x for x in wanted if x not in union]
+            if bad:
+                raise ValueError(f"{opt}: {bad} in none of the suites {', '.join(names)} (tier {tier!r}); "
+                                 f"valid: {', '.join(sorted(union))}")
+    out = []
+    for n in names:
+        ds = [x for x in only_datasets if x in known[n][0]] if only_datasets else None
+        ms = [x for x in only_methods if x in known[n][1]] if only_methods else None
+        out.append((n, ds, ms))
+    if all(ds == [] or ms == [] for _, ds, ms in out):
+        raise ValueError("no suite has the selected data sets and methods together")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,9 +147,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be >= 0; got {args.workers}")
     check_executor(args.executor, args.scheduler)
     resolved = []
-    for n in names:
-        s = suites_mod.resolve(n, tier, only_datasets=args.only_datasets, only_methods=args.only_methods,
-                               check=False)
+    for n, only_ds, only_m in _filters_per_suite(names, tier, args.only_datasets, args.only_methods):
+        if only_ds == [] or only_m == []:
+            what = "data sets" if only_ds == [] else "methods"
+            print(f"{n} [{tier}]: not run, it has none of the selected {what}")
+            continue
+        s = suites_mod.resolve(n, tier, only_datasets=only_ds, only_methods=only_m, check=False)
         suites_mod.check_components(s)
         resolved.append(s)
 
