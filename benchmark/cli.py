@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -28,6 +29,8 @@ COMMANDS: dict[str, str] = {
 }
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+#: A process killed by SIGPIPE exits 128 + 13 in the shell; nrbench returns the same when its reader goes away.
+EXIT_SIGPIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nrbench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`nrbench list suites | head -3`): stop quietly, as cat and grep do;
+        # stdout goes to /dev/null so that the interpreter's final flush does not raise again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_SIGPIPE
     except ValueError as exc:
         if args.debug:
             traceback.print_exc()

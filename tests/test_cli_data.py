@@ -157,3 +157,19 @@ def test_generate_cmnist_test_from_real_data(capsys, real_data_dir: Path, monkey
     assert rc == 0 and "cmnist-test: n=10000, sample (1, 56, 56) uint8, clusterings left (10), right (10)" in out
     ds = Dataset.load(cache_path("cmnist", resolve_params("cmnist", split="test")))
     assert np.bincount(ds.labels[:, 0]).sum() == 10000
+
+
+def test_a_reader_that_goes_away_stops_nrbench_quietly(tmp_path) -> None:
+    """`nrbench list suites | head -1`: no BrokenPipeError traceback, the shell's SIGPIPE status 141."""
+    import subprocess
+
+    env = dict(os.environ, NRBENCH_HOME=str(tmp_path))
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before nrbench writes anything
+    try:
+        res = subprocess.run([sys.executable, "-m", "benchmark.cli", "list", "suites"], stdout=w,
+                             stderr=subprocess.PIPE, env=env, text=True, timeout=120, check=False)
+    finally:
+        os.close(w)
+    assert res.returncode == 141, res.stderr
+    assert res.stderr == ""
