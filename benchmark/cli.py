@@ -72,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return int(args._module.run(args) or 0)
+        rc = int(args._module.run(args) or 0)
+        sys.stdout.flush()  # buffered output meets a closed pipe here, inside the handler below
+        return rc
     except KeyboardInterrupt:
         print("nrbench: interrupted", file=sys.stderr)
         return 130

@@ -159,11 +159,18 @@ def test_generate_cmnist_test_from_real_data(capsys, real_data_dir: Path, monkey
     assert np.bincount(ds.labels[:, 0]).sum() == 10000
 
 
-def test_a_reader_that_goes_away_stops_nrbench_quietly(tmp_path) -> None:
-    """`nrbench list suites | head -1`: no BrokenPipeError traceback, the shell's SIGPIPE status 141."""
+@pytest.mark.parametrize("unbuffered", [False, True])
+def test_a_reader_that_goes_away_stops_nrbench_quietly(tmp_path, unbuffered) -> None:
+    """`nrbench list suites | head -1`: no BrokenPipeError traceback, the shell's SIGPIPE status 141.
+
+    Buffered (the output is flushed at the end) and unbuffered (PYTHONUNBUFFERED: written at once).
+    """
     import subprocess
 
     env = dict(os.environ, NRBENCH_HOME=str(tmp_path))
+    env.pop("PYTHONUNBUFFERED", None)
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
     r, w = os.pipe()
     os.close(r)  # the reader is gone before nrbench writes anything
     try:
