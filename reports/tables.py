@@ -434,10 +434,39 @@ def build_tables(frame: pd.DataFrame, suite: str | None = None, tier: str | None
     cells = aggregate(frame, warn=warn)
     tables = []
     for (s, t) in dict.fromkeys(zip(cells["suite"], cells["tier"])):
-        order, labels, _ = suite_datasets((configs or {}).get((s, t), {}))
+        config = (configs or {}).get((s, t), {})
+        order, labels, _ = suite_datasets(config)
+        incomplete = incomplete_text(frame, s, t, config)
         for kind in (kinds or table_kinds(s, cells)):
-            tables.append(build_table(cells, kind, s, t, order, labels))
+            table = build_table(cells, kind, s, t, order, labels)
+            if incomplete:
+                table.caption += " " + incomplete
+            tables.append(table)
     return tables
+
+
+def incomplete_text(frame: pd.DataFrame, suite: str, tier: str, config: dict) -> str | None:
+    """A caption sentence when fits that the suite's stored config plans have no row yet, else None.
+
+    The planned fits are :func:`benchmark.protocol.build_tasks` of the config (the last run's, so
+    the data sets and methods that run selected); a row of any status counts as stored.  Without
+    it, a table of a stopped run would read as the suite's result.
+    """
+    from types import SimpleNamespace
+
+    from benchmark.protocol import build_tasks
+
+    if not config or not config.get("datasets") or not config.get("methods"):
+        return None
+    plan = SimpleNamespace(name=suite, tier=tier, datasets=config["datasets"], methods=config["methods"])
+    planned = {(f.dataset["id"], f.method["label"], f.ae_seed, f.run_seed) for f in build_tasks(plan)[1]}
+    rows = frame[(frame["suite"] == suite) & (frame["tier"] == tier)]
+    stored = set(zip(rows["dataset"], rows["label"], rows["ae_seed"].astype(int), rows["run_seed"].astype(int)))
+    missing = planned - stored
+    if not missing:
+        return None
+    return (f"Incomplete: {len(planned) - len(missing)} of the {len(planned)} planned fits are stored "
+            f"(`nrbench run {suite} --tier {tier}` runs the rest).")
 
 
 def suite_datasets(config: dict) -> tuple[list[str] | None, dict[str, str], dict[str, dict]]:

@@ -122,3 +122,15 @@ def test_projections_of_different_widths_are_stored_one_array_each(tmp_path):
     assert "V" not in arr
     assert arr["V_0"].shape == (6, 1) and arr["V_1"].shape == (6, 2)
     assert np.array_equal(arr["V_1"], np.eye(6)[:, 1:3])
+
+
+def test_a_table_of_a_stopped_run_says_it_is_incomplete(tmp_path):
+    """Planned fits without a row (a run stopped half-way) are counted in the caption; a full run has no such note."""
+    suite, st, _ = _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 1 }")
+    configs = {(suite.name, suite.tier): suite.to_config()}
+    f = st.frame()
+    assert "Incomplete" not in markdown_table(f, suite=suite.name, tier=suite.tier, configs=configs)
+    stopped = f[f["ae_seed"] == 0]  # as if the run had been stopped after the first autoencoder's fits
+    text = markdown_table(stopped, suite=suite.name, tier=suite.tier, configs=configs)
+    assert f"Incomplete: 2 of the 4 planned fits are stored (`nrbench run {suite.name} --tier quick` runs the rest)." \
+        in text
