@@ -465,8 +465,9 @@ def incomplete_text(frame: pd.DataFrame, suite: str, tier: str, config: dict) ->
     missing = planned - stored
     if not missing:
         return None
-    return (f"Incomplete: {len(planned) - len(missing)} of the {len(planned)} planned fits are stored "
-            f"(`nrbench run {suite} --tier {tier}` runs the rest).")
+    # plain words, no command line: '--' would become a dash in the LaTeX caption
+    return (f"Incomplete: {len(planned) - len(missing)} of the {len(planned)} planned fits are stored; "
+            f"running suite {suite} at tier {tier} again runs the rest.")
 
 
 def suite_datasets(config: dict) -> tuple[list[str] | None, dict[str, str], dict[str, dict]]:

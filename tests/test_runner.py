@@ -132,5 +132,5 @@ def test_a_table_of_a_stopped_run_says_it_is_incomplete(tmp_path):
     assert "Incomplete" not in markdown_table(f, suite=suite.name, tier=suite.tier, configs=configs)
     stopped = f[f["ae_seed"] == 0]  # as if the run had been stopped after the first autoencoder's fits
     text = markdown_table(stopped, suite=suite.name, tier=suite.tier, configs=configs)
-    assert f"Incomplete: 2 of the 4 planned fits are stored (`nrbench run {suite.name} --tier quick` runs the rest)." \
-        in text
+    assert f"Incomplete: 2 of the 4 planned fits are stored; running suite {suite.name} at tier quick again runs " \
+        "the rest." in text
