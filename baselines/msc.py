@@ -70,8 +70,11 @@ from baselines.validation import check_n_clusters_list, check_positive_int, chec
 #: Points used to compute the median pairwise distance (kernel width) for large n.
 SIGMA_SAMPLE = 1000
 #: Up to this n the exact U-step uses LAPACK's dense subset solver, above it Lanczos (eigsh).
-#: Measured (2 cores, n = 900 / 2,000 / 4,000, top 5): dense 0.02 / 0.17 / 2.1 s, eigsh 0.10 / 0.11 / 0.18 s.
-DENSE_EIGH_MAX_N = 2000
+#: Lanczos is faster (tests/test_bench_msc_isaac.py::test_bench_msc_eigensolvers, 2 cores, top 5,
+#: median: 3.8 / 71 / 177 ms at n = 900 / 2,000 / 4,000 against 20 / 158 / 1,432 ms), but it does
+#: not converge on repeated top eigenvalues (see top_eigenvectors).  The bound is the default
+#: exact_max_n, so a default fit's exact mode always takes the robust solver, at 20 ms a call.
+DENSE_EIGH_MAX_N = 1000
 
 
 def top_eigenvectors(L: np.ndarray, k: int, v0: np.ndarray | None = None) -> np.ndarray:

@@ -155,3 +155,31 @@ def test_bench_isaac(benchmark, n):
 if __name__ == "__main__":
     args = sys.argv[1:]
     print(json.dumps(run_case(args[0], int(args[1]), *(int(a) for a in args[2:3]))))
+
+
+def _affinity(n: int):
+    """D^-1/2 K D^-1/2 of a Gaussian kernel on n standard-normal points in 4 dims (seed 0)."""
+    import numpy as np
+
+    X = np.random.default_rng(0).standard_normal((n, 4))
+    K = np.exp(-((X[:, None] - X[None]) ** 2).sum(-1) / 2)
+    d = K.sum(1)
+    return K / np.sqrt(d)[:, None] / np.sqrt(d)[None, :], np.sqrt(d)
+
+
+@pytest.mark.benchmark
+@pytest.mark.parametrize("solver", ["subset", "lanczos"])
+@pytest.mark.parametrize("n", [900, 2_000, 4_000])
+def test_bench_msc_eigensolvers(benchmark, solver, n):
+    """Where baselines.msc.DENSE_EIGH_MAX_N sits: LAPACK's subset solver against Lanczos, top 5 of n x n."""
+    import numpy as np
+    from scipy.linalg import eigh
+    from scipy.sparse.linalg import eigsh
+
+    L, v0 = _affinity(n)
+    if solver == "subset":
+        U = benchmark(lambda: eigh(L, subset_by_index=[n - 5, n - 1])[1])
+    else:
+        U = benchmark(lambda: eigsh(L, k=5, which="LA", v0=v0)[1])
+    w = np.linalg.eigvalsh(L)[-5:]
+    np.testing.assert_allclose(np.sort(np.diag(U.T @ L @ U)), w, atol=1e-8)
