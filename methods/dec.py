@@ -90,6 +90,7 @@ class DEC(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
     labels_ : (n,) ``argmax_j q_ij`` of the trained model.
     cluster_centers_ : (k, embedding_dim).
     loss_ : the objective on the full data with P from the final Q (DEC: KL(P||Q)); ``loss_terms_``.
+    alpha_ : the Student-t degrees of freedom the model was trained with; :meth:`predict_proba` uses it.
     n_iter_, converged_, autoencoder_, init_labels_.
     """
 
@@ -170,6 +171,7 @@ class DEC(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
         bar.close()
 
         self.autoencoder_ = ae
+        self.alpha_ = alpha  # the kernel the centres were trained under; predict_proba uses it, not a later set_params
         self.cluster_centers_ = centers.detach().cpu().numpy().copy()
         with torch.no_grad():
             Q = self._soft_all(ae, centers.detach(), X, device, alpha)
@@ -199,7 +201,7 @@ class DEC(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Soft assignments Q (DEC Eq. 1) of X under the trained model, shape (n, k)."""
         Xf, device, centers = self._fitted_input(X)
-        return self._soft_all(self.autoencoder_, centers, Xf, device, float(self.alpha)).cpu().numpy()
+        return self._soft_all(self.autoencoder_, centers, Xf, device, self.alpha_).cpu().numpy()
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """``argmax_j q_ij`` of X."""

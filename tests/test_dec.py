@@ -59,6 +59,9 @@ def test_dec_recovers_synth_clusters(synth2_ae) -> None:
     np.testing.assert_array_equal(m.predict(X), m.labels_)
     assert set(m.loss_terms_) == {"kl"} and m.loss_ == pytest.approx(m.loss_terms_["kl"])
     assert m.transform(X).shape == (600, 4)
+    # predict_proba uses the kernel the model was trained with, not a hyperparameter changed after fit
+    m.set_params(alpha=50.0)
+    np.testing.assert_array_equal(m.predict_proba(X), proba)
 
 
 def test_idec_keeps_reconstruction_and_recovers_clusters(synth2_ae) -> None:
