@@ -21,7 +21,10 @@ Under the same seeds all executors give the same rows (tests/test_executors.py).
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -158,13 +161,28 @@ class DaskExecutor:
                     import torch
 
                     kwargs["resources"] = {"GPU": max(1, torch.cuda.device_count())}
-                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=self.processes,
-                                             dashboard_address=None, **kwargs)
+                # the worker processes start with Ctrl-C ignored (they inherit it): a Ctrl-C in the terminal then
+                # reaches only nrbench, which reports what is kept and shuts the cluster down, instead of every
+                # worker printing its own KeyboardInterrupt traceback
+                main_thread = threading.current_thread() is threading.main_thread()
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+                try:
+                    self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=self.processes,
+                                                 dashboard_address=None, **kwargs)
+                finally:
+                    if previous is not None:
+                        signal.signal(signal.SIGINT, previous)
                 self._client = Client(self._cluster)
         return self._client
 
-    def close(self) -> None:
-        """Shut down the client and the LocalCluster this executor started."""
+    def close(self, interrupted: bool = False) -> None:
+        """Shut down the client and the LocalCluster this executor started.
+
+        ``interrupted``: after Ctrl-C, which the local workers got too, so their connections are already
+        gone; distributed's logs and tracebacks about that are noise, and are silenced for the shutdown.
+        """
+        if interrupted:
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -8,6 +8,7 @@
 - method ``lossy``: k-means whose reported ``loss_`` is *anti*-correlated with
   its quality, so best-by-loss and best-by-NMI pick different runs;
 - method ``slow-kmeans``: k-means that sleeps ``delay`` seconds, to kill a run mid-way;
+- method ``interrupt``: raises ``KeyboardInterrupt`` in fit, as Ctrl-C during a fit does;
 - method ``ragged``: k-means with per-subspace projections ``V_`` of different widths, as
   ISAAC's when it finds subspaces of different dimensions.
 
@@ -73,6 +74,17 @@ class SlowKMeans(BaseEstimator, ClusterMixin):
         return self
 
 
+class Interrupting(BaseEstimator, ClusterMixin):
+    """Raises ``KeyboardInterrupt`` in fit (the user pressed Ctrl-C during this fit)."""
+
+    def __init__(self, n_clusters: int = 2, random_state: int | None = None) -> None:
+        self.n_clusters = n_clusters
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        raise KeyboardInterrupt
+
+
 class RaggedProjections(BaseEstimator, ClusterMixin):
     """k-means that also sets ``V_`` = [first coordinate axis (d, 1), next two (d, 2)] (ISAAC's shape)."""
 
@@ -103,6 +115,7 @@ def register() -> None:
         mr.MethodSpec("fail", "Fail", "harness_fixtures:FailingEstimator", "raw", "single", "always fails"),
         mr.MethodSpec("lossy", "Lossy", "harness_fixtures:LossyKMeans", "raw", "single", "loss anti-NMI"),
         mr.MethodSpec("slow-kmeans", "SlowKM", "harness_fixtures:SlowKMeans", "raw", "single", "sleeps"),
+        mr.MethodSpec("interrupt", "Ctrl-C", "harness_fixtures:Interrupting", "raw", "single", "Ctrl-C in fit"),
         mr.MethodSpec("ragged", "Ragged", "harness_fixtures:RaggedProjections", "raw", "single", "ragged V_"),
     ):
         mr.METHODS.setdefault(spec.name, spec)

@@ -60,6 +60,22 @@ def test_failures_give_exit_1_listed_failures_and_the_table(tmp_path, capsys):
     assert Store(store).count() == 4
 
 
+def test_ctrl_c_exits_130_says_what_is_kept_and_the_rerun_resumes(tmp_path, capsys):
+    suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]\nparams = { n_init = 1 }\n[methods.interrupt]",
+                           runs=1)
+    store = tmp_path / "r.sqlite"
+    assert main(["--quiet", "run", str(suite), "--store", str(store)]) == 130
+    err = capsys.readouterr().err
+    assert "nrbench run: interrupted. Every finished fit is kept" in err
+    # tasks go autoencoder by autoencoder: k-means on AE 0 finished, then Ctrl-C
+    assert "t [quick]: 1 of 4 planned fits stored" in err and f"store: {store}" in err
+    assert "Run the same command again to resume" in err and err.rstrip().endswith("nrbench: interrupted")
+    assert Store(store).count() == 1
+    # the rerun skips the kept fit
+    assert main(["--quiet", "run", str(suite), "--store", str(store), "--only-methods", "kmeans"]) == 0
+    assert "1 ok, 0 failed, 0 skipped, 1 already done" in capsys.readouterr().out
+
+
 def test_clean_run_exits_0(tmp_path, capsys):
     suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]\nparams = { n_init = 1 }", runs=1)
     assert main(["--quiet", "run", str(suite), "--store", str(tmp_path / "r.sqlite")]) == 0

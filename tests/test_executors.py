@@ -57,3 +57,20 @@ def test_make_executor_validates_its_arguments():
         make_executor("local", scheduler="tcp://x:1")
     with pytest.raises(ValueError, match="workers must be >= 0"):
         LocalExecutor(-1)
+
+
+def _sigint_ignored() -> bool:
+    import signal
+
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_dask_worker_processes_leave_ctrl_c_to_nrbench():
+    """A terminal's Ctrl-C reaches the whole process group: the workers ignore it, nrbench reports and shuts down."""
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    with DaskExecutor(n_workers=1, processes=True) as ex:
+        assert ex.client().submit(_sigint_ignored, pure=False).result(timeout=60) is True
+        assert signal.getsignal(signal.SIGINT) is before  # the parent's own handler is restored
+        assert before is not signal.SIG_IGN

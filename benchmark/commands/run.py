@@ -122,6 +122,20 @@ def _filters_per_suite(names: list[str], tier: str, only_datasets: list[str] | N
     return out
 
 
+def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
+    """After Ctrl-C: what is kept and how to go on (every finished fit is already committed to the store)."""
+    from benchmark.protocol import build_tasks
+
+    out = out or sys.stderr
+    print("\nnrbench run: interrupted. Every finished fit is kept; the fits in progress are lost.", file=out)
+    for s in suites:
+        _, fits = build_tasks(s)
+        done = store.done_keys(s.name, s.tier)
+        print(f"  {s.name} [{s.tier}]: {sum(f.key in done for f in fits)} of {len(fits)} planned fits stored",
+              file=out)
+    print(f"  store: {store.path}\n  Run the same command again to resume with the rest.", file=out)
+
+
 def run(args: argparse.Namespace) -> int:
     """Resolve the suites, run them on the chosen executor, print the table; 1 if any task failed."""
     from benchmark import method_registry
@@ -192,6 +206,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         for s in resolved:
             summaries.append(run_suite(s, store, executor, progress=not quiet))
+    except KeyboardInterrupt:
+        _print_interrupted(store, resolved)
+        if hasattr(executor, "close"):
+            executor.close(interrupted=True)
+        raise
     finally:
         if hasattr(executor, "close"):
             executor.close()
