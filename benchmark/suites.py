@@ -35,12 +35,16 @@ from __future__ import annotations
 
 import copy
 import itertools
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, as the tomli package (a dependency there)
+    import tomli as tomllib
 
 TIERS = ("quick", "standard", "paper")
 SELECTIONS = ("min-loss",)
