@@ -10,6 +10,16 @@ Procedure (ENRC §3.2 "super-convergence"; BASELINES.md §6.2; PROTOCOL.md "Auto
    warm-up for 30 % of the steps then cosine annealing);
 2. ``budget.finetune_iterations`` more at the constant ``finetune_lr`` (5e-3,
    "we halve the max-lr") in eval mode: dropout off and BatchNorm statistics frozen.
+   The optimizer goes on from phase 1 with only its learning rate changed, as a fastai
+   v1 ``Learner`` keeps its optimizer across ``fit`` calls (``Learner.fit``: "if not
+   getattr(self, 'opt', False): self.create_opt(...) else: self.opt.lr = lr").  A fresh
+   Adam would make a first step of about ``finetune_lr`` on every weight whatever its
+   gradient; with BatchNorm frozen that can wreck the network (measured: a 300-iteration
+   conv ResNet on Stickfigures went from loss 0.012 to 1e6 in one step).
+
+A run whose loss grows past :data:`methods.base.DIVERGENCE_FACTOR` times its first
+loss, or that ends with a worse reconstruction than the untrained network, raises
+:class:`~methods.base.DivergedError` and is not cached.
 
 The loss is the mean squared reconstruction error.  With an :class:`~methods.augment.Augmenter`
 each batch is transformed first and the transformed image is both input and
@@ -60,12 +70,14 @@ from benchmark.paths import models_dir
 from generators.dataset import Dataset, array_sha256
 from generators.preprocessing import apply as apply_preprocessing
 from methods.autoencoders import ARCHITECTURES, Autoencoder, from_config
-from methods.base import batch, check_finite_loss, data_on_device, minibatches
+from methods.base import DivergedError, LossGrowthGuard, batch, check_finite_loss, data_on_device, minibatches
 from methods.device import inference_rows, resolve_device
 from methods.sae_pretrain import PROCEDURE as SAE_PROCEDURE
 from methods.sae_pretrain import SAEBudget, layer_pairs, train_stacked_autoencoder
 
-CACHE_FORMAT_VERSION = 1
+#: Part of every cache key. 2: the fine-tuning phase continues phase 1's optimizer (before: a fresh one),
+#: so networks cached under 1 are not reused.
+CACHE_FORMAT_VERSION = 2
 
 
 class CorruptModelError(ValueError):
@@ -275,6 +287,8 @@ def train_autoencoder(model: Autoencoder, X: np.ndarray, budget: PretrainBudget,
     total = budget.iterations + budget.finetune_iterations
     history: list[float] = []
     batches = minibatches(n, budget.batch_size, rng)
+    guard = LossGrowthGuard()
+    opt: torch.optim.Optimizer | None = None
     fork_devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(int(seed))
@@ -293,8 +307,11 @@ def train_autoencoder(model: Autoencoder, X: np.ndarray, budget: PretrainBudget,
                     div_factor=budget.div_factor, anneal_strategy="cos", cycle_momentum=False)
             else:
                 model.eval()  # dropout off, BatchNorm statistics frozen
-                opt = torch.optim.AdamW(model.parameters(), lr=budget.finetune_lr,
-                                        betas=budget.betas, weight_decay=budget.weight_decay)
+                if opt is None:  # no phase 1
+                    opt = torch.optim.AdamW(model.parameters(), lr=budget.finetune_lr,
+                                            betas=budget.betas, weight_decay=budget.weight_decay)
+                for group in opt.param_groups:  # phase 1's optimizer goes on (fastai v1), at the new rate
+                    group["lr"] = budget.finetune_lr
                 sched = None
             for _ in range(steps):
                 idx = next(batches)
@@ -305,7 +322,11 @@ def train_autoencoder(model: Autoencoder, X: np.ndarray, budget: PretrainBudget,
                 if phase == "onecycle" and budget.corruption > 0:
                     xin = torch.nn.functional.dropout(xb, p=float(budget.corruption), training=True)
                 loss = torch.mean((model(xin) - xb) ** 2)
-                check_finite_loss(it, {"reconstruction": loss})
+                try:
+                    check_finite_loss(it, {"reconstruction": loss})
+                    guard.check(it, {"reconstruction": loss})
+                except DivergedError as exc:
+                    raise DivergedError(f"autoencoder pretraining ({phase} phase, seed {seed}): {exc}") from None
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -494,6 +515,11 @@ def _train_new(Xp: np.ndarray, arch_cfg: dict[str, Any], seed: int, bud: Budget,
     else:
         rec = train_autoencoder(model, Xp, bud, seed, dev, augmenter=augmenter, progress=progress)
     after = reconstruction_mse(model, Xp, dev)
+    if not after < before:
+        raise DivergedError(
+            f"autoencoder pretraining (seed {seed}, budget: {bud.summary()}) left the network worse than its "
+            f"initialisation: reconstruction MSE {before:.6g} -> {after:.6g}; nothing was cached. "
+            f"Try a longer budget or a lower max_lr / finetune_lr.")
     model.eval()
     model.pretrain_info = {**meta, "recon_mse_before": before, "recon_mse_after": after,
                            "history": rec["history"], "device": str(dev), "cached": False, "path": None}

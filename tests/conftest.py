@@ -50,7 +50,9 @@ def synth2_ae() -> tuple[np.ndarray, np.ndarray, object]:
 
     ds = generators.build("synth", n=600, k=2, seed=0, progress=False)
     X = apply(ds.X, ("zscore",))
-    ae = pretrain(X=X, arch={"arch": "feedforward", "hidden": [32, 32], "embedding_dim": 4}, seed=0,
-                  budget={"iterations": 150, "finetune_iterations": 50, "batch_size": 100}, preprocessing=(),
+    # a briefly pretrained network whose embedding k-means clusters imperfectly (NMI 0.805), so that the
+    # methods' own training has something to improve (measured: DCN 1.000, DEC 1.000, IDEC 0.987)
+    ae = pretrain(X=X, arch={"arch": "feedforward", "hidden": [32, 32], "embedding_dim": 4}, seed=2,
+                  budget={"iterations": 80, "finetune_iterations": 20, "batch_size": 100}, preprocessing=(),
                   device="cpu", cache=False, progress=False)
     return X, ds.labels[:, 0], ae
