@@ -180,7 +180,7 @@ class DCN(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
             loss.backward()
             opt.step()
             if self.progress and it % 50 == 0:
-                bar.set_postfix(comp=f"{float(comp):.3g}", rec=f"{float(rec):.3g}")
+                bar.set_postfix(comp=f"{float(comp.detach()):.3g}", rec=f"{float(rec.detach()):.3g}")
             if tol is not None and it % epoch == 0:
                 labels = self._assign(ae, centers.centers, X, device)[0]
                 if float(np.mean(labels != prev)) < tol:

@@ -167,7 +167,7 @@ class DEC(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
             loss.backward()
             opt.step()
             if self.progress and it % 50 == 0:
-                bar.set_postfix({k_: f"{float(v):.3g}" for k_, v in terms.items()})
+                bar.set_postfix({k_: f"{float(v.detach()):.3g}" for k_, v in terms.items()})
         bar.close()
 
         self.autoencoder_ = ae

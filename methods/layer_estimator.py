@@ -181,7 +181,7 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
                     monitor.reset(int(g))
                     events.append((it, s, k))
             if self.progress and it % 50 == 0:
-                bar.set_postfix({k: f"{float(v):.3g}" for k, v in terms.items()})
+                bar.set_postfix({k: f"{float(v.detach()):.3g}" for k, v in terms.items()})
             if self.tol is not None and it % epoch == 0:
                 labels = self._assign_all(ae, layer, X, device)
                 if prev_labels is not None and float((labels != prev_labels).any(1).mean()) < float(self.tol):
