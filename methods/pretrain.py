@@ -326,7 +326,10 @@ def train_autoencoder(model: Autoencoder, X: np.ndarray, budget: PretrainBudget,
                     check_finite_loss(it, {"reconstruction": loss})
                     guard.check(it, {"reconstruction": loss})
                 except DivergedError as exc:
-                    raise DivergedError(f"autoencoder pretraining ({phase} phase, seed {seed}): {exc}") from None
+                    raise DivergedError(
+                        f"autoencoder pretraining ({phase} phase, seed {seed}): {exc}; nothing was cached. "
+                        f"Try another seed, a longer budget or a lower {'finetune_lr' if phase == 'finetune' else 'max_lr'}"
+                    ) from None
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -150,7 +150,7 @@ def test_cache_false_writes_nothing(planted) -> None:
 
 def test_divergence_names_iteration(planted) -> None:
     X = pt.apply_preprocessing(planted.X, ("zscore",)) * 1e30
-    with pytest.raises(DivergedError, match=r"pretraining \(onecycle phase, seed 0\): .*iteration 0: reconstruction=inf"):
+    with pytest.raises(DivergedError, match=r"pretraining \(onecycle phase, seed 0\): .*iteration 0: reconstruction=inf.*; nothing was cached. Try another seed, a longer budget or a lower max_lr"):
         pretrain(X=X, arch=FF, seed=0, budget=TINY, preprocessing=(), device="cpu", progress=False, cache=False)
 
 
