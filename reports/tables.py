@@ -436,11 +436,11 @@ def build_tables(frame: pd.DataFrame, suite: str | None = None, tier: str | None
     for (s, t) in dict.fromkeys(zip(cells["suite"], cells["tier"])):
         config = (configs or {}).get((s, t), {})
         order, labels, _ = suite_datasets(config)
-        incomplete = incomplete_text(frame, s, t, config)
+        notes = [n for n in (incomplete_text(frame, s, t, config), mixed_versions_text(frame, s, t)) if n]
         for kind in (kinds or table_kinds(s, cells)):
             table = build_table(cells, kind, s, t, order, labels)
-            if incomplete:
-                table.caption += " " + incomplete
+            for note in notes:
+                table.caption += " " + note
             tables.append(table)
     return tables
 
@@ -468,6 +468,25 @@ def incomplete_text(frame: pd.DataFrame, suite: str, tier: str, config: dict) ->
     # plain words, no command line: '--' would become a dash in the LaTeX caption
     return (f"Incomplete: {len(planned) - len(missing)} of the {len(planned)} planned fits are stored; "
             f"running suite {suite} at tier {tier} again runs the rest.")
+
+
+def mixed_versions_text(frame: pd.DataFrame, suite: str, tier: str) -> str | None:
+    """A caption sentence when the suite's rows were written by more than one version of nrbench, else None.
+
+    A run resumed after an upgrade mixes rows of both versions in one table; when the
+    new version changed a procedure (e.g. pretraining, f987c2e) the numbers are not
+    comparable, and the table must not read as one experiment.  Versions are the
+    stored ``code_version`` (release and git commit), listed with their row counts.
+    """
+    if "code_version" not in frame:
+        return None
+    rows = frame[(frame["suite"] == suite) & (frame["tier"] == tier)]
+    counts = rows["code_version"].fillna("unknown").value_counts().sort_index().sort_values(ascending=False, kind="stable")
+    if len(counts) < 2:
+        return None
+    listed = "; ".join(f"{v}: {n} rows" for v, n in counts.items())
+    return (f"Mixed versions: the rows come from {len(counts)} versions of nrbench ({listed}); "
+            f"rerun the suite into a new store for results from one version.")
 
 
 def suite_datasets(config: dict) -> tuple[list[str] | None, dict[str, str], dict[str, dict]]:

@@ -134,3 +134,17 @@ def test_a_table_of_a_stopped_run_says_it_is_incomplete(tmp_path):
     text = markdown_table(stopped, suite=suite.name, tier=suite.tier, configs=configs)
     assert f"Incomplete: 2 of the 4 planned fits are stored; running suite {suite.name} at tier quick again runs " \
         "the rest." in text
+
+
+def test_a_table_of_rows_from_several_nrbench_versions_says_so(tmp_path):
+    """A run resumed after an upgrade mixes versions in one table; the caption lists them with their row counts."""
+    suite, st, _ = _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 1 }")
+    f = st.frame()
+    assert f["code_version"].nunique() == 1 and f["code_version"].iloc[0].startswith("nrbench ")
+    assert "Mixed versions" not in markdown_table(f, suite=suite.name, tier=suite.tier)
+    resumed = f.copy()
+    resumed.loc[resumed["ae_seed"] == 1, "code_version"] = "nrbench 0.9+gabc"  # as if written before an upgrade
+    text = markdown_table(resumed, suite=suite.name, tier=suite.tier)
+    current = f["code_version"].iloc[0]
+    assert (f"Mixed versions: the rows come from 2 versions of nrbench ({current}: 2 rows; nrbench 0.9+gabc: 2 rows); "
+            "rerun the suite into a new store for results from one version.") in text
