@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -223,7 +224,10 @@ def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | N
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"ACe/DeC Fig. 4 ({tier_used} tier): mean and 95% CI over the autoencoders", fontsize=10)
+    n_ae = "/".join(map(str, sorted(set(cells["n_ae"]))))
+    # one panel is 4.2 in wide: wrap the title to the figure instead of letting it run off both edges
+    fig.suptitle(textwrap.fill(f"ACe/DeC Fig. 4 ({tier_used} tier): mean and 95% CI over {n_ae} AEs",
+                               width=int(11 * fig.get_figwidth())), fontsize=10)
     return fig
 
 

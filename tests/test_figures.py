@@ -72,6 +72,17 @@ def test_fig4_panels_per_method(drawn):
     assert fig.axes[0].get_xticks() == pytest.approx([0.1, 0.5, 0.9])  # γ of the learning-rate grid
 
 
+def test_fig4_title_fits_a_single_panel_figure(frame):
+    """With ACe/DeC runs only (one panel, 4.2 in wide), the title is wrapped inside the figure, not clipped."""
+    only_acedec = frame[(frame["suite"] != "acedec-fig4") | (frame["method"] == "acedec")]
+    fig = draw("acedec-fig4", only_acedec)
+    assert [ax.get_title() for ax in fig.axes] == ["(a) ACe/DeC+DCN"]
+    fig.canvas.draw()
+    box = fig._suptitle.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.x1
+    assert " ".join(fig._suptitle.get_text().split()) == "ACe/DeC Fig. 4 (quick tier): mean and 95% CI over 3 AEs"
+
+
 def test_enrc_fig4_bars_are_sorted_betas(drawn):
     fig = drawn("enrc-fig4")
     art = figure_rows_and_artefacts()[0][1]
