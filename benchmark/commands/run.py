@@ -122,17 +122,22 @@ def _filters_per_suite(names: list[str], tier: str, only_datasets: list[str] | N
     return out
 
 
-def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
-    """After Ctrl-C: what is kept and how to go on (every finished fit is already committed to the store)."""
+def _planned_and_stored(store: Store | None, s: ResolvedSuite) -> tuple[int, int, int]:
+    """(planned autoencoders, planned fits, fits with a row in ``store``) of a resolved suite."""
     from benchmark.protocol import build_tasks
 
+    pre, fits = build_tasks(s)
+    done = store.done_keys(s.name, s.tier) if store is not None else set()
+    return len(pre), len(fits), sum(f.key in done for f in fits)
+
+
+def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
+    """After Ctrl-C: what is kept and how to go on (every finished fit is already committed to the store)."""
     out = out or sys.stderr
     print("\nnrbench run: interrupted. Every finished fit is kept; the fits in progress are lost.", file=out)
     for s in suites:
-        _, fits = build_tasks(s)
-        done = store.done_keys(s.name, s.tier)
-        print(f"  {s.name} [{s.tier}]: {sum(f.key in done for f in fits)} of {len(fits)} planned fits stored",
-              file=out)
+        _, n_fits, n_done = _planned_and_stored(store, s)
+        print(f"  {s.name} [{s.tier}]: {n_done} of {n_fits} planned fits stored", file=out)
     print(f"  store: {store.path}\n  Run the same command again to resume with the rest.", file=out)
 
 
@@ -171,17 +176,13 @@ def run(args: argparse.Namespace) -> int:
         resolved.append(s)
 
     if args.dry_run:
-        from benchmark.protocol import build_tasks
-
         # a dry run writes nothing: a store that does not exist yet is not created
         path = Path(args.store).expanduser() if args.store else default_store_path()
         store = Store(path) if path.is_file() and path.stat().st_size > 0 else None
         for s in resolved:
-            pre, fits = build_tasks(s)
-            done = store.done_keys(s.name, s.tier) if store is not None else set()
-            n_done = sum(f.key in done for f in fits)
+            n_pre, n_fits, n_done = _planned_and_stored(store, s)
             filtered = " (the whole suite's)" if args.only_datasets or args.only_methods else ""
-            print(f"{s.name} [{s.tier}]: {len(fits)} fits ({n_done} done), {len(pre)} autoencoders; "
+            print(f"{s.name} [{s.tier}]: {n_fits} fits ({n_done} done), {n_pre} autoencoders; "
                   f"est. {s.est_cost or 'unknown'}{filtered}")
             for d in s.datasets:
                 ms = [m for m in s.methods if d["id"] in m["datasets"]]
