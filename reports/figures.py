@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import re
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -160,15 +160,25 @@ def fig_acedec_fig1a(frame: pd.DataFrame, suite: str | None = None, configs: dic
         ci = np.nan_to_num(np.array([p[2] for p in pts]))
         line, = ax.plot(x, y, marker="o", label=label)
         ax.fill_between(x, y - ci, y + ci, color=line.get_color(), alpha=0.2, linewidth=0)
-    n_ae = sorted(set(cells["n_ae"]))
     ax.set_xlabel("number of added noise dimensions k")
     ax.set_ylabel(NMI_LABEL)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title(f"ACe/DeC Fig. 1a: SYNTH-k ({tier_used} tier), mean and 95% CI over "
-                 f"{'/'.join(map(str, n_ae))} AEs", fontsize=9)
+    ax.set_title(f"ACe/DeC Fig. 1a: SYNTH-k ({tier_used} tier), {_over_aes(cells['n_ae'])}", fontsize=9)
     return fig
+
+
+def _over_aes(n_ae: Iterable[int]) -> str:
+    """What a point of a figure is: "mean and 95% CI over 3 AEs", or, with one network, a single value.
+
+    ``n_ae`` holds each plotted cell's autoencoder count; differing counts are listed ("2/3 AEs").  A
+    cell from one autoencoder has no confidence interval, so the title says so instead of "1 AEs".
+    """
+    counts = sorted({int(n) for n in n_ae})
+    if counts == [1]:
+        return "one AE per point (no CI)"
+    return f"mean and 95% CI over {'/'.join(map(str, counts))} AEs"
 
 
 # --------------------------------------------------------------------------- ACe/DeC Fig. 4
@@ -224,9 +234,8 @@ def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | N
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    n_ae = "/".join(map(str, sorted(set(cells["n_ae"]))))
     # one panel is 4.2 in wide: wrap the title to the figure instead of letting it run off both edges
-    fig.suptitle(textwrap.fill(f"ACe/DeC Fig. 4 ({tier_used} tier): mean and 95% CI over {n_ae} AEs",
+    fig.suptitle(textwrap.fill(f"ACe/DeC Fig. 4 ({tier_used} tier): {_over_aes(cells['n_ae'])}",
                                width=int(11 * fig.get_figwidth())), fontsize=10)
     return fig
 

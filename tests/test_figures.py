@@ -83,6 +83,15 @@ def test_fig4_title_fits_a_single_panel_figure(frame):
     assert " ".join(fig._suptitle.get_text().split()) == "ACe/DeC Fig. 4 (quick tier): mean and 95% CI over 3 AEs"
 
 
+@pytest.mark.parametrize("name, prefix", [("acedec-fig4", "ACe/DeC Fig. 4 (quick tier): "),
+                                          ("acedec-fig1a", "ACe/DeC Fig. 1a: SYNTH-k (quick tier), ")])
+def test_one_autoencoder_titles_say_single_value_not_1_aes(frame, name, prefix):
+    """A store with one network per point has no CI: the title says so instead of "over 1 AEs"."""
+    fig = draw(name, frame[frame["ae_seed"] == 0])
+    title = fig._suptitle.get_text() if fig._suptitle is not None else fig.axes[0].get_title()
+    assert " ".join(title.split()) == prefix + "one AE per point (no CI)"
+
+
 def test_enrc_fig4_bars_are_sorted_betas(drawn):
     fig = drawn("enrc-fig4")
     art = figure_rows_and_artefacts()[0][1]
