@@ -140,3 +140,18 @@ def test_quick_main_comparison_end_to_end(tmp_path, capsys):
     assert km["nmi"].map(max).max() > 0.9
     sf = f[f["suite"] == "enrc-table1"]
     assert sf["nmi"].map(min).max() > 0.5
+
+
+def test_dry_run_counts_one_autoencoder_in_the_singular(tmp_path, capsys):
+    """A suite with one network per data set: "1 autoencoder" and "1 AE", not "1 AEs"."""
+    datasets = """
+[datasets.planted]
+params = { n = 300, n_clusters = [3], seed = 1 }
+preprocessing = ["zscore"]
+autoencoder = { arch = "linear", budget = { iterations = 30, finetune_iterations = 10, batch_size = 100 } }
+"""
+    suite = hf.write_suite(tmp_path / "one.toml", "[methods.ae-kmeans]", datasets, n_ae=1, runs=1)
+    assert main(["run", str(suite), "--dry-run", "--store", str(tmp_path / "r.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "one [quick]: 1 fits (0 done), 1 autoencoder; " in out
+    assert "  planted (planted, 1 AE): " in out

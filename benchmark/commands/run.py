@@ -46,6 +46,11 @@ Examples:
 """
 
 
+
+def _count(n: int, noun: str) -> str:
+    """``"1 AE"``, ``"3 AEs"``: a count with its noun in the right number."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `nrbench run`."""
     parser.add_argument("suites", nargs="*", metavar="SUITE",
@@ -182,12 +187,12 @@ def run(args: argparse.Namespace) -> int:
         for s in resolved:
             n_pre, n_fits, n_done = _planned_and_stored(store, s)
             filtered = " (the whole suite's)" if args.only_datasets or args.only_methods else ""
-            print(f"{s.name} [{s.tier}]: {n_fits} fits ({n_done} done), {n_pre} autoencoders; "
+            print(f"{s.name} [{s.tier}]: {n_fits} fits ({n_done} done), {_count(n_pre, 'autoencoder')}; "
                   f"est. {s.est_cost or 'unknown'}{filtered}")
             for d in s.datasets:
                 ms = [m for m in s.methods if d["id"] in m["datasets"]]
                 uses_ae = any(method_registry.get(m["method"]).uses_autoencoder for m in ms)
-                aes = f", {d['n_autoencoders']} AEs" if uses_ae else ""
+                aes = f", {_count(d['n_autoencoders'], 'AE')}" if uses_ae else ""
                 print(f"  {d['id']} ({d['generator']}{aes}): {', '.join(m['label'] for m in ms)}")
                 for dev in d["deviations"]:
                     print(f"    deviation: {dev}")
