@@ -153,5 +153,5 @@ autoencoder = { arch = "linear", budget = { iterations = 30, finetune_iterations
     suite = hf.write_suite(tmp_path / "one.toml", "[methods.ae-kmeans]", datasets, n_ae=1, runs=1)
     assert main(["run", str(suite), "--dry-run", "--store", str(tmp_path / "r.sqlite")]) == 0
     out = capsys.readouterr().out
-    assert "one [quick]: 1 fits (0 done), 1 autoencoder; " in out
+    assert "one [quick]: 1 fit (0 done), 1 autoencoder; " in out
     assert "  planted (planted, 1 AE): " in out

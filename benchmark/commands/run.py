@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         for s in resolved:
             n_pre, n_fits, n_done = _planned_and_stored(store, s)
             filtered = " (the whole suite's)" if args.only_datasets or args.only_methods else ""
-            print(f"{s.name} [{s.tier}]: {n_fits} fits ({n_done} done), {_count(n_pre, 'autoencoder')}; "
+            print(f"{s.name} [{s.tier}]: {_count(n_fits, 'fit')} ({n_done} done), {_count(n_pre, 'autoencoder')}; "
                   f"est. {s.est_cost or 'unknown'}{filtered}")
             for d in s.datasets:
                 ms = [m for m in s.methods if d["id"] in m["datasets"]]
