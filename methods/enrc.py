@@ -30,8 +30,9 @@ Implementation notes (one source of truth for the shared layer:
   bias-corrected ``m/sqrt(v)`` is +-1), and the network runs in eval mode with
   BatchNorm statistics frozen, so nothing renormalises the perturbation: one step
   at 2.5e-3 took the batch L_rec from 8.1 to 2,296 and |z| from 28 to 43 (the same
-  spike, 0.019 -> 6.4 MSE, appears at the first fine-tuning step of the quick
-  pretraining).  The embedding left the fixed rotated-space centres and the
+  spike, 0.019 -> 6.4 MSE, appeared at the first fine-tuning step of the quick
+  pretraining while that phase also started a fresh Adam; it now continues
+  phase 1's optimizer, see :mod:`methods.pretrain`).  The embedding left the fixed rotated-space centres and the
   assignments were scrambled before the centres could follow.  It is not V (|V|_F
   stayed 3.67, ~orthogonal) nor the L_comp/L_rec balance (13.8 vs 8.1 at step 1).
   It is the eval-mode network at the paper's lr that is fragile, and no
