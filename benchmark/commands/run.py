@@ -46,10 +46,10 @@ Examples:
 """
 
 
-
 def _count(n: int, noun: str) -> str:
     """``"1 AE"``, ``"3 AEs"``: a count with its noun in the right number."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `nrbench run`."""
