@@ -110,6 +110,10 @@ def _unavailable_reason(exc: BaseException) -> str | None:
         return f"data not found: {exc}"
     if isinstance(exc, ModuleNotFoundError) and exc.name and not exc.name.split(".")[0] in (
             "generators", "benchmark", "methods", "baselines"):
+        from generators.render.datasets import BpyMissingError
+
+        if isinstance(exc, BpyMissingError):
+            return str(exc)
         return f"needs the optional package {exc.name!r}, which is not installed"
     name = type(exc).__name__
     if name in ("DataUnavailableError", "MissingDataError", "RawDataMissing"):

@@ -83,6 +83,26 @@ params = { n = 300, n_clusters = [3, 3], seed = 1 }
     assert row["status"] == "skipped" and "data not found" in row["error"]
 
 
+def test_rendered_data_set_without_bpy_gives_skipped_rows_not_errors(tmp_path, monkeypatch):
+    # `pip install .` has no bpy: a standard-tier suite with OBJECTS must skip it, not fail (exit 1)
+    import generators.render.datasets as rd
+
+    monkeypatch.setattr(rd, "bpy_available", lambda: False)
+    datasets = """
+[datasets.planted]
+params = { n = 300, n_clusters = [3, 3], seed = 1 }
+[datasets.objects]
+params = { n = 6, resolution = 16, samples = 2 }
+preprocessing = ["scale01", "flatten"]
+"""
+    _, st, summary = _run(tmp_path, "[methods.kmeans]", datasets, n_ae=1, runs=1)
+    assert (summary.skipped, summary.ok, summary.errors) == (1, 1, 0)
+    reason = summary.skip_reasons["objects"]
+    assert "bpy" in reason and "pip install 'nrbench[render]'" in reason
+    row = st.frame().set_index("dataset").loc["objects"]
+    assert row["status"] == "skipped" and "bpy" in row["error"]
+
+
 def test_rerun_skips_done_fits(tmp_path):
     _, st, s1 = _run(tmp_path, "[methods.kmeans]")
     _, _, s2 = _run(tmp_path, "[methods.kmeans]", store=st)

@@ -28,6 +28,17 @@ BPY_MISSING = ("bpy (Blender as a Python module) is not installed; rendering nee
                "pip install 'nrbench[render]' (Python 3.11)")
 
 
+class BpyMissingError(ModuleNotFoundError):
+    """Rendering was asked for but ``bpy`` is not importable.
+
+    A :class:`ModuleNotFoundError` (``name == "bpy"``), so the harness treats a rendered data
+    set without bpy like any data set whose raw data is missing: skipped with this reason.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(BPY_MISSING, name="bpy")
+
+
 def bpy_available() -> bool:
     """Whether ``bpy`` can be imported (checked without importing it here)."""
     import importlib.util
@@ -45,7 +56,7 @@ def render_dataset(name: str, *, n: int, resolution: int, samples: int, seed: in
     With ``save`` the finished data set is written to the cache path that
     ``generators.get(name, n=..., resolution=..., samples=..., seed=...)`` reads,
     and the shard folder is removed.  Raises ``ValueError`` naming the parameter
-    for bad settings, ``RuntimeError`` when bpy is missing, and
+    for bad settings, :class:`BpyMissingError` when bpy is missing, and
     :class:`~generators.render.executors.RenderWorkerError` when a worker dies.
     """
     from generators.registry import cache_path
@@ -64,7 +75,7 @@ def render_dataset(name: str, *, n: int, resolution: int, samples: int, seed: in
 
     pending = job.pending()
     if pending and not bpy_available():
-        raise RuntimeError(BPY_MISSING)
+        raise BpyMissingError()
     done_images = n - sum(s.size for s in pending)
     t0 = time.perf_counter()
     bar = None
