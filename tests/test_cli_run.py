@@ -155,3 +155,45 @@ autoencoder = { arch = "linear", budget = { iterations = 30, finetune_iterations
     out = capsys.readouterr().out
     assert "one [quick]: 1 fit (0 done), 1 autoencoder; " in out
     assert "  planted (planted, 1 AE): " in out
+
+
+def test_a_tier_word_sets_the_tier_and_two_different_tiers_are_an_error(tmp_path, capsys):
+    store = str(tmp_path / "r.sqlite")
+    assert main(["run", "quick", "standard", "--dry-run", "--store", store]) == 2
+    assert "SUITE names two tiers (quick, standard); give one tier" in capsys.readouterr().err
+    # beside a suite name the tier word applies to that suite (documented in --help)
+    assert main(["run", "standard", "acedec-table1", "--only-datasets", "synth", "--dry-run", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "acedec-table1 [standard]:" in out and "enrc-table1" not in out
+
+
+def test_dry_run_says_where_each_data_set_comes_from_and_what_would_be_skipped(tmp_path, capsys, monkeypatch):
+    import generators.render.datasets as rd
+
+    monkeypatch.setenv("NRBENCH_DATA", str(tmp_path / "no-such-folder"))
+    monkeypatch.setattr(rd, "bpy_available", lambda: False)
+    store = str(tmp_path / "r.sqlite")
+    argv = ["run", "acedec-table1", "--tier", "standard", "--only-methods", "kmeans", "--dry-run", "--store", store]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    raw = tmp_path / "no-such-folder"
+    assert "  synth (synth): k-means\n    data: generated on first use\n" in out
+    assert (f"  usps (usps): k-means\n    data: the raw file is missing in {raw / 'usps'}; a run downloads and "
+            "verifies it from raw.githubusercontent.com, and skips the data set if that fails\n") in out
+    assert f"    data: 4 of 4 raw files are missing in {raw / 'mnist'}" in out
+    assert f"    would be skipped: no GTSRB folder at {raw / 'gtsrb'} (it is not downloaded automatically)" in out
+    assert "  objects (objects): k-means\n    would be skipped: not rendered yet and bpy (Blender" in out
+    assert not raw.exists() and not (tmp_path / "r.sqlite").exists()  # a dry run creates nothing
+
+
+def test_dry_run_finds_raw_files_that_are_there(tmp_path, capsys, monkeypatch):
+    from generators.sources import USPS
+
+    raw = tmp_path / "raw"
+    (raw / "usps").mkdir(parents=True)
+    (raw / "usps" / USPS["h5"].filename).write_bytes(b"")  # presence is what a dry run checks
+    monkeypatch.setenv("NRBENCH_DATA", str(raw))
+    argv = ["run", "acedec-table1", "--tier", "standard", "--only-datasets", "usps", "--only-methods", "kmeans",
+            "--dry-run", "--store", str(tmp_path / "r.sqlite")]
+    assert main(argv) == 0
+    assert f"  usps (usps): k-means\n    data: raw files in {raw / 'usps'}\n" in capsys.readouterr().out

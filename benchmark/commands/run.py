@@ -35,8 +35,8 @@ Tiers: quick (minutes on 2 CPU cores, generated data only; what CI runs), standa
 protocol; GPU advised).  Every reduction is stored with each row as a deviation.
 
 Without SUITE, runs the main comparison (enrc-table1 and acedec-table1) at --tier.
-A tier name given as SUITE (e.g. `nrbench run quick`) means the main comparison at
-that tier.  `nrbench list suites` shows the suites with their estimated cost.
+A tier name given as SUITE sets the tier: alone (e.g. `nrbench run quick`) it means
+the main comparison at that tier; beside suite names it applies to them.  `nrbench list suites` shows the suites with their estimated cost.
 
 Examples:
   nrbench run                                  # main comparison, quick tier
@@ -152,12 +152,15 @@ def run(args: argparse.Namespace) -> int:
     from benchmark import suites as suites_mod
     from benchmark.executors import check_executor, make_executor
     from benchmark.store import Store, default_store_path
+    from generators.availability import availability
 
     quiet = bool(getattr(args, "quiet", False))
     tier = args.tier or "quick"
     names = list(args.suites)
     tiers_given = [n for n in names if n in suites_mod.TIERS and n not in suites_mod.available()]
     if tiers_given:
+        if len(set(tiers_given)) > 1:
+            raise ValueError(f"SUITE names two tiers ({', '.join(tiers_given)}); give one tier")
         if args.tier and args.tier != tiers_given[-1]:
             raise ValueError(f"SUITE {tiers_given[-1]!r} is a tier name but --tier {args.tier} was given")
         tier = tiers_given[-1]
@@ -194,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
                 uses_ae = any(method_registry.get(m["method"]).uses_autoencoder for m in ms)
                 aes = f", {_count(d['n_autoencoders'], 'AE')}" if uses_ae else ""
                 print(f"  {d['id']} ({d['generator']}{aes}): {', '.join(m['label'] for m in ms)}")
+                avail = availability(d["generator"], d["params"])
+                print(f"    {'would be skipped' if avail.status == 'skip' else 'data'}: {avail.text}")
                 for dev in d["deviations"]:
                     print(f"    deviation: {dev}")
         if store is None:
