@@ -85,6 +85,7 @@ def ensure_file(source: SourceFile, data_dir: str | os.PathLike | None = None, *
         verify(path, source)
         return path
     errors: list[str] = []
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again if nothing lands
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -110,6 +111,11 @@ def ensure_file(source: SourceFile, data_dir: str | os.PathLike | None = None, *
             finally:
                 if tmp.exists():
                     tmp.unlink()
+    for p in created:  # deepest first: a failed download leaves no empty folders behind
+        try:
+            p.rmdir()
+        except OSError:
+            break
     raise DataUnavailableError(
         f"{source.filename} not found in {folder} and could not be downloaded "
         f"({'; '.join(errors) or 'no URL'}). Put the file there (SHA-256 {source.sha256}), "

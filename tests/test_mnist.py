@@ -132,7 +132,16 @@ def test_download_with_wrong_checksum_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(DataUnavailableError) as err:
         ensure_file(src, tmp_path / "data", progress=False)
     assert src.sha256 in str(err.value)
-    assert list((tmp_path / "data" / "mnist").iterdir()) == []  # nothing half-written stays
+    assert not (tmp_path / "data").exists()  # nothing half-written stays, not even the folders it made
+
+
+def test_failed_download_keeps_a_folder_that_was_there(tmp_path: Path) -> None:
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    (tmp_path / "data" / "mnist" / "other.gz").write_bytes(b"x")
+    src = _source_for(b"expected bytes", ("file:///nonexistent/first.gz",))
+    with pytest.raises(DataUnavailableError):
+        ensure_file(src, tmp_path / "data", progress=False)
+    assert [p.name for p in (tmp_path / "data" / "mnist").iterdir()] == ["other.gz"]
 
 
 def test_loader_downloads_missing_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
