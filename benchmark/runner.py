@@ -224,7 +224,8 @@ def _base_row(task: FitTask) -> dict[str, Any]:
         "suite": task.suite, "tier": task.tier, "dataset": task.dataset["id"], "method": task.method["method"],
         "label": task.method["label"], "params": task.params,
         "params_hash": params_hash(task.params), "ae_seed": task.ae_seed, "run_seed": task.run_seed,
-        "deviations": list(task.dataset.get("deviations", [])) + list(task.method.get("deviations", [])),
+        "deviations": (list(task.dataset.get("deviations", [])) + list(task.method.get("deviations", []))
+                       + list(task.method.get("dataset_deviations", {}).get(task.dataset["id"], []))),
     }
 
 

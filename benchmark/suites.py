@@ -34,6 +34,7 @@ result row, so a table can never silently present a reduced run as the paper's.
 from __future__ import annotations
 
 import copy
+import inspect
 import itertools
 import sys
 from collections.abc import Mapping
@@ -316,10 +317,12 @@ def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[s
         paper_entries = {e["label"]: e for e in _expand_method(mid, paper_m[mid], list(paper_ds), paper_protocol)} \
             if mid in paper_m else {}
         for e in _expand_method(mid, m, list(datasets), protocol):
-            devs = list(m.get("deviations", []))
+            devs, per_dataset = list(m.get("deviations", [])), {}
             if tier != "paper":
-                devs += _method_deviations(e, paper_entries.get(e["label"]))
+                general, per_dataset = _method_deviations(e, paper_entries.get(e["label"]))
+                devs += general
             e["deviations"] = devs
+            e["dataset_deviations"] = per_dataset
             m_list.append(e)
 
     if only_datasets:
@@ -397,16 +400,63 @@ def _fmt(v: Any) -> str:
     return str(v) if not isinstance(v, float) else f"{v:g}"
 
 
+_UNSET = object()
+
+
+def _signature_default(func: Any, key: str) -> Any:
+    """The default of ``key`` in ``func``'s signature, ``_UNSET`` if it has none, None if not a parameter."""
+    try:
+        p = inspect.signature(func).parameters.get(key)
+    except (TypeError, ValueError):
+        return _UNSET
+    if p is None:
+        return None
+    return _UNSET if p.default is inspect.Parameter.empty else p.default
+
+
+def _value(given: Mapping[str, Any], key: str, func: Any, owner: str) -> str:
+    """``given[key]`` formatted, or the default it takes when not given ("12000, the default")."""
+    if key in given:
+        return _fmt(given[key])
+    d = _signature_default(func, key) if func is not None else _UNSET
+    if d is None:
+        return f"n/a for {owner}"
+    return "default" if d is _UNSET else f"{_fmt(d)}, the default"
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any], key: str, func: Any) -> bool:
+    """Whether ``a`` and ``b`` mean the same value of ``key`` once defaults are filled in."""
+    d = _signature_default(func, key) if func is not None else _UNSET
+    return a.get(key, d) == b.get(key, d)
+
+
+def _builder(generator: str) -> Any:
+    from generators.registry import entry
+
+    try:
+        return entry(generator).load_builder()
+    except (ValueError, ImportError, AttributeError):
+        return None
+
+
+def _arch_class(arch: Any) -> Any:
+    from methods.autoencoders import ARCHITECTURES
+
+    return ARCHITECTURES.get(arch) if isinstance(arch, str) else None
+
+
 def _dataset_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | None) -> list[str]:
+    """What this tier's data-set entry does differently from the paper tier's, defaults filled in."""
     if paper is None:
         return ["data set: not part of the paper protocol"]
     devs = []
     if entry["n_autoencoders"] != paper["n_autoencoders"]:
         devs.append(f"autoencoders: {entry['n_autoencoders']} (paper {paper['n_autoencoders']})")
+    gen = _builder(entry["generator"])
     for k in sorted(set(entry["params"]) | set(paper["params"])):
-        a, b = entry["params"].get(k, "default"), paper["params"].get(k, "default")
-        if a != b:
-            devs.append(f"data: {k}={_fmt(a)} (paper {_fmt(b)})")
+        if not _same(entry["params"], paper["params"], k, gen):
+            devs.append(f"data: {k}={_value(entry['params'], k, gen, entry['generator'])} "
+                        f"(paper {_value(paper['params'], k, gen, entry['generator'])})")
     if entry["preprocessing"] != paper["preprocessing"]:
         devs.append(f"preprocessing: {'+'.join(entry['preprocessing'])} (paper {'+'.join(paper['preprocessing'])})")
     ae, pae = entry["autoencoder"] or {}, paper["autoencoder"] or {}
@@ -416,28 +466,51 @@ def _dataset_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | Non
         devs.append(f"embedding: {ae.get('embedding_dim')}-d (paper {pae.get('embedding_dim')})")
     if ae.get("arch") != pae.get("arch"):
         devs.append(f"architecture: {ae.get('arch')} (paper {pae.get('arch')})")
+    cls, pcls = _arch_class(ae.get("arch")), _arch_class(pae.get("arch"))
     for k in sorted((set(ae) | set(pae)) - {"budget", "embedding_dim", "arch"}):
-        if ae.get(k) != pae.get(k):
-            devs.append(f"autoencoder: {k}={_fmt(ae.get(k))} (paper {_fmt(pae.get(k))})")
-    return devs
-
-
-def _method_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | None) -> list[str]:
-    if paper is None:
-        return ["method: not part of the paper protocol"]
-    devs = []
-    for k in sorted(set(entry["params"]) | set(paper["params"])):
-        a, b = entry["params"].get(k, "default"), paper["params"].get(k, "default")
+        a, b = _value(ae, k, cls, str(ae.get("arch"))), _value(pae, k, pcls, str(pae.get("arch")))
         if a != b:
-            devs.append(f"budget: {k}={_fmt(a)} (paper {_fmt(b)})")
-    for did in sorted(set(entry["dataset_params"]) | set(paper["dataset_params"])):
-        a, b = entry["dataset_params"].get(did, {}), paper["dataset_params"].get(did, {})
-        for k in sorted(set(a) | set(b)):
-            if a.get(k, "default") != b.get(k, "default"):
-                devs.append(f"budget: {k}={_fmt(a.get(k, 'default'))} on {did} (paper {_fmt(b.get(k, 'default'))})")
-    if entry["runs_per_autoencoder"] != paper["runs_per_autoencoder"]:
-        devs.append(f"runs: {entry['runs_per_autoencoder']} per autoencoder (paper {paper['runs_per_autoencoder']})")
+            devs.append(f"autoencoder: {k}={a} (paper {b})")
     return devs
+
+
+def _method_deviations(entry: Mapping[str, Any],
+                       paper: Mapping[str, Any] | None) -> tuple[list[str], dict[str, list[str]]]:
+    """(deviations of every data set, deviations of single data sets) against the paper tier.
+
+    Hyperparameters are compared as a fit sees them: the entry's ``params`` with its
+    ``dataset_params`` for that data set, and the constructor's default where neither sets
+    one.  A difference on every data set of the entry is one general deviation; one on some
+    of them is stored for those only and says "on <id>".
+    """
+    if paper is None:
+        return ["method: not part of the paper protocol"], {}
+    from benchmark import method_registry
+
+    try:
+        init = method_registry.get(entry["method"]).load().__init__
+    except ValueError:
+        init = None
+    dids = list(entry["datasets"])
+    diffs: dict[tuple[str, str, str], list[str]] = {}
+    for did in dids:
+        a = {**entry["params"], **entry["dataset_params"].get(did, {})}
+        b = {**paper["params"], **paper["dataset_params"].get(did, {})}
+        for k in sorted(set(a) | set(b)):
+            if not _same(a, b, k, init):
+                owner = entry["method"]
+                diffs.setdefault((k, _value(a, k, init, owner), _value(b, k, init, owner)), []).append(did)
+    general: list[str] = []
+    per_dataset: dict[str, list[str]] = {}
+    for (k, a, b), where in diffs.items():
+        if len(where) == len(dids):
+            general.append(f"budget: {k}={a} (paper {b})")
+        else:
+            for did in where:
+                per_dataset.setdefault(did, []).append(f"budget: {k}={a} on {did} (paper {b})")
+    if entry["runs_per_autoencoder"] != paper["runs_per_autoencoder"]:
+        general.append(f"runs: {entry['runs_per_autoencoder']} per autoencoder (paper {paper['runs_per_autoencoder']})")
+    return general, per_dataset
 
 
 def check_components(suite: ResolvedSuite) -> None:

@@ -33,6 +33,9 @@ def test_dry_run_of_the_main_comparison_runs_nothing(tmp_path, capsys):
     assert "enrc-table1 [quick]: 14 fits (0 done), 2 autoencoders" in out
     assert "acedec-table1 [quick]: 24 fits (0 done), 2 autoencoders" in out
     assert "deviation: autoencoders: 2 (paper 10)" in out
+    # method deviations: once per suite, and under the data set where only some data sets have them
+    assert "\n  deviation (ENRC): budget: init_rounds=2 (paper 100, the default)\n" in out
+    assert "\n  deviation (NrKmeans, Orth1, Orth2): runs: 2 per autoencoder (paper 10)\n" in out
     assert not store.exists() and f"no result store at {store} yet" in out  # a dry run writes nothing
     # filtered to a method without an autoencoder: no AE count, and the cost estimate says whose it is
     assert main(["run", "acedec-table1", "--only-methods", "kmeans", "--dry-run", "--store", str(store)]) == 0
@@ -178,6 +181,9 @@ def test_dry_run_says_where_each_data_set_comes_from_and_what_would_be_skipped(t
     out = capsys.readouterr().out
     raw = tmp_path / "no-such-folder"
     assert "  synth (synth): k-means\n    data: generated on first use\n" in out
+    # k-means differs from the paper only in its run count, and on every data set alike
+    assert "    deviation (k-means): " not in out
+    assert "\n  deviation (k-means): runs: 3 per autoencoder (paper 10)\n" in out
     assert (f"  usps (usps): k-means\n    data: the raw file is missing in {raw / 'usps'}; a run downloads and "
             "verifies it from raw.githubusercontent.com, and skips the data set if that fails\n") in out
     assert f"    data: 4 of 4 raw files are missing in {raw / 'mnist'}" in out

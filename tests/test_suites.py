@@ -94,6 +94,31 @@ def test_quick_deviations_are_computed_against_paper():
                if m["method"] != "enrc")
 
 
+def test_deviations_name_the_paper_value_even_where_the_paper_tier_takes_a_default():
+    # a value the paper tier leaves to the default is compared and shown as that default
+    s = resolve("acedec-table1", "quick", check=False)
+    assert "data: n=3000 (paper 12000, the default)" in s.dataset("synth")["deviations"]
+    acedec = next(m for m in s.methods if m["method"] == "acedec")
+    # params and dataset_params that agree give one deviation, not one per key source
+    assert [d for d in acedec["deviations"] if "max_iter" in d] == ["budget: max_iter=300 (paper 20000)"]
+    enrc = next(m for m in resolve("enrc-table1", "quick", check=False).methods if m["method"] == "enrc")
+    assert "budget: init_rounds=2 (paper 100, the default)" in enrc["deviations"]
+    assert not [d for d in enrc["deviations"] if "paper default" in d]
+
+
+def test_a_deviation_on_some_data_sets_is_stored_for_those_only(tmp_path):
+    from benchmark.protocol import build_tasks
+    from benchmark.runner import _base_row
+
+    s = resolve("enrc-table1", "standard", check=False)
+    enrc = next(m for m in s.methods if m["method"] == "enrc")
+    assert enrc["dataset_deviations"]["cmnist"] == ["budget: max_iter=2000 on cmnist (paper 20000)"]
+    assert "stickfigures" not in enrc["dataset_deviations"]  # it runs the paper's 2,000 there
+    rows = {t.dataset["id"]: _base_row(t) for t in build_tasks(s)[1] if t.method["method"] == "enrc"}
+    assert "budget: max_iter=2000 on cmnist (paper 20000)" in rows["cmnist"]["deviations"]
+    assert not [d for d in rows["stickfigures"]["deviations"] if "max_iter" in d]
+
+
 def test_describe_suites_lists_every_suite_and_tier_with_cost():
     rows = describe_suites()
     names = {(r["name"], r["tier"]) for r in rows}

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from benchmark.suites import TIERS
 
@@ -92,6 +92,19 @@ def _print_table(store: Store, suites: list[ResolvedSuite], out: TextIO | None =
         text = markdown_table(sub, suite=s.name, tier=s.tier, configs={(s.name, s.tier): s.to_config()})
         print(f"\n## {s.name} [{s.tier}]\n", file=out)
         print(text, file=out)
+
+
+def _method_deviations(methods: list[dict[str, Any]], dataset: str | None = None) -> dict[str, list[str]]:
+    """Method deviations grouped by text, with the labels of the methods that have each, in order.
+
+    ``dataset=None``: the deviations a method has on every data set; else those on ``dataset`` only.
+    """
+    out: dict[str, list[str]] = {}
+    for m in methods:
+        devs = m["deviations"] if dataset is None else m.get("dataset_deviations", {}).get(dataset, [])
+        for dev in devs:
+            out.setdefault(dev, []).append(m["label"])
+    return out
 
 
 def _filters_per_suite(names: list[str], tier: str, only_datasets: list[str] | None,
@@ -201,6 +214,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    {'would be skipped' if avail.status == 'skip' else 'data'}: {avail.text}")
                 for dev in d["deviations"]:
                     print(f"    deviation: {dev}")
+                for dev, who in _method_deviations(ms, d["id"]).items():
+                    print(f"    deviation ({', '.join(who)}): {dev}")
+            for dev, who in _method_deviations([m for m in s.methods if m["datasets"]]).items():
+                print(f"  deviation ({', '.join(who)}): {dev}")
         if store is None:
             print(f"(no result store at {path} yet: nothing is done)")
         else:
