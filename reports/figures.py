@@ -85,11 +85,18 @@ def save_figure(fig: Any, out_dir: str | Path, name: str, formats: Sequence[str]
     return paths
 
 
-def _missing(figure: str, what: str, frame: pd.DataFrame) -> MissingArtefactError:
+def _missing(figure: str, what: str, frame: pd.DataFrame, tier: str | None = None) -> MissingArtefactError:
+    """The error of a figure whose input is not stored; with ``tier``, which tiers are (and how to add it)."""
     store = frame.attrs.get("store_path", "the store")
     suite = FIGURES[figure].suite
-    return MissingArtefactError(f"{figure} needs {what}, which {store} does not hold; "
-                                f"produce it with `nrbench run {suite}`")
+    if tier is None:
+        return MissingArtefactError(f"{figure} needs {what}, which {store} does not hold; "
+                                    f"produce it with `nrbench run {suite}`")
+    stored = sorted(set(frame.loc[frame["suite"] == suite, "tier"])) if "suite" in frame else []
+    have = f"; it holds {suite} at tier {', '.join(stored)}" if stored else ""
+    return MissingArtefactError(f"{figure} needs {what} at tier {tier!r}, which {store} does not hold{have}; "
+                                f"produce it with `nrbench run {suite} --tier {tier}`"
+                                + (f", or plot tier {stored[0]!r} with --tier {stored[0]}" if stored else ""))
 
 
 def _one_tier(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -146,7 +153,7 @@ def fig_acedec_fig1a(frame: pd.DataFrame, suite: str | None = None, configs: dic
         f = f[f["tier"] == tier]
     if f.empty or len({k for key, k in k_of.items() if key[1] in set(f["tier"])}) < 2:
         raise _missing("acedec-fig1a", "NMI results of DCN and ACe/DeC+DCN on SYNTH-k with at least two noise "
-                       "levels k", frame)
+                       "levels k", frame, tier)
     f, tier_used = _one_tier(f)
     cells = aggregate(f, warn=False)
     cells = cells[(cells["metric"] == "nmi") & (cells["status"] == "ok")]
@@ -202,7 +209,7 @@ def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | N
         f = f[f["tier"] == tier]
     if f.empty:
         raise _missing("acedec-fig4", "NMI results of DCN / ACe/DeC+DCN over a learning-rate grid (params 'lr')",
-                       frame)
+                       frame, tier)
     f, tier_used = _one_tier(f)
     names = _labels(configs, f.iloc[0])
     cells = aggregate(f, warn=False)

@@ -128,6 +128,16 @@ def test_missing_artefacts_name_what_and_which_suite(tmp_path):
             draw("acedec-fig1a", no_deep, tier=tier)
     with pytest.raises(MissingArtefactError, match="traversal.*nrbench run acedec-table1"):
         draw("acedec-fig3", frame)
+
+
+@pytest.mark.parametrize("name", ["acedec-fig1a", "acedec-fig4"])
+def test_a_missing_tier_is_named_with_the_tiers_that_are_stored(frame, name):
+    # the store holds these figures' suites at the quick tier only
+    with pytest.raises(MissingArtefactError) as err:
+        draw(name, frame, tier="paper")
+    msg = str(err.value)
+    assert "at tier 'paper', which" in msg and f"it holds {name} at tier quick" in msg
+    assert f"`nrbench run {name} --tier paper`, or plot tier 'quick' with --tier quick" in msg
     with pytest.raises(ValueError, match="figure must be one of acedec-fig1a, acedec-fig4"):
         draw("fig9", frame)
 
