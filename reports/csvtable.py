@@ -1,9 +1,9 @@
 """CSV output: each table in its printed shape, and the aggregated cells as tidy numbers.
 
 - :func:`table_csv`: the table as shown (text cells ``0.83 ± 0.04``, ``n.a.``,
-  ``err[a]``, ``–``; best values wrapped in ``**``, subsets followed by ``*``).
-  The caption and notes are not part of the CSV, so the file stays a plain grid;
-  they are in the LaTeX and Markdown outputs.
+  ``err[a]``, ``–``; subsets followed by ``*``), as plain text: no Markdown bold,
+  so a spreadsheet or ``pandas.read_csv`` gets the values.  Which value is best, the
+  caption and the notes are in the LaTeX and Markdown outputs; ``cells.csv`` has the numbers.
 - :func:`cells_csv`: one line per (suite, tier, data set, method label, metric,
   clustering) with numeric ``mean``, ``std``, ``n_ae``, ``runs_per_ae``,
   ``status``, ``marker`` and the deviations, for further analysis.
@@ -16,20 +16,24 @@ import json
 
 import pandas as pd
 
-from reports.markdown import markdown_cell
-from reports.tables import Table
+from reports.tables import Cell, Table
 
 CELLS_CSV_COLUMNS = ["suite", "tier", "dataset", "method", "label", "metric", "clustering", "mean", "std",
                      "n_ae", "runs_per_ae", "status", "marker", "deviations", "errors", "reason"]
 
 
+def plain_cell(cell: Cell) -> str:
+    """One cell as plain text: the value, ``*`` for a subset or approximation, ``[a]`` note marks."""
+    return cell.text + ("*" if cell.star else "") + "".join(f"[{m}]" for m in cell.notes)
+
+
 def table_frame(table: Table) -> pd.DataFrame:
-    """The table's grid as a DataFrame of display strings (Markdown cell syntax, unescaped)."""
+    """The table's grid as a DataFrame of plain display strings."""
     records = []
     for key, line in zip(table.rows, table.cells):
         rec = dict(zip(table.row_header, key))
         for col, cell in zip(table.columns, line):
-            rec[col] = markdown_cell(cell).replace("\\*", "*").replace("\\|", "|")
+            rec[col] = plain_cell(cell)
         records.append(rec)
     return pd.DataFrame.from_records(records, columns=[*table.row_header, *table.columns])
 
