@@ -203,3 +203,13 @@ def test_dry_run_finds_raw_files_that_are_there(tmp_path, capsys, monkeypatch):
             "--dry-run", "--store", str(tmp_path / "r.sqlite")]
     assert main(argv) == 0
     assert f"  usps (usps): k-means\n    data: raw files in {raw / 'usps'}\n" in capsys.readouterr().out
+
+
+def test_version_prints_the_code_version_that_rows_record(capsys):
+    from benchmark.store import code_version
+
+    with pytest.raises(SystemExit) as ei:
+        main(["--version"])
+    assert ei.value.code == 0
+    out = capsys.readouterr().out.strip()
+    assert out == code_version() and out.startswith("nrbench ")
