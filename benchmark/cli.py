@@ -17,6 +17,7 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
 COMMANDS: dict[str, str] = {
@@ -81,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    """``nrbench: warning: <message>`` (the CLI's format; Python's adds the file, line and source)."""
+    return f"nrbench: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nrbench`` console script; returns the exit code."""
     parser = build_parser()
@@ -89,7 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        rc = int(args._module.run(args) or 0)
+        with warnings.catch_warnings():
+            if not args.debug:  # one line per warning, as nrbench's own messages; the source line with --debug
+                warnings.formatwarning = _one_line_warning
+            rc = int(args._module.run(args) or 0)
         sys.stdout.flush()  # buffered output meets a closed pipe here, inside the handler below
         return rc
     except KeyboardInterrupt:

@@ -151,11 +151,16 @@ class Dataset:
         if not path.exists():
             raise FileNotFoundError(f"no data set file at {path}")
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(bytes(z[_META_KEY]).decode())
-                X = z["X"]
-                labels = z["labels"]
-                extras = {k: z[_EXTRA_PREFIX + k] for k in meta.get("extras", [])}
+            # our own file handle: np.load(path) leaves its file open when the content is not an archive
+            with open(path, "rb") as fh:
+                z = np.load(fh, allow_pickle=False)
+                if not hasattr(z, "files"):  # an NpzFile (numpy 1 and 2 alike)
+                    raise ValueError("a single .npy array, not an .npz archive")
+                with z:
+                    meta = json.loads(bytes(z[_META_KEY]).decode())
+                    X = z["X"]
+                    labels = z["labels"]
+                    extras = {k: z[_EXTRA_PREFIX + k] for k in meta.get("extras", [])}
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, json.JSONDecodeError) as exc:
             raise CorruptDatasetError(f"{path}: not a readable nrbench data set ({exc})") from exc
         ds = cls(

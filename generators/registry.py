@@ -24,7 +24,6 @@ import importlib
 import inspect
 import json
 import os
-import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,7 +180,7 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
             return ds
     with file_lock(path):
         if not rebuild:
-            ds = _try_load(path)  # another process may have finished meanwhile
+            ds = _try_load(path, warn=False)  # another process may have finished meanwhile (warned once above)
             if ds is not None:
                 return ds
         ds = build(name, progress=progress, **full)
@@ -189,13 +188,13 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
     return ds
 
 
-def _try_load(path: Path) -> Dataset | None:
+def _try_load(path: Path, warn: bool = True) -> Dataset | None:
+    """The cached data set at ``path``; None when absent or corrupt (a corrupt file warns once)."""
     if not path.exists():
         return None
     try:
         return Dataset.load(path)
     except CorruptDatasetError as exc:
-        msg = f"corrupted cache file, rebuilding: {exc}"
-        warnings.warn(msg, RuntimeWarning, stacklevel=3)
-        print(f"nrbench: {msg}", file=sys.stderr)
+        if warn:
+            warnings.warn(f"corrupted cache file, rebuilding: {exc}", RuntimeWarning, stacklevel=3)
         return None

@@ -54,7 +54,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -539,9 +538,7 @@ def _try_load(pt_path: Path, json_path: Path, dev: torch.device, quiet: bool = F
         return load_pretrained(pt_path, json_path, dev)
     except CorruptModelError as exc:
         if not quiet:
-            msg = f"corrupted autoencoder cache entry, retraining: {exc}"
-            warnings.warn(msg, RuntimeWarning, stacklevel=3)
-            print(f"nrbench: {msg}", file=sys.stderr)
+            warnings.warn(f"corrupted autoencoder cache entry, retraining: {exc}", RuntimeWarning, stacklevel=3)
         return None
 
 

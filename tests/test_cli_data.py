@@ -180,3 +180,22 @@ def test_a_reader_that_goes_away_stops_nrbench_quietly(tmp_path, unbuffered) -> 
         os.close(w)
     assert res.returncode == 141, res.stderr
     assert res.stderr == ""
+
+
+def test_a_corrupted_cache_file_is_one_warning_line_and_rebuilt(tmp_path) -> None:
+    """The CLI prints a warning as one `nrbench: warning:` line (Python's format adds file, line and source),
+    and a corrupted cache file is reported once (it was three times: the warning and two prints)."""
+    import subprocess
+
+    env = dict(os.environ, NRBENCH_HOME=str(tmp_path))
+    argv = [sys.executable, "-m", "benchmark.cli", "-q", "generate", "synth", "--param", "k=1", "--param", "n=40"]
+    first = subprocess.run(argv, capture_output=True, env=env, text=True, timeout=120, check=True)
+    path = next((tmp_path / "datasets").glob("synth-*.npz"))
+    path.write_bytes(b"not a zip file")
+    res = subprocess.run(argv, capture_output=True, env=env, text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith(f"nrbench: warning: corrupted cache file, rebuilding: {path}: not a readable ")
+    sha = [ln for ln in first.stdout.splitlines() if "sha256" in ln]
+    assert sha and sha == [ln for ln in res.stdout.splitlines() if "sha256" in ln]  # the same data again
