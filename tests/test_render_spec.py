@@ -121,8 +121,10 @@ def test_render_dataset_warns_about_imbalance_and_needs_bpy(monkeypatch) -> None
 
     monkeypatch.setattr(rd, "bpy_available", lambda: False)
     with (pytest.warns(UserWarning, match="n=37 is not a multiple of the 36 label combinations"),
-          pytest.raises(RuntimeError, match=r"pip install 'nrbench\[render\]'")):
+          pytest.raises(rd.BpyMissingError, match=r"pip install 'nrbench\[render\]'") as err):
         rd.render_dataset("nrobjects", n=37, resolution=16, samples=1, seed=0, progress=False)
+    # a ModuleNotFoundError naming bpy: the harness skips the data set as it does any missing optional package
+    assert isinstance(err.value, ModuleNotFoundError) and err.value.name == "bpy"
 
 
 def test_builder_signatures_keep_execution_options_out_of_the_cache_key() -> None:
