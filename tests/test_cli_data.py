@@ -31,6 +31,20 @@ def test_list_datasets_is_the_default_and_shows_every_entry(capsys) -> None:
     assert "left (10), right (10)" in lines["cmnist"] and "60,000" in lines["cmnist"]
 
 
+def test_list_one_data_set_shows_its_parameters_and_defaults(capsys) -> None:
+    rc, out, _ = run(capsys, "list", "datasets", "synth")
+    assert rc == 0
+    params = {ln.split()[0]: ln.split()[1] for ln in out.split("parameter")[1].splitlines()[2:] if ln.strip()
+              and not ln.startswith("Set one")}
+    assert params == {"n": "12000", "k": "25", "seed": "0", "rotate": "False"}
+    assert "nrbench generate synth --param KEY=VALUE" in out
+    assert run(capsys, "list", "datasets", "stickfigures-file")[1].count("required") == 1  # path=
+    rc, _, err = run(capsys, "list", "datasets", "synthh")
+    assert rc == 2 and "unknown data set 'synthh'; available: " in err
+    rc, _, err = run(capsys, "list", "suites", "enrc-table1")
+    assert rc == 2 and "a NAME is only taken by 'nrbench list datasets'" in err
+
+
 def test_list_does_not_build_anything(capsys) -> None:
     run(capsys, "list")
     assert not (Path(os.environ["NRBENCH_HOME"]) / "datasets").exists()

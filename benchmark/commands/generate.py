@@ -33,7 +33,7 @@ Parameter values are parsed as JSON when possible (3, 0.5, true), else taken as
 strings.  Prints the file, its SHA-256 and a summary.  nrobjects and objects are
 rendered with Blender on first use (about 11 min for 10,000 64x64 images on 2
 cores; 'nrbench render' offers the rendering options, workers and Dask).  'nrbench list' shows the
-data sets and 'python -c "import generators; help(generators.build)"' their builders."""
+data sets and 'nrbench list datasets NAME' the parameters of one, with their defaults."""
 
 #: Data sets built by ``nrbench generate all``: generated here, no raw files, no Blender.
 BUILTIN: tuple[str, ...] = ("synth", "stickfigures")

@@ -18,6 +18,7 @@ DESCRIPTION = """List what nrbench knows, without building or running anything.
 
   nrbench list              the data sets: size, sample shape, clusterings, source
   nrbench list datasets     the same
+  nrbench list datasets synth   one data set's parameters (--param KEY=VALUE of generate) and defaults
   nrbench list suites       the comparison suites and tiers with their estimated cost
   nrbench list budgets      the named autoencoder pretraining budgets (procedure, iterations, rates)
 
@@ -31,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``what``: datasets (default) or suites."""
     parser.add_argument("what", nargs="?", choices=WHAT, default="datasets",
                         help="what to list (default: datasets)")
+    parser.add_argument("name", nargs="?", default=None,
+                        help="with 'datasets': one data set, listed with its parameters and their defaults")
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -55,8 +58,32 @@ def dataset_rows() -> list[list[str]]:
     return rows
 
 
+def parameter_rows(name: str) -> list[list[str]]:
+    """One row per builder parameter of data set ``name``: parameter, default (``required`` if none)."""
+    import inspect
+
+    from generators.registry import entry
+
+    sig = inspect.signature(entry(name).load_builder())
+    return [[k, "required" if p.default is inspect.Parameter.empty else repr(p.default)]
+            for k, p in sig.parameters.items() if k != "progress"]
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the requested listing (data sets, budgets or suites)."""
+    if args.name is not None and args.what != "datasets":
+        raise ValueError(f"a NAME is only taken by 'nrbench list datasets'; got {args.what} {args.name}")
+    if args.name is not None:
+        rows = [r for r in dataset_rows() if r[0] == args.name]
+        if not rows:
+            from generators.registry import entry
+
+            entry(args.name)  # raises ValueError listing the valid names
+        print(format_table(["name", "n", "sample", "clusterings", "source", "description"], rows))
+        print()
+        print(format_table(["parameter", "default"], parameter_rows(args.name)))
+        print(f"\nSet one with: nrbench generate {args.name} --param KEY=VALUE (or params = {{ ... }} in a suite)")
+        return 0
     if args.what == "datasets":
         print(format_table(["name", "n", "sample", "clusterings", "source", "description"], dataset_rows()))
         return 0
