@@ -326,19 +326,23 @@ def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[s
             m_list.append(e)
 
     if only_datasets:
-        valid = sorted({d["id"] for d in ds_list} | {d["generator"] for d in ds_list})
-        bad = [x for x in only_datasets if x not in valid]
+        known = set().union(*(selector_names(d) for d in ds_list))
+        bad = [x for x in only_datasets if x.lower() not in known]
         if bad:
+            valid = sorted({d["id"] for d in ds_list} | {d["generator"] for d in ds_list})
             raise ValueError(f"--only-datasets: unknown data set(s) {bad} in suite {doc['name']!r} tier {tier!r}; "
                              f"valid: {', '.join(valid)}")
-        ds_list = [d for d in ds_list if d["id"] in only_datasets or d["generator"] in only_datasets]
+        wanted = {x.lower() for x in only_datasets}
+        ds_list = [d for d in ds_list if selector_names(d) & wanted]
     if only_methods:
-        valid = sorted({m["id"] for m in m_list} | {m["method"] for m in m_list})
-        bad = [x for x in only_methods if x not in valid]
+        known = set().union(*(selector_names(m) for m in m_list))
+        bad = [x for x in only_methods if x.lower() not in known]
         if bad:
+            valid = sorted({m["id"] for m in m_list} | {m["method"] for m in m_list})
             raise ValueError(f"--only-methods: unknown method(s) {bad} in suite {doc['name']!r} tier {tier!r}; "
                              f"valid: {', '.join(valid)}")
-        m_list = [m for m in m_list if m["id"] in only_methods or m["method"] in only_methods]
+        wanted = {x.lower() for x in only_methods}
+        m_list = [m for m in m_list if selector_names(m) & wanted]
     kept = {d["id"] for d in ds_list}
     for m in m_list:
         m["datasets"] = [x for x in m["datasets"] if x in kept]
@@ -349,6 +353,15 @@ def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[s
     if check:
         check_components(suite)
     return suite
+
+
+def selector_names(entry: Mapping[str, Any]) -> set[str]:
+    """The names ``--only-datasets`` / ``--only-methods`` accept for a resolved entry, lower-cased.
+
+    Its suite id, its generator or registry name, and its display label (as tables show it:
+    ``ENRC``, ``NrKmeans``, ``MNIST-Full``), so selection is case-insensitive.
+    """
+    return {str(entry[k]).lower() for k in ("id", "generator", "method", "label") if entry.get(k)}
 
 
 def _resolve_dataset(did: str, d: Mapping[str, Any], protocol: Mapping[str, Any]) -> dict[str, Any]:

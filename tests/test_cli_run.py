@@ -213,3 +213,20 @@ def test_version_prints_the_code_version_that_rows_record(capsys):
     assert ei.value.code == 0
     out = capsys.readouterr().out.strip()
     assert out == code_version() and out.startswith("nrbench ")
+
+
+def test_selection_takes_table_labels_in_any_case(tmp_path, capsys):
+    store = str(tmp_path / "r.sqlite")
+    assert main(["run", "--only-methods", "ENRC", "NrKmeans", "AE+k-means", "--dry-run", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "  stickfigures (stickfigures, 2 AEs): ENRC, NrKmeans\n" in out
+    assert "  synth (synth, 2 AEs): AE+k-means\n" in out
+    argv = ["run", "acedec-table1", "--tier", "standard", "--only-datasets", "MNIST-Full", "--only-methods",
+            "dcn λ=1.0", "--dry-run", "--store", store]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "acedec-table1 [standard]: 9 fits (0 done), 3 autoencoders" in out
+    assert "  mnist (mnist, 3 AEs): DCN λ=1.0\n" in out and "mnist-test" not in out
+    # a name that matches nothing still lists the ids
+    assert main(["run", "enrc-table1", "--only-methods", "ENRK", "--dry-run", "--store", store]) == 2
+    assert "unknown method(s) ['ENRK']" in capsys.readouterr().err

@@ -67,11 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", metavar="PATH", default=None,
                         help="result store (default: $NRBENCH_HOME/results/nrbench.sqlite)")
     parser.add_argument("--only-datasets", nargs="+", metavar="ID", default=None,
-                        help="run only these data sets (suite ids or generator names); with several suites, "
-                             "each suite runs those it has")
+                        help="run only these data sets (suite ids, generator names or table labels, any "
+                             "case); with several suites, each suite runs those it has")
     parser.add_argument("--only-methods", nargs="+", metavar="NAME", default=None,
-                        help="run only these methods (suite ids or method names); with several suites, "
-                             "each suite runs those it has")
+                        help="run only these methods (suite ids, method names or table labels such as "
+                             "ENRC, any case); with several suites, each suite runs those it has")
     parser.add_argument("--dry-run", action="store_true",
                         help="resolve and validate the suites (names, and parameter types; values are checked when "
                              "a run builds them), print the tasks and what is already done; write and run nothing")
@@ -121,19 +121,21 @@ def _filters_per_suite(names: list[str], tier: str, only_datasets: list[str] | N
     if len(names) == 1 or not (only_datasets or only_methods):
         return [(n, only_datasets, only_methods) for n in names]
     full = {n: suites_mod.resolve(n, tier, check=False) for n in names}
-    known = {n: ({d["id"] for d in s.datasets} | {d["generator"] for d in s.datasets},
-                 {m["id"] for m in s.methods} | {m["method"] for m in s.methods}) for n, s in full.items()}
+    known = {n: (set().union(*(suites_mod.selector_names(d) for d in s.datasets)),
+                 set().union(*(suites_mod.selector_names(m) for m in s.methods))) for n, s in full.items()}
+    shown = ({x for s in full.values() for d in s.datasets for x in (d["id"], d["generator"])},
+             {x for s in full.values() for m in s.methods for x in (m["id"], m["method"])})
     for i, (opt, wanted) in enumerate((("--only-datasets", only_datasets), ("--only-methods", only_methods))):
         if wanted:
             union = set().union(*(k[i] for k in known.values()))
-            bad = [x for x in wanted if x not in union]
+            bad = [x for x in wanted if x.lower() not in union]
             if bad:
                 raise ValueError(f"{opt}: {bad} in none of the suites {', '.join(names)} (tier {tier!r}); "
-                                 f"valid: {', '.join(sorted(union))}")
+                                 f"valid: {', '.join(sorted(shown[i]))}")
     out = []
     for n in names:
-        ds = [x for x in only_datasets if x in known[n][0]] if only_datasets else None
-        ms = [x for x in only_methods if x in known[n][1]] if only_methods else None
+        ds = [x for x in only_datasets if x.lower() in known[n][0]] if only_datasets else None
+        ms = [x for x in only_methods if x.lower() in known[n][1]] if only_methods else None
         out.append((n, ds, ms))
     if all(ds == [] or ms == [] for _, ds, ms in out):
         raise ValueError("no suite has the selected data sets and methods together")
