@@ -186,6 +186,11 @@ def unmatched(cells: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.
     return published[mask]
 
 
+def _table_name(paper: str, table: object) -> str:
+    """``ENRC T1`` / ``ACe/DeC T1``: a published table as the comparison rows name it."""
+    return f"{paper.split('-')[0].upper().replace('ACEDEC', 'ACe/DeC')} T{table}"
+
+
 def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None) -> list[Table]:
     """One :class:`Table` per (suite, tier): published value, ours, the difference and the verdict."""
     published = load_published() if published is None else published
@@ -194,7 +199,7 @@ def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None
         raise ValueError("none of the stored results corresponds to a published table cell "
                          "(run e.g. `nrbench run enrc-table1` or `nrbench run acedec-table1`)")
     tables = []
-    n_unmatched = len(unmatched(cells, published))
+    key = ["paper", "table", "dataset_label", "clustering", "method_label"]
     for (suite, tier), g in comp.groupby(["suite", "tier"], sort=False):
         rows, grid = [], []
         for r in g.itertuples(index=False):
@@ -210,8 +215,7 @@ def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None
                 ours = Cell({"err": "err", "skipped": "–", "n.a.": "n.a."}.get(r.status, r.status), kind="text")
             delta = Cell(f"{r.delta:+.{digits}f}" if not math.isnan(r.delta) else "", kind="text")
             v = Cell(r.verdict, kind="text", bold=r.verdict == "reproduced")
-            rows.append([f"{r.paper.split('-')[0].upper().replace('ACEDEC', 'ACe/DeC')} T{r.table}",
-                         r.dataset_label, r.clustering or "", r.method_label])
+            rows.append([_table_name(r.paper, r.table), r.dataset_label, r.clustering or "", r.method_label])
             grid.append([Cell(paper_txt, kind="text"), ours, delta, v])
         n_rep = int((g["verdict"] == "reproduced").sum())
         n_cmp = int(g["verdict"].isin(["reproduced", "higher", "lower"]).sum())
@@ -225,7 +229,13 @@ def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None
             + ("A tier other than 'paper' runs reduced budgets, so differences are expected. " if tier != "paper" else "")
             + "*: subset or approximation."
         )
-        notes = [f"{n_unmatched} published values have no nrbench result in this store (not run)."] if n_unmatched else []
+        # the published values of the tables this suite reproduces that it has no result for (this suite and tier)
+        here = set(zip(g["paper"], g["table"]))
+        done = set(zip(*(g[k] for k in key)))
+        todo = [t for t in zip(*(published[k] for k in key)) if t[:2] in here and t not in done]
+        names = ", ".join(_table_name(p, t) for p, t in sorted(here))
+        notes = [f"{len(todo)} published value{'s' if len(todo) != 1 else ''} of {names} "
+                 f"{'have' if len(todo) != 1 else 'has'} no result in this suite and tier (not run)."] if todo else []
         tables.append(Table(name=f"{suite}-{tier}-vs-paper", kind="compare", title=f"Paper vs nrbench: {suite} ({tier})",
                             row_header=["Table", "Data set", "Clustering", "Method"], rows=rows,
                             columns=["Paper", "nrbench", "Δ", "Verdict"], cells=grid, caption=caption,
