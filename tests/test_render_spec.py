@@ -167,3 +167,25 @@ def test_mesh_resolution_and_bad_input() -> None:
         meshes.uv_sphere(segments=2)
     with pytest.raises(ValueError, match="vertices"):
         meshes.cylinder(vertices=2)
+
+
+def test_contact_sheet_of_a_small_objects_set_has_no_missing_tiles(tmp_path, monkeypatch) -> None:
+    """`nrbench render objects --n 6`: shapes with 3, 2 and 1 images give 3 columns, blank tiles beyond a
+    shape's images (they were titled 'cube #None (missing)' under a '6 examples per shape' title)."""
+    import matplotlib.pyplot as plt
+
+    from generators.dataset import Dataset
+    from generators.render.contact_sheet import write_contact_sheet
+
+    shown = []
+    monkeypatch.setattr(plt, "close", lambda fig: shown.append(fig))
+    X = np.arange(6 * 16 * 16, dtype=np.uint8).reshape(6, 1, 16, 16)
+    ds = Dataset(name="objects", X=X, labels=np.array([[0], [0], [0], [1], [1], [2]]), clusterings=("shape",))
+    path = write_contact_sheet(ds, tmp_path / "sheet.png")
+    assert path.is_file()
+    fig = shown[0]
+    assert fig._suptitle.get_text() == "objects: up to 3 examples per shape (16x16, n=6)"
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 9 and sum(1 for ax in fig.axes if ax.images) == 6
+    assert not [t for t in titles if "None" in t or "missing" in t]
+    assert titles[:3] == [f"{S.dataset_spec('objects').factors[0][0]} #{i}" for i in range(3)]

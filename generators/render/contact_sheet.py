@@ -52,12 +52,14 @@ def write_contact_sheet(ds: Dataset, path: str | os.PathLike, *, per_shape: int 
             return (int(hit[0]) if len(hit) else None), label
     else:
         rows = [(s,) for s in range(len(spec.factors[0]))]
-        cols = list(range(per_shape))
+        counts = [int((ds.labels[:, 0] == s).sum()) for (s,) in rows]
+        cols = list(range(max(1, min(per_shape, max(counts)))))  # a small data set: no columns of blanks
 
         def pick(r: int, c: int) -> tuple[int | None, str]:
             hit = np.flatnonzero(ds.labels[:, 0] == rows[r][0])
-            idx = int(hit[c]) if c < len(hit) else None
-            return idx, f"{spec.factors[0][rows[r][0]]} #{idx}"
+            if c >= len(hit):  # this shape has fewer examples than the row has tiles
+                return None, ""
+            return int(hit[c]), f"{spec.factors[0][rows[r][0]]} #{int(hit[c])}"
 
     dpi = 100
     fig, axes = plt.subplots(len(rows), len(cols), squeeze=False,
@@ -69,12 +71,19 @@ def write_contact_sheet(ds: Dataset, path: str | os.PathLike, *, per_shape: int 
             ax.set_xticks([])
             ax.set_yticks([])
             if idx is None:
-                ax.set_title(label + "\n(missing)", fontsize=7, color="red")
+                if label:  # a label combination the data set lacks
+                    ax.set_title(label + "\n(missing)", fontsize=7, color="red")
+                else:
+                    ax.set_axis_off()
                 continue
             ax.imshow(_tile(ds.X[idx]), interpolation="nearest")
             ax.set_title(label, fontsize=7)
     res = ds.X.shape[-1]
-    what = "one example per label combination" if len(spec.clusterings) > 1 else f"{len(cols)} examples per shape"
+    if len(spec.clusterings) > 1:
+        what = "one example per label combination"
+    else:
+        k = len(cols)
+        what = f"{'' if min(counts) >= k else 'up to '}{k} example{'s' if k != 1 else ''} per shape"
     fig.suptitle(f"{ds.name}: {what} ({res}x{res}, n={ds.n})", fontsize=9)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
