@@ -17,8 +17,34 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (``os.umask`` sets it to read it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_file_mode() -> int:
+    """The mode ``open()`` gives a new file (0o666 less the umask, e.g. 0o644).
+
+    ``tempfile.mkstemp`` creates 0o600 files; a cache or data folder shared by a group
+    (one ``$NRBENCH_HOME`` on a cluster) needs the usual mode once the file is in place.
+    """
+    return 0o666 & ~_umask()
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
-    """Call ``write(fh)`` on a temporary file beside ``path`` and atomically rename it to ``path``."""
+    """Call ``write(fh)`` on a temporary file beside ``path`` and atomically rename it to ``path``.
+
+    The file gets the mode a plain ``open()`` would give it (:func:`default_file_mode`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -27,6 +53,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from benchmark.fileio import default_file_mode
 from benchmark.paths import ENV_DATA, data_home
 from generators.sources import SourceFile
 
@@ -102,6 +103,7 @@ def ensure_file(source: SourceFile, data_dir: str | os.PathLike | None = None, *
             try:
                 fetch(url, tmp, progress=progress, desc=f"download {source.filename}")
                 verify(tmp, source)
+                os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would hide raw data from a group
                 os.replace(tmp, path)
                 return path
             except ChecksumError as exc:

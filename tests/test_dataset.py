@@ -62,3 +62,23 @@ def test_bad_construction(rng):
         Dataset("x", np.zeros((3, 2), np.float32), np.zeros((3, 2)), ("a",))
     with pytest.raises(ValueError, match="uint8 or float32"):
         Dataset("x", np.zeros((3, 2), np.float64), np.zeros((3, 1)), ("a",))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_saved_files_get_the_mode_open_would_give_them(tmp_path, rng, umask):
+    """Cache files follow the umask like any new file (mkstemp alone gives 0o600, which hides a
+    shared $NRBENCH_HOME from the rest of a group)."""
+    import os
+    import stat
+
+    from benchmark.fileio import default_file_mode
+
+    old = os.umask(umask)
+    try:
+        assert default_file_mode() == 0o666 & ~umask
+        ds = Dataset(name="toy", X=rng.normal(size=(4, 3)).astype(np.float32), labels=np.zeros((4, 1), int),
+                     clusterings=("c",))
+        path = ds.save(tmp_path / "toy.npz")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

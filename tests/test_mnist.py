@@ -123,6 +123,9 @@ def test_download_from_file_url_verifies_and_installs(tmp_path: Path) -> None:
     path = ensure_file(src, tmp_path / "data", progress=False)  # first URL fails, second works
     assert path == tmp_path / "data" / "mnist" / src.filename and path.read_bytes() == payload
     assert [p.name for p in path.parent.iterdir()] == [src.filename]  # no temporary left
+    from benchmark.fileio import default_file_mode
+
+    assert path.stat().st_mode & 0o777 == default_file_mode()  # not mkstemp's 0o600
 
 
 def test_download_with_wrong_checksum_is_rejected(tmp_path: Path) -> None:
