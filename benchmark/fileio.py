@@ -63,11 +63,23 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``<path>.lock`` for the duration of the block."""
+def file_lock(path: str | os.PathLike, lock_dir: str | os.PathLike | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<path>.lock`` for the duration of the block.
+
+    With ``lock_dir`` the lock file lives there instead, named by a hash of ``path``'s absolute
+    form, so that writing into a user's folder (``nrbench generate --out DIR``) leaves no
+    ``.lock`` file in it; every process that locks the same path must pass the same ``lock_dir``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(path.name + ".lock")
+    if lock_dir is None:
+        lock = path.with_name(path.name + ".lock")
+    else:
+        import hashlib
+
+        Path(lock_dir).mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
+        lock = Path(lock_dir) / f"{path.name}.{digest}.lock"
     with open(lock, "a+") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:

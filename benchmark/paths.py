@@ -42,6 +42,11 @@ def datasets_dir() -> Path:
     return nrbench_home() / "datasets"
 
 
+def locks_dir() -> Path:
+    """Folder of lock files for outputs outside the cache (``<home>/locks``)."""
+    return nrbench_home() / "locks"
+
+
 def models_dir() -> Path:
     """Folder of cached pretrained autoencoders (``<home>/models``)."""
     return nrbench_home() / "models"

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.fileio import file_lock
-from benchmark.paths import datasets_dir
+from benchmark.paths import datasets_dir, locks_dir
 from generators.dataset import CorruptDatasetError, Dataset
 
 
@@ -178,7 +178,8 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
         ds = _try_load(path)
         if ds is not None:
             return ds
-    with file_lock(path):
+    # a user's folder (root=, e.g. generate --out) gets no lock file; its lock lives in the cache
+    with file_lock(path, lock_dir=None if root is None else locks_dir()):
         if not rebuild:
             ds = _try_load(path, warn=False)  # another process may have finished meanwhile (warned once above)
             if ds is not None:

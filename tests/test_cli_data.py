@@ -97,6 +97,7 @@ def test_generate_out_dir_and_rebuild(capsys, tmp_path: Path) -> None:
     assert rc == 0
     files = list(tmp_path.glob("stickfigures-*.npz"))
     assert len(files) == 1 and str(files[0]) in out
+    assert [p.name for p in tmp_path.iterdir()] == [files[0].name]  # no .lock file in the user's folder
     before = files[0].stat().st_mtime_ns
     run(capsys, "-q", "generate", "stickfigures", "--param", "n_per_combination=2", "--out", str(tmp_path))
     assert files[0].stat().st_mtime_ns == before  # reused
