@@ -131,7 +131,7 @@ def _thread_limit(n_threads: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-class ISAAC(BaseEstimator, ClusterMixin):
+class ISAAC(ClusterMixin, BaseEstimator):
     """Parameter-free independent-subspace clustering (Ye et al. 2016).
 
     Parameters

@@ -120,7 +120,7 @@ def neg_scaled_sq_dists(P: torch.Tensor, Z: torch.Tensor, c: float) -> torch.Ten
     return Pa @ Za.T
 
 
-class MSC(BaseEstimator, ClusterMixin):
+class MSC(ClusterMixin, BaseEstimator):
     """Multiple non-redundant spectral clustering views (Niu, Dy, Jordan 2010).
 
     Parameters

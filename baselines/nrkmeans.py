@@ -427,7 +427,7 @@ class BestOfStarts:
 # ---------------------------------------------------------------------------
 
 
-class NrKmeans(BestOfStarts, BaseEstimator, ClusterMixin):
+class NrKmeans(BestOfStarts, ClusterMixin, BaseEstimator):
     """NrKmeans (Mautz et al., KDD 2018): several k-means clusterings in orthogonal subspaces.
 
     Parameters

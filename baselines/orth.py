@@ -90,7 +90,7 @@ def pca_fit(Xt: np.ndarray, explained_variance: float) -> tuple[np.ndarray, np.n
     return mean, vec[:, :r].T.copy()
 
 
-class _Orth(BaseEstimator, ClusterMixin):
+class _Orth(ClusterMixin, BaseEstimator):
     """Shared machinery of Orth1 and Orth2; subclasses define the projection of step (d)."""
 
     _name = "Orth"

@@ -38,7 +38,7 @@ from baselines.scatter import nearest_centre
 from baselines.validation import check_n_clusters
 
 
-class SubKmeans(BestOfStarts, BaseEstimator, ClusterMixin):
+class SubKmeans(BestOfStarts, ClusterMixin, BaseEstimator):
     """SubKmeans (Mautz et al., KDD 2017): k-means in a learned (<= k-1)-dimensional subspace.
 
     Parameters

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
+from sklearn.exceptions import NotFittedError
 
 from baselines.initialisation import as_generator
 from baselines.validation import check_int, check_real
@@ -356,7 +357,7 @@ class TrainedEmbeddingMixin:
     def _fitted_input(self, X: Any) -> tuple[np.ndarray, torch.device, torch.Tensor]:
         """Validated X, the trained network's device and the centres on it; unfitted: ``ValueError``."""
         if not hasattr(self, "autoencoder_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
         Xf = check_fit_input(X, self.autoencoder_)
         device = next(self.autoencoder_.parameters()).device
         return Xf, device, torch.as_tensor(self.cluster_centers_, device=device)

@@ -91,7 +91,7 @@ def reconstruction_sq_error(ae: Autoencoder, X: np.ndarray, device: torch.device
 
 
 # --------------------------------------------------------------------------- DCN
-class DCN(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
+class DCN(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
     """Deep Clustering Network (Yang et al. 2017) with mini-batch centre updates.
 
     Parameters

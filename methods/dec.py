@@ -70,7 +70,13 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (p * (torch.log(p.clamp_min(eps)) - torch.log(q.clamp_min(eps)))).sum(1).mean()
 
 
-class DEC(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
+def _flat_diff(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """x_hat − x per sample as (n, features): X may come as (n, d), (n, 1, d) or images for a flat AE,
+    and the decoder's output shape need not match it (broadcasting would compute a wrong loss)."""
+    return x_hat.reshape(x.shape[0], -1) - x.reshape(x.shape[0], -1)
+
+
+class DEC(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
     """Deep Embedded Clustering (Xie et al. 2016).
 
     Parameters
@@ -120,7 +126,7 @@ class DEC(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
                centers: torch.Tensor, alpha: float) -> dict[str, torch.Tensor]:
         terms = {"kl": kl_divergence(p, soft_assignment(z, centers, alpha))}
         if self._uses_reconstruction:
-            terms["reconstruction"] = torch.mean((ae.decode(z) - xb) ** 2)
+            terms["reconstruction"] = torch.mean(_flat_diff(ae.decode(z), xb) ** 2)
         return terms
 
     def _total(self, terms: dict[str, Any]) -> Any:
@@ -182,7 +188,7 @@ class DEC(TrainedEmbeddingMixin, BaseEstimator, ClusterMixin):
                 rows = inference_rows(device)
                 for i in range(0, n, rows):
                     xb = torch.as_tensor(X[i:i + rows], device=device)
-                    sq += float(((ae(xb) - xb) ** 2).sum())
+                    sq += float((_flat_diff(ae(xb), xb) ** 2).sum())
                     count += xb.numel()
                 terms_all["reconstruction"] = sq / count
         self.loss_terms_ = terms_all

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
 from baselines.initialisation import as_generator
@@ -50,7 +51,7 @@ from methods.clustering_layer import ClusteringLayer, LostCenterMonitor, compres
 from methods.device import inference_rows, resolve_device, torch_generator
 
 
-class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
+class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
     """Base class of ENRC and ACe/DeC (not used directly).
 
     Subclasses set the hyperparameters in ``__init__`` (storing only) and implement
@@ -270,7 +271,7 @@ class LayerClusteringEstimator(BaseEstimator, ClusterMixin):
     # ------------------------------------------------------------- inference
     def _check_fitted(self) -> None:
         if not hasattr(self, "clustering_layer_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
 
     @torch.no_grad()
     def transform(self, X: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
+from sklearn.exceptions import NotFittedError
 
 from baselines.initialisation import as_generator
 from methods.autoencoders import Autoencoder
@@ -41,7 +42,7 @@ def _embed(ae: Autoencoder, X: Any) -> np.ndarray:
     return encode_all(ae, check_fit_input(X, ae), next(ae.parameters()).device)
 
 
-class _EmbeddingPipeline(BaseEstimator, ClusterMixin):
+class _EmbeddingPipeline(ClusterMixin, BaseEstimator):
     """What both pipelines share: their hyperparameters, the steps before clustering and ``predict``.
 
     A subclass implements ``fit`` with :meth:`_start` and names its fitted
@@ -77,7 +78,7 @@ class _EmbeddingPipeline(BaseEstimator, ClusterMixin):
         ``fit`` cannot change what a fitted pipeline predicts.
         """
         if not hasattr(self, self._fitted):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
         return np.asarray(getattr(self, self._fitted).predict(_embed(self.autoencoder_, X)), dtype=np.int64)
 
 

@@ -118,7 +118,7 @@ def test_bad_input(synth2_ae, kwargs, Xfun, match) -> None:
 
 
 def test_predict_before_fit() -> None:
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         DCN(3).predict(np.zeros((2, 2), np.float32))
     # scikit-learn's own check: lambda_ (the paper's name, a parameter) does not make DCN look fitted
     with pytest.raises(NotFittedError):
@@ -135,7 +135,7 @@ def test_a_diverged_fit_leaves_nothing_to_predict_with(synth2_ae) -> None:
     assert [k for k in vars(m) if k.endswith("_") and k != "lambda_"] == []
     with pytest.raises(NotFittedError):
         check_is_fitted(m)
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         m.predict(X)
 
 

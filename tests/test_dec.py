@@ -92,6 +92,18 @@ def test_deterministic_and_caller_network_untouched(synth2_ae) -> None:
     assert all(torch.equal(before[k], v) for k, v in ae.state_dict().items())
 
 
+@pytest.mark.parametrize("shape", [(1, 4), (2, 2), (4, 1)])
+def test_idec_gives_the_same_fit_for_any_accepted_shape_of_flat_input(synth2_ae, shape) -> None:
+    # X reshaped to (n, 1, 4) broadcast against the (n, 4) reconstruction: a wrong loss (116.9 for 0.77)
+    # and other labels; (n, 2, 2) and (n, 4, 1) raised a RuntimeError
+    X, _, ae = synth2_ae
+    kw = {**FIT, "max_iter": 30}
+    flat = IDEC(4, ae, random_state=1, **kw).fit(X)
+    other = IDEC(4, ae, random_state=1, **kw).fit(X.reshape(-1, *shape))
+    np.testing.assert_array_equal(flat.labels_, other.labels_)
+    assert other.loss_terms_["reconstruction"] == pytest.approx(flat.loss_terms_["reconstruction"], rel=1e-6)
+
+
 def test_tolerance_stops_at_a_target_update(synth2_ae) -> None:
     X, _, ae = synth2_ae
     m = DEC(4, ae, random_state=0, **{**FIT, "max_iter": 2000, "tol": 0.5}).fit(X)

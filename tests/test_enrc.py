@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from ae_training import train_locally
+from sklearn.exceptions import NotFittedError
 
 from benchmark.metrics import nmi_best_match
 from generators.planted import make_planted
@@ -225,7 +226,7 @@ def test_bad_input(planted):
                       ("random_state", "abc"), ("device", "gpu0")]:
         with pytest.raises(ValueError, match=name):
             ENRC([3, 3], ae, **{**FAST, name: val}).fit(ds.X)
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ENRC([3, 3], ae).predict(ds.X)
 
 
@@ -265,7 +266,7 @@ def test_a_diverged_fit_leaves_nothing_to_predict_with(planted):
         m.fit(ds.X)
     fitted = [k for k in vars(m) if k.endswith("_") and not k.startswith("_")]
     assert fitted == []
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         m.predict(ds.X)
 
 

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 
 from benchmark.runner import _artefacts, acedec_traversal, fig1b_picks
 from generators.planted import make_planted
@@ -77,7 +78,7 @@ def test_reconstruct_spaces_by_hand_on_linear_ae(tiny_fit):
 
 def test_reconstruct_spaces_unfitted_and_bad_input(tiny_fit):
     ds, est = tiny_fit
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ACeDeC(3, LinearAutoencoder(10)).reconstruct_spaces(ds.X)
     with pytest.raises(ValueError, match="X"):
         est.reconstruct_spaces(ds.X[:, :3])

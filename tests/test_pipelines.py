@@ -122,3 +122,16 @@ def test_real_usps_pretrain_then_ae_kmeans_and_dcn(real_data_dir, monkeypatch) -
               progress=False).fit(X)
     assert nmi(y, dcn.labels_) > 0.55
     assert nmi(y, dcn.labels_) >= nmi(y, dcn.init_labels_) - 0.02
+
+
+@pytest.mark.parametrize("name", ["ENRC", "ACeDeC", "DCN", "DEC", "IDEC", "AEKMeans", "AESubKmeans"])
+def test_unfitted_deep_estimators_raise_sklearns_not_fitted_error_and_are_clusterers(name) -> None:
+    from sklearn.base import is_clusterer
+    from sklearn.exceptions import NotFittedError
+
+    import methods
+
+    est = getattr(methods, name)()
+    assert is_clusterer(est)  # the mixin comes before BaseEstimator, so sklearn's tags see a clusterer
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        est.predict(np.zeros((3, 4), np.float32))
