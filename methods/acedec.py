@@ -311,10 +311,10 @@ class ACeDeC(LayerClusteringEstimator):
         betas = layer.betas()
         terms = layer.compression_loss(layer.distances(z, betas), gidx, per_cluster_mean=False, terms=True)
         zr = layer.rotate(z)
-        if self.augmentation is None:
+        if self._augment is None:
             rec = squared_error(xb, ae.decode(layer.unrotate(zr)))
         else:
-            x_aug = self.augmentation(xb)
+            x_aug = self._augment(xb)
             if tuple(x_aug.shape) != tuple(xb.shape):
                 raise ValueError(f"augmentation must keep the batch shape {tuple(xb.shape)}; "
                                  f"got {tuple(x_aug.shape)}")

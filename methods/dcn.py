@@ -37,6 +37,7 @@ initialisation) are :func:`methods.base.start_single_fit`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -153,6 +154,8 @@ class DCN(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
         opt = torch.optim.Adam(ae.parameters(), lr=start.lr)
         Xt = data_on_device(X, device)
         batches = minibatches(n, batch_size, rng)
+        # a copy: a stateful augmentation (its own generator) starts every fit from the same state
+        augment = copy.deepcopy(self.augmentation)
         epoch = max(1, n // min(batch_size, n))
         prev = self.init_labels_
         converged = False
@@ -166,8 +169,8 @@ class DCN(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
                 mu = centers.update(z.detach(), assign)[assign]
             comp = ((z - mu) ** 2).sum(1).mean()
             rec = squared_error(xb, ae.decode(z))
-            if self.augmentation is not None:
-                x_aug = self.augmentation(xb)
+            if augment is not None:
+                x_aug = augment(xb)
                 if x_aug.shape != xb.shape:
                     raise ValueError(f"augmentation must keep the batch shape {tuple(xb.shape)}; "
                                      f"got {tuple(x_aug.shape)}")

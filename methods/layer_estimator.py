@@ -121,6 +121,9 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         ae = copy.deepcopy(ae0).to(device).eval()
         for p in ae.parameters():
             p.requires_grad_(True)
+        # a copy of a stateful augmentation (its own generator): every fit starts from the state the
+        # hyperparameter holds, so a refit or a clone with the same random_state gives the same labels
+        self._augment = copy.deepcopy(getattr(self, "augmentation", None))
 
         Z = encode_all(ae, X, device)
         layer = self._initialize(ae, X, Z, rng, gen, device).to(device)

@@ -83,6 +83,19 @@ def test_split_init_assigns_each_dimension_to_one_space(planted):
     assert (b > 0.5).any() and (b < 0.5).any()
 
 
+def test_a_refit_with_a_seeded_augmenter_gives_the_same_labels(planted):
+    from methods.augment import Augmenter
+
+    ds, ae = planted
+    aug = Augmenter(rotation=0, shift=0, zoom=0, lighting=0.3, seed=0, image_shape=(1, 2, 3))  # 6 features
+    state = aug.generator.get_state().clone()
+    m = ACeDeC(4, ae, augmentation=aug, max_iter=40, random_state=0, **FAST)
+    first = m.fit(ds.X).labels_.copy(), m.loss_
+    assert torch.equal(aug.generator.get_state(), state)
+    np.testing.assert_array_equal(m.fit(ds.X).labels_, first[0])
+    assert m.loss_ == first[1]
+
+
 def test_augmentation_pulls_augmented_points_to_the_original_centroid(planted):
     ds, ae = planted
     calls = []

@@ -88,6 +88,20 @@ def test_identity_augmentation_matches_plain_run(synth2_ae) -> None:
         DCN(4, ae, random_state=2, augmentation=lambda x: x[:, :2], **kw).fit(X)
 
 
+def test_a_refit_with_a_seeded_augmenter_gives_the_same_labels(synth2_ae) -> None:
+    # fit used to advance the Augmenter's own generator (a hyperparameter): a refit drew other augmentations
+    from methods.augment import Augmenter
+
+    X, _, ae = synth2_ae
+    aug = Augmenter(seed=0, image_shape=(1, 2, 2))
+    state = aug.generator.get_state().clone()
+    m = DCN(4, ae, random_state=0, augmentation=aug, **{**FIT, "max_iter": 30})
+    first = m.fit(X).labels_.copy(), m.loss_
+    assert torch.equal(aug.generator.get_state(), state)  # the hyperparameter is left as it was
+    np.testing.assert_array_equal(m.fit(X).labels_, first[0])
+    assert m.loss_ == first[1] and clone(m).fit(X).loss_ == first[1]
+
+
 def test_divergence_names_iteration_and_terms(synth2_ae) -> None:
     X, _, ae = synth2_ae
     with pytest.raises(DivergedError, match=r"diverged at iteration 2: compression=\S+, reconstruction=(inf|nan)"):
