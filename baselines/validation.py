@@ -12,8 +12,10 @@ import numpy as np
 def check_X(X: object, *, min_samples: int = 1, name: str = "X") -> np.ndarray:
     """Return X as a float64 C-contiguous 2-D array, or raise ``ValueError``.
 
-    Rejects: not 2-D, empty, NaN or inf.
+    Rejects: complex, not 2-D, empty, NaN or inf.
     """
+    if np.iscomplexobj(X):
+        raise ValueError(f"{name} is complex; complex data is not supported")
     try:
         A = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -36,10 +38,14 @@ def check_n_clusters_list(n_clusters: object, n_samples: int, *, name: str = "n_
     Each count must be an int >= 2 and <= n_samples.  A count of 1 (a noise
     space) is accepted only as the last entry, and only when ``allow_noise_last``.
     """
-    if (isinstance(n_clusters, (int, np.integer)) or not isinstance(n_clusters, Sequence)) and \
+    if (isinstance(n_clusters, (int, np.integer, str, bytes)) or not isinstance(n_clusters, Sequence)) and \
             not isinstance(n_clusters, np.ndarray):
         raise ValueError(f"{name} must be a list of cluster counts; got {n_clusters!r}")
-    ks = [int(k) for k in n_clusters]  # type: ignore[union-attr]
+    entries = list(n_clusters)  # type: ignore[call-overload]
+    bad = [k for k in entries if isinstance(k, bool) or not isinstance(k, (int, np.integer))]
+    if bad:
+        raise ValueError(f"{name} entries must be integers; got {n_clusters!r}")
+    ks = [int(k) for k in entries]
     if len(ks) == 0:
         raise ValueError(f"{name} must not be empty")
     for i, k in enumerate(ks):

@@ -51,7 +51,7 @@ class DivergedError(RuntimeError):
 def check_fit_input(X: object, autoencoder: Autoencoder | None = None, name: str = "X") -> np.ndarray:
     """Validate X for a deep method and return it as float32.
 
-    Raises ``ValueError`` naming the parameter for: non-numeric or empty X,
+    Raises ``ValueError`` naming the parameter for: non-numeric, complex or empty X,
     uint8 X (must be preprocessed by a named step), NaN/inf, or a per-sample
     shape that does not match ``autoencoder.input_shape``.
     """
@@ -65,6 +65,8 @@ def check_fit_input(X: object, autoencoder: Autoencoder | None = None, name: str
         raise ValueError(f"{name} must have shape (n, *sample_shape); got {A.shape}")
     if A.shape[0] == 0:
         raise ValueError(f"{name} is empty")
+    if np.iscomplexobj(A):
+        raise ValueError(f"{name} is complex; complex data is not supported")
     try:
         A = A.astype(np.float32, copy=False)
     except (TypeError, ValueError) as exc:

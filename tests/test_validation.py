@@ -1,0 +1,44 @@
+"""Input checks shared by the baselines and the deep methods: complex X and malformed n_clusters lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from baselines import ISAAC, MSC, NrKmeans, Orth1, Orth2, SubKmeans
+from baselines.validation import check_n_clusters_list, check_X
+from methods.base import check_fit_input
+
+X = np.random.default_rng(0).normal(size=(60, 4))
+
+
+@pytest.mark.parametrize("bad", [[2.7, 2], [2.0, 2], ["2", 2], [2, None], [[2, 2]], [True, 2], "23", b"23"])
+def test_n_clusters_lists_take_integers_only(bad) -> None:
+    with pytest.raises(ValueError, match="n_clusters"):
+        check_n_clusters_list(bad, 60)
+    assert check_n_clusters_list([np.int64(2), 3], 60) == [2, 3]
+
+
+@pytest.mark.parametrize("est", [NrKmeans([2.7, 2], n_init=1, progress=False), Orth1("23", progress=False),
+                                 Orth2([2, None], progress=False)])
+def test_multi_clustering_baselines_reject_malformed_n_clusters(est) -> None:
+    # NrKmeans([2.7, "2"]) fitted as [2, 2], Orth1("23") as [2, 3]; [2, None] was a TypeError
+    with pytest.raises(ValueError, match="n_clusters"):
+        est.fit(X)
+
+
+@pytest.mark.parametrize("est", [SubKmeans(2, progress=False), NrKmeans([2, 2], n_init=1, progress=False),
+                                 Orth1([2, 2], progress=False), Orth2([2, 2], progress=False),
+                                 MSC([2, 2], n_init=1, progress=False), ISAAC(progress=False)])
+def test_complex_X_is_refused_not_cast(est) -> None:
+    # np.asarray(X, float) only warned (ComplexWarning) and dropped the imaginary part
+    with pytest.raises(ValueError, match="X is complex"):
+        est.fit(X + 1j)
+
+
+def test_check_functions_refuse_complex_input() -> None:
+    with pytest.raises(ValueError, match="X is complex"):
+        check_X(X.astype(np.complex64))
+    with pytest.raises(ValueError, match="X is complex"):
+        check_fit_input(X + 0j)
+    assert check_fit_input(X).dtype == np.float32
