@@ -223,7 +223,14 @@ class ENRC(LayerClusteringEstimator):
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}; got {self.init!r}")
         check_real(self.rec_weight, "rec_weight", 0.0, strict=False)
-        return [int(k) for k in ks]
+        ks = [int(k) for k in ks]
+        # the same rule for every init (it was checked only by the NrKmeans init): k = 1 is a noise space
+        for i, k in enumerate(ks[:-1]):
+            if k == 1:
+                raise ValueError(f"n_clusters[{i}] = 1: the noise space (k = 1) must be the last entry")
+        if max(ks) < 2:
+            raise ValueError("n_clusters must contain at least one clustering with k >= 2 besides the noise space")
+        return ks
 
     # ------------------------------------------------------------- §2.6 initialisation
     def _initialize(self, ae: Autoencoder, X: np.ndarray, Z: np.ndarray, rng: np.random.Generator,

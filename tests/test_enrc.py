@@ -201,11 +201,15 @@ def test_single_clustering_and_three_clusterings(planted):
     ([3, 0], "n_clusters"),
     ([2] * 7, "n_clusters: 7 clusterings"),  # 6-d embedding
     ([300, 2], "n_clusters: 300 clusters exceed"),
+    ([1], r"at least one clustering with k >= 2"),
+    ([1, 2], r"n_clusters\[0\] = 1: the noise space \(k = 1\) must be the last entry"),
 ])
-def test_bad_n_clusters(planted, n_clusters, match):
+@pytest.mark.parametrize("init", ["nrkmeans", "sgd"])
+def test_bad_n_clusters(planted, n_clusters, match, init):
+    # the k = 1 rules held only for the NrKmeans init; init="sgd" fitted [1] with every label 0
     ds, ae = planted
     with pytest.raises(ValueError, match=match):
-        ENRC(n_clusters, ae, **FAST).fit(ds.X)
+        ENRC(n_clusters, ae, **{**FAST, "init": init}).fit(ds.X)
 
 
 def test_bad_input(planted):
