@@ -281,6 +281,9 @@ class ISAAC(ClusterMixin, BaseEstimator):
             deviations.append(msg)
 
         # ---- ISA sources (FastICA once; grouping depends on d)
+        if m > 1 and n <= m:  # centred data of n points spans at most n - 1 directions: no m ICA components
+            raise ValueError(f"X has {n} samples for {m} dimensions{' after the PCA reduction' if P is not None else ''}; "
+                             f"ISAAC's ICA needs more samples than dimensions (lower max_dims, or add samples)")
         if m == 1:
             W = np.array([[1.0 / max(X.std(), 1e-12)]])
         else:

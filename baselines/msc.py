@@ -196,7 +196,8 @@ class MSC(ClusterMixin, BaseEstimator):
     def _sigmas(self, Ws: list[torch.Tensor]) -> list[float]:
         if not isinstance(self.sigma, str):
             T = len(Ws)
-            return [float(s) for s in ([self.sigma] * T if isinstance(self.sigma, (int, float)) else self.sigma)]
+            scalar = isinstance(self.sigma, numbers.Real)  # numpy scalars too, as _check_params accepts them
+            return [float(s) for s in ([self.sigma] * T if scalar else self.sigma)]
         out = []
         Xs = self._X[self._sigma_idx].double()
         for W in Ws:
@@ -290,8 +291,9 @@ class MSC(ClusterMixin, BaseEstimator):
 
     def _pca_init(self, qs: list[int]) -> list[torch.Tensor]:
         Xc = self._X.double() - self._X.double().mean(0, keepdim=True)
-        _, _, Vh = torch.linalg.svd(Xc, full_matrices=False)
         d = self._X.shape[1]
+        # with fewer samples than features the thin SVD has only n rows: complete the basis to d
+        _, _, Vh = torch.linalg.svd(Xc, full_matrices=Xc.shape[0] < d)
         Ws, start = [], 0
         for q in qs:
             cols = [(start + j) % d for j in range(q)]

@@ -277,3 +277,16 @@ def test_emh_gemm_steps_match_direct_gaussian_formulas():
         logp = (F @ _e_coefficients(logw, means, covs, iu0, iu1)).numpy()[:, c]
         expected = math.log(w.sum() / 50) + multivariate_normal(mu, cov).logpdf(y)
         np.testing.assert_allclose(logp, expected, rtol=1e-10)
+
+
+def test_too_few_samples_for_the_ica_is_a_value_error_naming_x() -> None:
+    import numpy as np
+    import pytest
+
+    from baselines import ISAAC
+
+    X = np.random.default_rng(0).normal(size=(8, 10))
+    with pytest.raises(ValueError, match="X has 8 samples for 10 dimensions"):
+        ISAAC(max_clusters=2, n_init=1, max_dims=None, progress=False).fit(X)
+    with pytest.raises(ValueError, match="X has 4 samples for 5 dimensions"):
+        ISAAC(max_clusters=2, n_init=1, progress=False).fit(X[:4, :5])

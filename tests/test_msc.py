@@ -259,3 +259,18 @@ def test_fit_on_an_embedding_whose_views_fall_apart():
     for U in m.U_:
         assert U.shape == (900, 3)
         np.testing.assert_allclose(U.T @ U, np.eye(3), atol=1e-8)
+
+
+def test_fewer_samples_than_features_and_numpy_scalar_sigma() -> None:
+    # the thin SVD of an 8 x 10 X has 8 rows: the PCA init indexed row 8 (IndexError);
+    # np.float32 sigma passed the parameter check and then raised TypeError
+    import numpy as np
+
+    from baselines import MSC
+
+    X = np.random.default_rng(0).normal(size=(8, 10))
+    kw = dict(n_init=1, max_iter=2, w_steps=1, progress=False, random_state=0)
+    assert MSC([2, 2], **kw).fit(X).labels_.shape == (8, 2)
+    a = MSC([2, 2], sigma=np.float32(2.0), **kw).fit(X)
+    b = MSC([2, 2], sigma=2.0, **kw).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
