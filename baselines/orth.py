@@ -139,7 +139,12 @@ class _Orth(ClusterMixin, BaseEstimator):
             km = KMeans(n_clusters=k, n_init=n_init, max_iter=max_iter,
                         random_state=int(rng.integers(2**31 - 1))).fit(Z)
             lab = km.labels_.astype(np.int64)
-            means, _counts = cluster_means(Xt, lab, k)
+            means, counts = cluster_means(Xt, lab, k)
+            if (counts == 0).any():  # k-means leaves a cluster empty only when X has fewer distinct points than k
+                n_distinct = len(np.unique(Z, axis=0))
+                after = " after the projections of the earlier views" if t else ""
+                raise ValueError(f"n_clusters[{t}] = {k}: view {t} has only {n_distinct} distinct point(s){after}, "
+                                 "fewer than its k clusters (an empty cluster has no mean to project on)")
             proj = self._projection(Xt, means, t)
             Xt = self._apply(Xt, lab, proj)
             labels.append(lab)

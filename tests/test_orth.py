@@ -149,3 +149,14 @@ def test_bad_input_raises_value_error_naming_parameter(cls, X, kwargs, param):
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match=param):
             cls(**params).fit(X)
+
+
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters:sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("cls", [Orth1, Orth2])
+def test_fewer_distinct_points_than_k_is_a_value_error(cls) -> None:
+    # k-means left a cluster empty: Orth1 stored NaN centres and projections, Orth2 raised LinAlgError
+    X = np.repeat(np.random.default_rng(0).normal(size=(2, 4)), 25, axis=0)
+    with pytest.raises(ValueError, match=r"n_clusters\[0\] = 3: view 0 has only 2 distinct point\(s\)"):
+        cls([3, 2], n_init=1, progress=False).fit(X)
+    with pytest.raises(ValueError, match="only 1 distinct point"):
+        cls([2, 2], n_init=1, progress=False).fit(np.ones((50, 4)))
