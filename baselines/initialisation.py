@@ -29,8 +29,11 @@ def as_generator(random_state: object) -> np.random.Generator:
     """
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(int(random_state.randint(0, 2**31 - 1)))
-    if random_state is not None and not isinstance(random_state, (int, np.integer, np.random.Generator)):
+    if random_state is not None and not isinstance(random_state, (int, np.integer, np.random.Generator)) \
+            or isinstance(random_state, bool):
         raise ValueError(f"random_state must be None, an int, a numpy Generator or RandomState; got {random_state!r}")
+    if isinstance(random_state, (int, np.integer)) and random_state < 0:
+        raise ValueError(f"random_state must be a non-negative int; got {random_state!r}")
     return np.random.default_rng(random_state)  # type: ignore[arg-type]
 
 

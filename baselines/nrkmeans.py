@@ -515,7 +515,7 @@ class NrKmeans(BestOfStarts, ClusterMixin, BaseEstimator):
     def transform_subspace(self, X: np.ndarray, subspace: int) -> np.ndarray:
         """Coordinates of X in one surviving subspace: (X - mean_) V_[:, P_[subspace]]."""
         check_is_fitted(self, "labels_")
-        if not 0 <= subspace < len(self.P_):
-            raise ValueError(f"subspace must be in [0, {len(self.P_)}); got {subspace}")
-        A = check_X(X)
-        return (A - self.mean_) @ self.V_[:, self.P_[subspace]]
+        if isinstance(subspace, bool) or not isinstance(subspace, (int, np.integer)) \
+                or not 0 <= subspace < len(self.P_):
+            raise ValueError(f"subspace must be an int in [0, {len(self.P_)}); got {subspace!r}")
+        return self._centred(X) @ self.V_[:, self.P_[subspace]]

@@ -228,7 +228,8 @@ class ACeDeC(LayerClusteringEstimator):
                              f"got {self.beta_weighting!r}")
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}; got {self.reduction!r}")
-        if not isinstance(self.kmeans_n_init, numbers.Integral) or self.kmeans_n_init < 1:
+        if not isinstance(self.kmeans_n_init, numbers.Integral) or isinstance(self.kmeans_n_init, bool) \
+                or self.kmeans_n_init < 1:
             raise ValueError(f"kmeans_n_init must be a positive integer; got {self.kmeans_n_init!r}")
         if self.augmentation is not None and not callable(self.augmentation):
             raise ValueError(f"augmentation must be None or a callable batch -> batch; got {self.augmentation!r}")

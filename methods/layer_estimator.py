@@ -80,9 +80,12 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         for name in ("max_iter", "batch_size", "lr_step", "init_rounds", "init_max_iter", "reinit_sample",
                      "reinit_steps", "warmup_iter"):
             v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < (0 if name in ("max_iter",
-                                                                                             "warmup_iter") else 1):
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+            low = 0 if name in ("max_iter", "warmup_iter") else 1
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < low:
+                what = "a non-negative" if low == 0 else "a positive"
+                raise ValueError(f"{name} must be {what} integer; got {v!r}")
+        if not isinstance(self.reinit, bool):
+            raise ValueError(f"reinit must be True or False; got {self.reinit!r}")
         for name in ("lr", "beta_lr", "lr_gamma"):
             check_real(getattr(self, name), name)
         a = self.alpha

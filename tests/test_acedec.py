@@ -137,6 +137,9 @@ def test_bad_input(planted):
         ACeDeC(4, ae, reduction="avg", **FAST).fit(ds.X)
     with pytest.raises(ValueError, match="beta_weighting"):
         ACeDeC(4, ae, beta_weighting="cubic", **FAST).fit(ds.X)
+    for name, val in [("kmeans_n_init", True), ("reinit", "no")]:  # both were accepted
+        with pytest.raises(ValueError, match=name):
+            ACeDeC(4, ae, **{**FAST, name: val}).fit(ds.X)
 
 
 def test_mean_reduction_scales_the_terms_exactly(planted):

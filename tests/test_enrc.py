@@ -227,9 +227,12 @@ def test_bad_input(planted):
     for name, val in [("batch_size", 0), ("lr", -1.0), ("alpha", 1.5), ("init_rounds", 0), ("tol", 2.0),
                       ("rec_weight", -1.0), ("divergence_factor", 1.0), ("rec_weight", float("nan")),
                       ("lr", float("inf")), ("beta_lr", True), ("alpha", "0.3"), ("alpha", None),
-                      ("random_state", "abc"), ("device", "gpu0")]:
+                      ("random_state", "abc"), ("device", "gpu0"), ("reinit", "no"), ("random_state", -1),
+                      ("max_iter", -1)]:
         with pytest.raises(ValueError, match=name):
             ENRC([3, 3], ae, **{**FAST, name: val}).fit(ds.X)
+    with pytest.raises(ValueError, match="max_iter must be a non-negative integer"):  # 0 is allowed
+        ENRC([3, 3], ae, **{**FAST, "max_iter": -1}).fit(ds.X)
     with pytest.raises(NotFittedError, match="not fitted"):
         ENRC([3, 3], ae).predict(ds.X)
 

@@ -42,3 +42,19 @@ def test_check_functions_refuse_complex_input() -> None:
     with pytest.raises(ValueError, match="X is complex"):
         check_fit_input(X + 0j)
     assert check_fit_input(X).dtype == np.float32
+
+
+def test_transform_subspace_checks_the_subspace_and_the_features() -> None:
+    m = NrKmeans([2, 2], n_init=1, progress=False, random_state=0).fit(X)
+    for bad in (1.0, True, 2, -1):
+        with pytest.raises(ValueError, match="subspace must be an int in"):
+            m.transform_subspace(X, bad)
+    with pytest.raises(ValueError, match="X has 3 features; the model was fitted on 4"):
+        m.transform_subspace(X[:, :3], 0)
+    assert m.transform_subspace(X, np.int64(1)).shape == (60, len(m.P_[1]))
+
+
+@pytest.mark.parametrize("bad", [-1, True])
+def test_random_state_must_be_a_non_negative_int(bad) -> None:
+    with pytest.raises(ValueError, match="random_state"):
+        SubKmeans(2, progress=False, random_state=bad).fit(X)
