@@ -257,6 +257,7 @@ class ISAAC(ClusterMixin, BaseEstimator):
 
     def _fit(self, X: object) -> ISAAC:
         X = check_X(X, min_samples=2)
+        self.n_features_in_ = X.shape[1]
         n, m_in = X.shape
         self._check_params(n)
         self._rng = as_generator(self.random_state)

@@ -346,6 +346,7 @@ class MSC(ClusterMixin, BaseEstimator):
     def fit(self, X: object, y: object = None) -> MSC:
         """Alternate U- and W-steps from ``n_init`` starts; keep the start of highest objective."""
         Xa = check_X(X, min_samples=2)
+        self.n_features_in_ = Xa.shape[1]
         n, d = Xa.shape
         ks, qs = self._check_params(n, d)
         rng = as_generator(self.random_state)

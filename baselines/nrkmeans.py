@@ -383,6 +383,7 @@ class BestOfStarts:
         ``converged_``, ``n_reseeded_`` and ``V_``; returns ``(run, ks, noise, S_T)``.
         """
         A = check_X(X)
+        self.n_features_in_ = A.shape[1]
         ks, noise = self._subspaces(*A.shape)
         n_init = check_positive_int(self.n_init, "n_init")
         max_iter = check_positive_int(self.max_iter, "max_iter")

@@ -122,6 +122,7 @@ class _Orth(ClusterMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: object = None) -> _Orth:
         """Find len(n_clusters) clusterings of X (n x d), one view after another."""
         A = check_X(X)
+        self.n_features_in_ = A.shape[1]
         ks, ev, n_init, max_iter = self._check_params(A.shape[0])
         rng = as_generator(self.random_state)
         self.mean_ = A.mean(0)

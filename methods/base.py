@@ -268,7 +268,10 @@ def unfitted_on_error(fit: F) -> F:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         clear_fitted(self)
         try:
-            return fit(self, *args, **kwargs)
+            out = fit(self, *args, **kwargs)
+            X = args[0] if args else kwargs["X"]
+            self.n_features_in_ = int(np.prod(np.shape(X)[1:]))  # features per sample (images: C*H*W)
+            return out
         except BaseException:
             clear_fitted(self)
             raise

@@ -135,3 +135,17 @@ def test_bad_input(synth2_ae, cls, kwargs, Xfun, match) -> None:
     params.update(kwargs)
     with pytest.raises(ValueError, match=match):
         cls(**params).fit(Xfun(X) if Xfun else X)
+
+
+@pytest.mark.parametrize("name", ["DEC", "IDEC", "DCN", "AEKMeans", "ENRC", "ACeDeC"])
+def test_deep_estimators_record_n_features_in(synth2_ae, name) -> None:
+    import methods
+
+    X, _, ae = synth2_ae
+    k = [2, 2] if name == "ENRC" else 4
+    kw = {} if name == "AEKMeans" else {"max_iter": 2, "progress": False}
+    est = getattr(methods, name)(k, ae, random_state=0, device="cpu", **kw)
+    assert est.fit(X.reshape(len(X), 1, 4)).n_features_in_ == 4  # features per sample, whatever the shape
+    with pytest.raises(ValueError):  # a failed refit leaves nothing of the fit, n_features_in_ included
+        est.fit(X[:, :3])
+    assert not hasattr(est, "n_features_in_")

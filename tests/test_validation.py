@@ -58,3 +58,10 @@ def test_transform_subspace_checks_the_subspace_and_the_features() -> None:
 def test_random_state_must_be_a_non_negative_int(bad) -> None:
     with pytest.raises(ValueError, match="random_state"):
         SubKmeans(2, progress=False, random_state=bad).fit(X)
+
+
+@pytest.mark.parametrize("est", [SubKmeans(2, progress=False), NrKmeans([2, 2], n_init=1, progress=False),
+                                 Orth1([2, 2], progress=False), Orth2([2, 2], progress=False),
+                                 MSC([2, 2], n_init=1, max_iter=2, progress=False), ISAAC(progress=False)])
+def test_baselines_record_n_features_in(est) -> None:
+    assert est.fit(X).n_features_in_ == 4
