@@ -178,8 +178,10 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
         ds = _try_load(path)
         if ds is not None:
             return ds
-    # a user's folder (root=, e.g. generate --out) gets no lock file; its lock lives in the cache
-    with file_lock(path, lock_dir=None if root is None else locks_dir()):
+    # a user's folder (root=, e.g. generate --out) gets no lock file; its lock lives in the cache.
+    # The cache folder itself, however it is named, keeps its locks beside the files: one lock per file.
+    in_cache = root is None or Path(root).expanduser().resolve() == datasets_dir().resolve()
+    with file_lock(path, lock_dir=None if in_cache else locks_dir()):
         if not rebuild:
             ds = _try_load(path, warn=False)  # another process may have finished meanwhile (warned once above)
             if ds is not None:

@@ -32,3 +32,12 @@ def test_lock_in_a_lock_folder_leaves_the_output_folder_clean_and_still_excludes
     with file_lock(target):  # without lock_dir: beside the file, as the caches do
         pass
     assert [p.name for p in out.iterdir()] == ["data.npz.lock"]
+
+
+def test_get_with_the_cache_folder_as_root_locks_beside_the_file_like_the_default(tmp_path, monkeypatch) -> None:
+    # two callers of the same cache file must take the same lock, however they name its folder
+    from benchmark.paths import datasets_dir, locks_dir
+    from generators import get
+
+    get("synth", n=40, k=1, progress=False, root=str(datasets_dir()) + "/.")
+    assert list(datasets_dir().glob("synth-*.npz.lock")) and not locks_dir().exists()
