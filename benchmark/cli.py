@@ -96,10 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        with warnings.catch_warnings():
-            if not args.debug:  # one line per warning, as nrbench's own messages; the source line with --debug
-                warnings.formatwarning = _one_line_warning
+        # one line per warning, as nrbench's own messages; the source line with --debug.  Restored
+        # afterwards by hand: catch_warnings() does not restore formatwarning
+        before = warnings.formatwarning
+        if not args.debug:
+            warnings.formatwarning = _one_line_warning
+        try:
             rc = int(args._module.run(args) or 0)
+        finally:
+            warnings.formatwarning = before
         sys.stdout.flush()  # buffered output meets a closed pipe here, inside the handler below
         return rc
     except KeyboardInterrupt:

@@ -214,3 +214,11 @@ def test_a_corrupted_cache_file_is_one_warning_line_and_rebuilt(tmp_path) -> Non
     assert lines[0].startswith(f"nrbench: warning: corrupted cache file, rebuilding: {path}: not a readable ")
     sha = [ln for ln in first.stdout.splitlines() if "sha256" in ln]
     assert sha and sha == [ln for ln in res.stdout.splitlines() if "sha256" in ln]  # the same data again
+
+
+def test_the_cli_warning_format_does_not_outlive_the_command(capsys) -> None:
+    import warnings
+
+    before = warnings.formatwarning
+    assert main(["list"]) == 0
+    assert warnings.formatwarning is before  # python -c "main(...); warnings.warn(...)" keeps Python's format
