@@ -127,6 +127,23 @@ def test_render_dataset_warns_about_imbalance_and_needs_bpy(monkeypatch) -> None
     assert isinstance(err.value, ModuleNotFoundError) and err.value.name == "bpy"
 
 
+@pytest.mark.parametrize("name", ["nrobjects", "objects"])
+def test_the_papers_size_is_not_warned_about(monkeypatch, tmp_path, name) -> None:
+    # 10,000 is not a multiple of 36 (or 3), but it is the published size and the default:
+    # its one-image imbalance is recorded in the data set, not warned about on every use.
+    import warnings
+
+    import generators.render.datasets as rd
+
+    monkeypatch.setenv("NRBENCH_HOME", str(tmp_path))
+    monkeypatch.setattr(rd, "bpy_available", lambda: False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(rd.BpyMissingError):
+            rd.render_dataset(name, n=10000, resolution=16, samples=1, seed=0, progress=False)
+    assert S.balance_note(S.dataset_spec(name), 10000) is not None
+
+
 def test_builder_signatures_keep_execution_options_out_of_the_cache_key() -> None:
     import generators
 

@@ -105,8 +105,14 @@ def run(args: argparse.Namespace) -> int:
                                 seed=args.seed, progress=not quiet, executor=args.executor,
                                 workers=args.workers, scheduler=args.scheduler, shard_size=args.shard_size,
                                 resume_hint=_resume_command(args))
-        for w in caught:  # e.g. "n=10000 is not a multiple of the 36 label combinations ..."
+        for w in caught:  # e.g. "n=37 is not a multiple of the 36 label combinations ..."
             print(f"nrbench render: note: {w.message}", file=sys.stderr)
+        from generators.render.spec import balance_note, dataset_spec
+
+        balance = balance_note(dataset_spec(args.name), args.n)
+        if balance and not any(str(w.message) == balance for w in caught):
+            # the papers' own size: recorded in the data set, not warned about, but said once
+            print(f"nrbench render: note: {balance}, as in the papers' data set", file=sys.stderr)
         took = time.perf_counter() - t0
         stats = ds.params.get("render_stats", {})
         k = stats.get("rendered_now", 0)
