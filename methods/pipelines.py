@@ -5,6 +5,9 @@
   :class:`baselines.subkmeans.SubKmeans`) on ``enc(X)``; its cluster-space
   dimensionality is ACe/DeC Table 3's "AE+SubKmeans" row (``n_cluster_dims_``).
 
+Each class is named after the estimator it wraps, spelled as that estimator is:
+scikit-learn's ``KMeans`` and this package's ``SubKmeans`` (Mautz et al.'s spelling).
+
 The network is only used for encoding (eval mode, no gradient) and is never
 modified; it is copied to the chosen device.
 """
