@@ -46,6 +46,8 @@ from generators.sources import GTSRB_URL
 CLASSES: tuple[int, ...] = (4, 9, 35, 38)
 #: ``color`` label per class: 0 = red-bordered (4, 9), 1 = blue (35, 38).
 COLORS: dict[int, int] = {4: 0, 9: 0, 35: 1, 38: 1}
+#: Images per class in the official training set (both layouts); they sum to the papers' 6,720.
+TRAINING_COUNTS: dict[int, int] = {4: 1980, 9: 1470, 35: 1200, 38: 2070}
 LAYOUTS: tuple[str, ...] = ("auto", "official", "png")
 
 
@@ -57,9 +59,11 @@ class _Item:
 
 
 def _official_root(path: Path) -> Path | None:
+    """The folder holding the ``000NN`` class folders: one of the subset's classes suffices to find it
+    (a missing one is then named by :func:`_items_official`)."""
     for cand in (path / "Final_Training" / "Images", path / "GTSRB" / "Final_Training" / "Images",
                  path / "Images", path):
-        if cand.is_dir() and (cand / f"{CLASSES[0]:05d}").is_dir():
+        if cand.is_dir() and any((cand / f"{c:05d}").is_dir() for c in CLASSES):
             return cand
     return None
 
@@ -91,8 +95,26 @@ def _items_official(root: Path) -> list[_Item]:
         elif folder.is_dir():  # no annotation file: whole images, in name order
             items.extend(_Item(f, c, None) for f in sorted(folder.glob("*.ppm")))
         else:
-            raise DataUnavailableError(f"GTSRB class folder {folder} is missing")
+            raise DataUnavailableError(
+                f"GTSRB class folder {folder} is missing (the subset needs the class folders "
+                f"{', '.join(f'{k:05d}' for k in CLASSES)} of the training set)")
     return items
+
+
+def _check_counts(root: Path, cls: np.ndarray) -> None:
+    """Refuse a folder that is not the complete training set of the four classes.
+
+    A partial download, a test split or a folder with missing CSV rows would otherwise give a
+    data set of another size (or with fewer clusters) under GTSRB's name.
+    """
+    got = {c: int((cls == c).sum()) for c in CLASSES}
+    if got != TRAINING_COUNTS:
+        diff = ", ".join(f"class {c}: {got[c]} (expected {TRAINING_COUNTS[c]})"
+                         for c in CLASSES if got[c] != TRAINING_COUNTS[c])
+        raise DataUnavailableError(
+            f"{root} does not hold GTSRB's complete training set of the classes {CLASSES}: {diff}. "
+            f"Unpack {GTSRB_URL} there again, or pass check_counts=False to load what is there "
+            "(the counts are recorded in the data set's params)")
 
 
 def _items_png(root: Path) -> list[_Item]:
@@ -119,8 +141,13 @@ def _read(item: _Item, size: int) -> np.ndarray:
 
 
 def load_gtsrb(*, path: str | os.PathLike | None = None, layout: str = "auto", size: int = 32,
-               progress: bool = True) -> Dataset:
-    """The 4-class GTSRB subset as uint8 (n, 3, size, size), clusterings ``type`` and ``color``."""
+               check_counts: bool = True, progress: bool = True) -> Dataset:
+    """The 4-class GTSRB subset as uint8 (n, 3, size, size), clusterings ``type`` and ``color``.
+
+    With ``check_counts`` (the default) the folder must hold the official training set's
+    1,980 / 1,470 / 1,200 / 2,070 images of the classes 4 / 9 / 35 / 38 (6,720, the papers'
+    n); anything else raises :class:`DataUnavailableError` naming the classes that differ.
+    """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r}")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
@@ -149,6 +176,8 @@ def load_gtsrb(*, path: str | os.PathLike | None = None, layout: str = "auto", s
         items = _items_png(png)
     if not items:
         raise DataUnavailableError(f"{root}: no images of the classes {CLASSES}")
+    if check_counts:
+        _check_counts(root, np.array([it.class_id for it in items]))
     X = np.empty((len(items), 3, size, size), dtype=np.uint8)
     digest = hashlib.sha256()
     for i, item in enumerate(tqdm(items, desc="GTSRB", disable=not progress, leave=False)):
@@ -161,5 +190,6 @@ def load_gtsrb(*, path: str | os.PathLike | None = None, layout: str = "auto", s
     labels = np.stack([np.searchsorted(CLASSES, cls), np.array([COLORS[c] for c in cls])], axis=1)
     counts = {str(c): int((cls == c).sum()) for c in CLASSES}  # str keys: JSON-stable
     return Dataset(name="gtsrb", X=X, labels=labels, clusterings=("type", "color"),
-                   params={"layout": layout, "size": int(size), "classes": list(CLASSES),
+                   params={"layout": layout, "size": int(size), "check_counts": bool(check_counts),
+                           "classes": list(CLASSES),
                            "class_counts": counts, "source_sha256": digest.hexdigest()})

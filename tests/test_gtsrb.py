@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from generators.download import DataUnavailableError
-from generators.gtsrb import CLASSES, load_gtsrb
+from generators.gtsrb import CLASSES, TRAINING_COUNTS, load_gtsrb
 from generators.sources import GTSRB_URL
 
 #: (class id, number of images); class 1 is not in the subset and must be ignored.
@@ -60,7 +60,7 @@ def make_png(root: Path, seed: int = 0) -> Path:
 
 @pytest.mark.parametrize("maker, layout", [(make_official, "official"), (make_png, "png")])
 def test_layout_labels_and_roi_crop(tmp_path: Path, maker, layout: str) -> None:
-    ds = load_gtsrb(path=maker(tmp_path), progress=False)
+    ds = load_gtsrb(path=maker(tmp_path), check_counts=False, progress=False)
     assert ds.params["layout"] == layout
     assert ds.X.shape == (10, 3, 32, 32) and ds.X.dtype == np.uint8
     assert ds.clusterings == ("type", "color")
@@ -74,22 +74,23 @@ def test_layout_labels_and_roi_crop(tmp_path: Path, maker, layout: str) -> None:
 
 
 def test_both_layouts_give_identical_arrays(tmp_path: Path) -> None:
-    a = load_gtsrb(path=make_official(tmp_path / "a", seed=3), layout="official", size=16, progress=False)
-    b = load_gtsrb(path=make_png(tmp_path / "b", seed=3), layout="png", size=16, progress=False)
+    a = load_gtsrb(path=make_official(tmp_path / "a", seed=3), layout="official", size=16, check_counts=False,
+                  progress=False)
+    b = load_gtsrb(path=make_png(tmp_path / "b", seed=3), layout="png", size=16, check_counts=False, progress=False)
     assert a.X.shape == (10, 3, 16, 16)
     assert np.array_equal(a.X, b.X) and np.array_equal(a.labels, b.labels)
 
 
 def test_deterministic(tmp_path: Path) -> None:
     root = make_png(tmp_path)
-    a, b = load_gtsrb(path=root, progress=False), load_gtsrb(path=root, progress=False)
+    a, b = (load_gtsrb(path=root, check_counts=False, progress=False) for _ in range(2))
     assert a.checksum == b.checksum and a.params["source_sha256"] == b.params["source_sha256"]
 
 
 def test_default_path_is_under_nrbench_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_official(tmp_path / "gtsrb")
     monkeypatch.setenv("NRBENCH_DATA", str(tmp_path))
-    assert load_gtsrb(progress=False).n == 10
+    assert load_gtsrb(check_counts=False, progress=False).n == 10
 
 
 def test_bad_arguments(tmp_path: Path) -> None:
@@ -109,3 +110,31 @@ def test_missing_folder_says_how_to_get_it(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataUnavailableError, match="neither the official layout"):
         load_gtsrb(path=tmp_path / "empty")
+
+
+@pytest.mark.parametrize("maker", [make_official, make_png])
+def test_an_incomplete_training_set_is_refused_by_default(tmp_path: Path, maker) -> None:
+    # the fixture's 3 / 2 / 2 / 3 images are not the official 1,980 / 1,470 / 1,200 / 2,070
+    with pytest.raises(DataUnavailableError) as err:
+        load_gtsrb(path=maker(tmp_path), progress=False)
+    msg = str(err.value)
+    assert "class 4: 3 (expected 1980)" in msg and "class 38: 3 (expected 2070)" in msg
+    assert "check_counts=False" in msg and GTSRB_URL in msg
+    assert TRAINING_COUNTS == {4: 1980, 9: 1470, 35: 1200, 38: 2070} and sum(TRAINING_COUNTS.values()) == 6720
+
+
+def test_the_official_counts_are_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import generators.gtsrb as g
+
+    monkeypatch.setattr(g, "TRAINING_COUNTS", {4: 3, 9: 2, 35: 2, 38: 3})  # the fixture's own counts
+    ds = load_gtsrb(path=make_png(tmp_path), progress=False)
+    assert ds.n == 10 and ds.params["check_counts"] is True
+
+
+def test_a_missing_class_folder_is_named(tmp_path: Path) -> None:
+    import shutil
+
+    root = make_official(tmp_path)
+    shutil.rmtree(root / "GTSRB" / "Final_Training" / "Images" / "00004")
+    with pytest.raises(DataUnavailableError, match=r"class folder .*00004 is missing"):
+        load_gtsrb(path=root, progress=False)
