@@ -32,6 +32,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -99,6 +100,30 @@ def _items_official(root: Path) -> list[_Item]:
                 f"GTSRB class folder {folder} is missing (the subset needs the class folders "
                 f"{', '.join(f'{k:05d}' for k in CLASSES)} of the training set)")
     return items
+
+
+def source_fingerprint(params: dict[str, Any]) -> str | None:
+    """A cheap fingerprint of the GTSRB folder ``params["path"]`` (default ``$NRBENCH_DATA/gtsrb``).
+
+    Part of the cache key: the resolved folder and, of every file in the subset's class folders
+    and ``Train.csv``, its relative name, size and modification time.  So a folder that was
+    fixed, replaced or pointed to by another ``$NRBENCH_DATA`` is read again.  None when the
+    folder is absent (the loader then says what is missing).
+    """
+    root = Path(params["path"]).expanduser() if params.get("path") is not None else data_home() / "gtsrb"
+    if not root.is_dir():
+        return None
+    root = root.resolve()
+    h = hashlib.sha256(str(root).encode())
+    bases = [b for b in (_official_root(root), _png_root(root)) if b is not None]
+    for base in bases:
+        files = ([base / "Train.csv"] + [base / f"{c:05d}" for c in CLASSES]  # official layout
+                 + [base / "Train" / str(c) for c in CLASSES])  # PNG layout
+        for f in files:
+            for e in sorted(f.iterdir()) if f.is_dir() else [f] if f.is_file() else []:
+                st = e.stat()
+                h.update(f"{e.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def _check_counts(root: Path, cls: np.ndarray) -> None:

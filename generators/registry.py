@@ -46,11 +46,27 @@ class Entry:
     sample_shape: tuple[int, ...]
     clusterings: tuple[tuple[str, int], ...]
     source: str  # "generated", "real" (needs raw files) or "rendered" (needs bpy)
+    #: Bump when the builder's output changes for the same parameters (new sprites, constants,
+    #: render settings): the cache key changes with it, so no older copy is served.
+    #: ``tests/test_registry.py`` pins small builds' checksums to catch a change left unversioned.
+    version: int = 1
+    #: "module:function" giving a cheap fingerprint of the user's source files for given
+    #: parameters (None when they are absent); part of the cache key, so a changed file or
+    #: folder is rebuilt instead of served from an older copy.  None: no user files.
+    fingerprint: str | None = None
 
     def load_builder(self) -> Callable[..., Dataset]:
         """Import and return the builder function."""
-        module, func = self.builder.split(":")
-        return getattr(importlib.import_module(module), func)
+        return _load(self.builder)
+
+    def source_fingerprint(self, params: dict[str, Any]) -> str | None:
+        """The fingerprint of the user's source files for ``params`` (None: none, or absent)."""
+        return _load(self.fingerprint)(params) if self.fingerprint else None
+
+
+def _load(target: str) -> Callable[..., Any]:
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 CATALOG: dict[str, Entry] = {
@@ -64,7 +80,8 @@ CATALOG: dict[str, Entry] = {
               900, (1, 20, 20), (("upper", 3), ("lower", 3)), "generated"),
         Entry("stickfigures-file", "generators.stickfigures:load_stickfigures_file",
               "The published stickfigures CSV (900 rows, 2 labels + 400 pixels); pass path=",
-              900, (1, 20, 20), (("upper", 3), ("lower", 3)), "real"),
+              900, (1, 20, 20), (("upper", 3), ("lower", 3)), "real",
+              fingerprint="generators.stickfigures:source_fingerprint"),
         Entry("cmnist", "generators.cmnist:build_cmnist",
               "C-MNIST: two MNIST digits side by side, padded to 56x56 (ENRC)",
               60000, (1, 56, 56), (("left", 10), ("right", 10)), "real"),
@@ -79,7 +96,8 @@ CATALOG: dict[str, Entry] = {
               9298, (1, 16, 16), (("digit", 10),), "real"),
         Entry("gtsrb", "generators.gtsrb:load_gtsrb",
               "GTSRB 4-class subset (70 km/h, no passing, ahead only, keep right), 32x32",
-              6720, (3, 32, 32), (("type", 4), ("color", 2)), "real"),
+              6720, (3, 32, 32), (("type", 4), ("color", 2)), "real",
+              fingerprint="generators.gtsrb:source_fingerprint"),
         Entry("nrobjects", "generators.render.datasets:build_nrobjects",
               "NR-Objects rendered with Blender: colour x material x shape (ENRC)",
               10000, (4, 64, 64), (("color", 6), ("material", 2), ("shape", 3)), "rendered"),
@@ -118,13 +136,35 @@ def resolve_params(name: str, **params: Any) -> dict[str, Any]:
         )
     full: dict[str, Any] = {}
     for k, p in allowed.items():
-        if k in params:
+        if k in params and is_path_param(p):
+            full[k] = _absolute_path(name, k, params[k])
+        elif k in params:
             full[k] = _check_type(name, k, params[k], p.default)
         elif p.default is not inspect.Parameter.empty:
             full[k] = p.default
         else:
             raise ValueError(f"data set {name!r} needs parameter {k!r}")
     return full
+
+
+def is_path_param(p: inspect.Parameter) -> bool:
+    """Whether a builder parameter names a file or folder (annotated ``os.PathLike``)."""
+    return "PathLike" in str(p.annotation)
+
+
+def path_params(name: str) -> list[str]:
+    """The parameters of data set ``name`` that name a file or folder (values kept as strings)."""
+    sig = inspect.signature(entry(name).load_builder())
+    return [k for k, p in sig.parameters.items() if is_path_param(p)]
+
+
+def _absolute_path(name: str, key: str, value: Any) -> str | None:
+    """A path parameter as an absolute string, so a relative path means one file wherever it is given."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValueError(f"data set {name!r}: parameter {key!r} must be a path; got {value!r}")
+    return str(Path(value).expanduser().resolve())
 
 
 def _check_type(name: str, key: str, value: Any, default: Any) -> Any:
@@ -145,8 +185,20 @@ def _check_type(name: str, key: str, value: Any, default: Any) -> Any:
 
 
 def cache_key(name: str, params: dict[str, Any]) -> str:
-    """Short hash of the canonical JSON of (name, params)."""
-    blob = json.dumps({"name": name, "params": params}, sort_keys=True, default=str)
+    """Short hash of the canonical JSON of (name, params, generator version, source fingerprint).
+
+    The version enters only from 2 on and the fingerprint only for data sets built from the
+    user's own files, so the keys of version-1 generated data sets are those of earlier
+    releases and their caches stay valid.
+    """
+    e = entry(name)
+    ident: dict[str, Any] = {"name": name, "params": params}
+    if e.version != 1:
+        ident["version"] = e.version
+    fp = e.source_fingerprint(params)
+    if fp is not None:
+        ident["source"] = fp
+    blob = json.dumps(ident, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -174,8 +226,9 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
     """
     full = resolve_params(name, **params)
     path = cache_path(name, full, Path(root) if root is not None else None)
+    key = path.stem.rsplit("-", 1)[-1]
     if not rebuild:
-        ds = _try_load(path)
+        ds = _try_load(path, key, full)
         if ds is not None:
             return ds
     # a user's folder (root=, e.g. generate --out) gets no lock file; its lock lives in the cache.
@@ -183,21 +236,46 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
     in_cache = root is None or Path(root).expanduser().resolve() == datasets_dir().resolve()
     with file_lock(path, lock_dir=None if in_cache else locks_dir()):
         if not rebuild:
-            ds = _try_load(path, warn=False)  # another process may have finished meanwhile (warned once above)
+            # another process may have finished meanwhile (a bad file was warned about once above)
+            ds = _try_load(path, key, full, warn=False)
             if ds is not None:
                 return ds
         ds = build(name, progress=progress, **full)
+        ds.params[CACHE_KEY_PARAM] = key  # what the file is: checked when it is loaded again
         ds.save(path)
     return ds
 
 
-def _try_load(path: Path, warn: bool = True) -> Dataset | None:
-    """The cached data set at ``path``; None when absent or corrupt (a corrupt file warns once)."""
+#: ``Dataset.params`` entry recording the cache key a file was built for.
+CACHE_KEY_PARAM = "cache_key"
+
+
+def _try_load(path: Path, key: str, params: dict[str, Any], warn: bool = True) -> Dataset | None:
+    """The cached data set at ``path``; None when absent, corrupt or another data set.
+
+    "Another data set" is a valid file whose recorded cache key (or, in files written before
+    keys were recorded, a recorded parameter) differs from the request, e.g. a file copied
+    under another cache name.  Such a file, like a corrupt one, warns once and is rebuilt.
+    """
     if not path.exists():
         return None
     try:
-        return Dataset.load(path)
+        ds = Dataset.load(path)
     except CorruptDatasetError as exc:
         if warn:
             warnings.warn(f"corrupted cache file, rebuilding: {exc}", RuntimeWarning, stacklevel=3)
         return None
+    stored = ds.params.get(CACHE_KEY_PARAM)
+    mismatch = ([f"cache key {stored}, expected {key}"] if stored is not None and stored != key else
+                [f"{k}={ds.params[k]!r}, expected {v!r}" for k, v in params.items()
+                 if stored is None and k in ds.params and _canon(ds.params[k]) != _canon(v)])
+    if mismatch:
+        if warn:
+            warnings.warn(f"cache file {path} holds another data set ({'; '.join(mismatch)}), rebuilding",
+                          RuntimeWarning, stacklevel=3)
+        return None
+    return ds
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -134,6 +135,13 @@ def build_stickfigures(*, n_per_combination: int = 100, seed: int = 0, progress:
         labels[i * m:(i + 1) * m] = (u, low)
     return Dataset(name="stickfigures", X=X, labels=labels, clusterings=("upper", "lower"),
                    params={"n_per_combination": m, "seed": int(seed), "generator": "procedural"})
+
+
+def source_fingerprint(params: dict[str, Any]) -> str | None:
+    """SHA-256 of the file named by ``params["path"]`` (None when it is absent): a cache-key part,
+    so an edited or replaced file is read again instead of served from the cache."""
+    path = Path(params["path"])
+    return sha256_file(path) if path.is_file() else None
 
 
 def load_stickfigures_file(*, path: str | os.PathLike, progress: bool = True) -> Dataset:

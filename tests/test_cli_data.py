@@ -83,6 +83,15 @@ def test_parse_params_json_then_string() -> None:
         parse_params(["k"])
 
 
+def test_a_numeric_path_names_a_folder(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_params(["path=123", "size=16"], raw=["path"]) == {"path": "123", "size": 16}
+    (tmp_path / "123").mkdir()
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = run(capsys, "-q", "generate", "gtsrb", "--param", "path=123")
+    # the folder named 123 is looked into (and found empty), instead of a TypeError about an int
+    assert rc == 1 and f"{tmp_path / '123'} has neither the official layout" in err
+
+
 def test_generate_into_cache_prints_file_checksum_summary(capsys) -> None:
     rc, out, _ = run(capsys, "-q", "generate", "synth", "--seed", "3", "--param", "n=400", "--param", "k=2")
     assert rc == 0

@@ -137,3 +137,104 @@ def test_unknown_names_and_parameters_are_clear() -> None:
         get("stickfigures-file")
     with pytest.raises(ValueError, match="^n "):
         get("synth", n=0, progress=False)
+
+
+#: Checksums of small builds.  When one changes on purpose, bump the data set's
+#: ``Entry.version`` in ``generators/registry.py`` (so cached copies built by the old code are
+#: not served) and update the value here.
+GOLDEN = [
+    ("synth", {"n": 300, "k": 2, "seed": 1}, "4f27e74f9e7e436cb009dd378505b5af71c36a4a1d868f6ea5334f77c6423eff"),
+    ("synth", {"n": 300, "k": 2, "rotate": True}, "319655184bc2e29a218ce32cc19692b9f378e494f49c785e5c454c383f5779df"),
+    ("stickfigures", {"n_per_combination": 3}, "1e2ba998c2e1faf6681cdd95d4fea7e87691908ead574a6a42ab89a19e7e3947"),
+]
+
+
+@pytest.mark.parametrize("name, params, sha", GOLDEN)
+def test_generated_data_is_pinned_so_a_change_bumps_the_version(name, params, sha) -> None:
+    assert generators.build(name, progress=False, **params).checksum == sha, (
+        f"{name} changed: bump CATALOG[{name!r}].version and update GOLDEN")
+
+
+@pytest.mark.slow
+def test_cmnist_is_pinned(real_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NRBENCH_DATA", str(real_data_dir))
+    sha = "5f9aeb8fa8014d7417e81f61914245420bec87b0213895d66ebe19789dcf90fe"
+    assert generators.build("cmnist", progress=False, split="test").checksum == sha
+
+
+def test_a_new_generator_version_changes_the_cache_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    params = resolve_params("synth", n=100)
+    v1 = cache_path("synth", params)
+    get("synth", n=100, progress=False)
+    monkeypatch.setitem(CATALOG, "synth", dataclasses.replace(CATALOG["synth"], version=2))
+    v2 = cache_path("synth", params)
+    assert v2 != v1 and v1.exists() and not v2.exists()  # the old copy is not served as version 2
+    get("synth", n=100, progress=False)
+    assert v2.exists()
+
+
+def test_a_copy_under_another_cache_name_is_not_served(tmp_path: Path) -> None:
+    plain = get("synth", n=100, root=tmp_path, progress=False)
+    rot_path = cache_path("synth", resolve_params("synth", n=100, rotate=True), tmp_path)
+    rot_path.write_bytes(cache_path("synth", resolve_params("synth", n=100), tmp_path).read_bytes())
+    with pytest.warns(RuntimeWarning, match="holds another data set .*cache key"):
+        rot = get("synth", n=100, rotate=True, root=tmp_path, progress=False)
+    assert rot.name.endswith("-rot") and rot.checksum != plain.checksum
+    assert Dataset.load(rot_path).checksum == rot.checksum  # replaced by the right one
+
+
+def test_a_file_without_a_recorded_key_is_checked_by_its_parameters(tmp_path: Path) -> None:
+    # files written before keys were recorded: a recorded parameter that differs gives it away
+    wrong = generators.build("synth", n=100, k=3, progress=False)
+    path = cache_path("synth", resolve_params("synth", n=100, k=4), tmp_path)
+    wrong.save(path)
+    assert "cache_key" not in wrong.params and wrong.params["k"] == 3
+    with pytest.warns(RuntimeWarning, match="holds another data set .*k=3, expected 4"):
+        ds = get("synth", n=100, k=4, root=tmp_path, progress=False)
+    assert ds.X.shape == (100, 6)
+
+
+def _stick_file(path: Path, value: int) -> Path:
+    rows = [" ".join(map(str, [u, lo] + [value] * 400)) for u in range(3) for lo in range(3)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_an_edited_source_file_is_read_again(tmp_path: Path) -> None:
+    f = _stick_file(tmp_path / "stick.data", 10)
+    assert get("stickfigures-file", path=str(f), progress=False).X.max() == 10
+    _stick_file(f, 99)  # same name, new content
+    assert get("stickfigures-file", path=str(f), progress=False).X.max() == 99
+
+
+def test_a_relative_path_means_the_file_where_it_is_given(tmp_path: Path, monkeypatch) -> None:
+    for sub, value in (("a", 10), ("b", 20)):
+        (tmp_path / sub).mkdir()
+        _stick_file(tmp_path / sub / "stick.data", value)
+    monkeypatch.chdir(tmp_path / "a")
+    a = get("stickfigures-file", path="stick.data", progress=False)
+    monkeypatch.chdir(tmp_path / "b")
+    b = get("stickfigures-file", path="stick.data", progress=False)
+    assert (a.X.max(), b.X.max()) == (10, 20)
+    assert resolve_params("stickfigures-file", path="stick.data")["path"] == str(tmp_path / "b" / "stick.data")
+    with pytest.raises(ValueError, match="parameter 'path' must be a path; got 123"):
+        resolve_params("stickfigures-file", path=123)
+
+
+def test_gtsrb_key_follows_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_gtsrb import make_png
+
+    one, two = make_png(tmp_path / "one"), make_png(tmp_path / "two", seed=1)
+    keys = []
+    for root in (one, two):
+        monkeypatch.setenv("NRBENCH_DATA", str(root.parent))
+        (root.parent / "gtsrb").unlink(missing_ok=True)
+        (root.parent / "gtsrb").symlink_to(root)
+        keys.append(cache_path("gtsrb", resolve_params("gtsrb")))
+    assert keys[0] != keys[1]  # another $NRBENCH_DATA, another key
+    a = cache_path("gtsrb", resolve_params("gtsrb", path=str(one)))
+    extra = one / "Train" / "4" / "extra.png"
+    extra.write_bytes(b"x")
+    assert cache_path("gtsrb", resolve_params("gtsrb", path=str(one))) != a  # an added image

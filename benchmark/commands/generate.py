@@ -52,8 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rebuild", action="store_true", help="build even when a valid copy exists")
 
 
-def parse_params(items: list[str]) -> dict[str, Any]:
-    """``["k=25", "rotate=true", "split=test"]`` -> ``{"k": 25, "rotate": True, "split": "test"}``."""
+def parse_params(items: list[str], raw: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """``["k=25", "rotate=true", "split=test"]`` -> ``{"k": 25, "rotate": True, "split": "test"}``.
+
+    Keys in ``raw`` (a data set's path parameters) keep their text, so ``path=123`` names
+    the folder ``123``.
+    """
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -62,6 +66,9 @@ def parse_params(items: list[str]) -> dict[str, Any]:
             raise ValueError(f"--param expects KEY=VALUE; got {item!r}")
         if key in out:
             raise ValueError(f"--param {key} is given twice")
+        if key in raw:
+            out[key] = value
+            continue
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -123,7 +130,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"nrbench generate: error: unknown data set {name!r}; available: "
               f"{', '.join(available())}, or 'all'", file=sys.stderr)
         return 2
-    ds, path, secs = generate_one(name, parse_params(args.param), seed=args.seed, out=args.out,
+    from generators.registry import path_params
+
+    ds, path, secs = generate_one(name, parse_params(args.param, path_params(name)), seed=args.seed, out=args.out,
                                   rebuild=args.rebuild, progress=progress)
     print(f"{ds.summary()}\n  file   {path}\n  sha256 {ds.checksum}\n  time   {secs:.1f} s")
     return 0
