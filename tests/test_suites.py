@@ -77,6 +77,20 @@ def test_enrc_suites_pretrain_with_the_authors_augmentation_and_resolution():
     assert any("warp not implemented" in x for x in cm["deviations"])
 
 
+def test_the_procedural_stickfigures_are_stated_as_a_deviation_in_every_tier():
+    # our sprites are not the published file's (thinner limbs): every caption must say so
+    import generators
+
+    mean = float((generators.build("stickfigures", progress=False).X / 255.0).mean())
+    assert round(mean, 2) == 0.16  # the figure the deviation quotes
+    for name in ("enrc-table1", "enrc-casestudy"):
+        for tier in ("quick", "standard", "paper"):
+            st = resolve(name, tier, check=False)
+            if "stickfigures" in {d["id"] for d in st.datasets}:
+                devs = st.dataset("stickfigures")["deviations"]
+                assert any(x.startswith("procedural stick figures") and "mean of 0.16" in x for x in devs)
+
+
 def test_grid_expands_into_labelled_entries():
     s = resolve("acedec-fig4", "quick", check=False)
     dcn = [m for m in s.methods if m["method"] == "dcn"]
