@@ -67,10 +67,27 @@ class FitTask:
         return {**self.method["params"], **self.method.get("dataset_params", {}).get(self.dataset["id"], {})}
 
     @property
+    def config(self) -> dict[str, Any]:
+        """Everything besides the seeds that determines this fit's result.
+
+        The hyperparameters, the data (generator, its parameters, preprocessing, clusterings),
+        the ``max_n`` subset and, for methods on an embedding, the autoencoder.  A suite file
+        that changes any of them makes new fits instead of resuming into the old rows.
+        """
+        d = self.dataset
+        return {"params": self.params,
+                "data": {k: d.get(k) for k in ("generator", "params", "preprocessing", "clusterings")},
+                "max_n": self.method.get("max_n"),
+                "autoencoder": d.get("autoencoder") if self.uses_autoencoder else None}
+
+    @property
     def key(self) -> tuple:
-        """The store's unique key: (suite, tier, dataset, method, params_hash, ae_seed, run_seed)."""
+        """The store's unique key: (suite, tier, dataset, method, params_hash, ae_seed, run_seed).
+
+        ``params_hash`` hashes the whole :attr:`config`, not only the hyperparameters.
+        """
         return (self.suite, self.tier, self.dataset["id"], self.method["method"],
-                params_hash(self.params), int(self.ae_seed), int(self.run_seed))
+                params_hash(self.config), int(self.ae_seed), int(self.run_seed))
 
     @property
     def pretrain_key(self) -> tuple[str, int] | None:

@@ -218,12 +218,10 @@ class _PeakRSS:
 
 # --------------------------------------------------------------------------- fitting
 def _base_row(task: FitTask) -> dict[str, Any]:
-    from benchmark.store import params_hash
-
     return {
         "suite": task.suite, "tier": task.tier, "dataset": task.dataset["id"], "method": task.method["method"],
         "label": task.method["label"], "params": task.params,
-        "params_hash": params_hash(task.params), "ae_seed": task.ae_seed, "run_seed": task.run_seed,
+        "params_hash": task.key[4], "ae_seed": task.ae_seed, "run_seed": task.run_seed,
         "deviations": (list(task.dataset.get("deviations", [])) + list(task.method.get("deviations", []))
                        + list(task.method.get("dataset_deviations", {}).get(task.dataset["id"], []))),
     }
@@ -482,18 +480,20 @@ def write_result(store: Store, result: FitResult) -> None:
 
 
 def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
-              log: Callable[[str], None] | None = None) -> RunSummary:
+              log: Callable[[str], None] | None = None, whole: Any = None) -> RunSummary:
     """Run every pending fit of ``suite`` on ``executor`` and write the results to ``store``.
 
     Fits whose ``ok`` row exists are skipped (resume); the rest run, pretraining
-    only the autoencoders they need.  Returns the :class:`RunSummary`.
+    only the autoencoders they need.  ``whole`` is the unfiltered suite when ``suite`` is a
+    selection of it (``--only-*``): the store records the whole one, which the reports
+    plan from.  Returns the :class:`RunSummary`.
     """
     from tqdm.auto import tqdm
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     t_start = time.perf_counter()
     store_s0 = store.seconds_in_store
-    store.register_suite(suite.name, suite.tier, suite.to_config())
+    store.register_suite(suite.name, suite.tier, (whole if whole is not None else suite).to_config())
     pretrains, fits = build_tasks(suite)
     done = store.done_keys(suite.name, suite.tier)
     pending = [f for f in fits if f.key not in done]

@@ -8,7 +8,9 @@ Contract (DESIGN.md "Result store"; shared with the reports package):
   connection, before anything (WAL mode, tables) is written.
 - ``suites(name, tier, config)`` holds the JSON of each resolved suite that ran.
 - ``runs`` holds one row per task under the unique key
-  ``(suite, tier, dataset, method, params_hash, ae_seed, run_seed)``.  Every key
+  ``(suite, tier, dataset, method, params_hash, ae_seed, run_seed)``, where the harness's
+  ``params_hash`` hashes the fit's whole configuration
+  (:attr:`benchmark.protocol.FitTask.config`: hyperparameters, data, autoencoder).  Every key
   column is ``NOT NULL`` (SQLite treats NULLs as distinct in a UNIQUE constraint,
   which would let duplicates in); methods without an autoencoder use their
   repetition index as ``ae_seed``.
@@ -320,9 +322,9 @@ class Store:
         rec: dict[str, Any] = {c: None for c in RUN_COLUMNS}
         rec.update({k: v for k, v in row.items()})
         rec["params"] = canonical_json(params)
+        # the harness passes the hash of the fit's whole configuration (FitTask.config: params,
+        # data, autoencoder, max_n); a row without one is identified by its params alone
         rec["params_hash"] = row.get("params_hash") or params_hash(params)
-        if row.get("params_hash") and row["params_hash"] != params_hash(params):
-            raise ValueError("row: params_hash does not match params")
         rec["ae_seed"] = int(row["ae_seed"])
         rec["run_seed"] = int(row["run_seed"])
         for c in ("metrics", "clusterings", "deviations"):

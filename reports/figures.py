@@ -663,6 +663,10 @@ def draw(name: str, frame: pd.DataFrame, **options: Any) -> Any:
     if name not in FIGURES:
         raise ValueError(f"figure must be one of {', '.join(FIGURES)}; got {name!r}")
     spec = FIGURES[name]
+    if options.get("configs"):  # only the rows of each suite's recorded configuration
+        from reports.source import current_rows
+
+        frame, _ = current_rows(frame, options["configs"])
     if frame.empty:
         raise _missing(name, "results", frame)
     return spec.func(frame, **{k: v for k, v in options.items() if k in spec.options and v is not None})

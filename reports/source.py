@@ -110,6 +110,51 @@ def suite_configs(store: str | Path | None = None) -> dict[tuple[str, str], dict
         return {(s["name"], s["tier"]): s["config"] for s in st.suites()}
 
 
+def current_rows(frame: pd.DataFrame, configs: dict | None) -> tuple[pd.DataFrame, dict[tuple[str, str], int]]:
+    """The rows that belong to their suite's recorded configuration, and per (suite, tier) how many do not.
+
+    A suite run again after its file or settings changed keeps the old rows (nothing is
+    deleted), under other keys: the key's ``params_hash`` covers the fit's whole
+    configuration (:attr:`benchmark.protocol.FitTask.config`).  A table must not pool them
+    with the current ones (one cell would mix configurations, or show a stale error), so
+    only the rows whose key the recorded config plans are kept.  Pairs without a recorded
+    config, and frames without ``params_hash`` (hand-made ones), are kept whole.
+    """
+    from types import SimpleNamespace
+
+    from benchmark.protocol import build_tasks
+
+    if not configs or frame.empty or "params_hash" not in frame.columns:
+        return frame, {}
+    keep = pd.Series(True, index=frame.index)
+    dropped: dict[tuple[str, str], int] = {}
+    for (s, t), config in configs.items():
+        if not config or not config.get("datasets") or not config.get("methods"):
+            continue
+        mine = (frame["suite"] == s) & (frame["tier"] == t)
+        if not mine.any():
+            continue
+        plan = SimpleNamespace(name=s, tier=t, datasets=config["datasets"], methods=config["methods"])
+        planned = {f.key[2:] for f in build_tasks(plan)[1]}
+        sub = frame[mine]
+        ok = [(d, m, h, int(a), int(r)) in planned for d, m, h, a, r in
+              zip(sub["dataset"], sub["method"], sub["params_hash"], sub["ae_seed"], sub["run_seed"])]
+        ok_s = pd.Series(ok, index=sub.index, dtype=bool)
+        if not ok_s.all():
+            dropped[(s, t)] = int((~ok_s).sum())
+            keep[sub.index] = ok_s
+    out = frame[keep]
+    out.attrs.update(frame.attrs)
+    return out, dropped
+
+
+def other_config_text(n: int) -> str:
+    """The caption sentence for rows left out by :func:`current_rows`."""
+    return (f"{n} stored row{'s' if n != 1 else ''} of this suite came from another configuration (an earlier "
+            "suite file or settings, or an nrbench release whose keys did not cover the data and autoencoder) "
+            "and are not used here; they stay in the store.")
+
+
 def artefact_path(frame: pd.DataFrame, relpath: str) -> Path:
     """Absolute path of an artefact referenced by a row (relative to the store's folder)."""
     base = Path(frame.attrs.get("store_dir", "."))

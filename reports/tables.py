@@ -412,7 +412,7 @@ def build_tables(frame: pd.DataFrame, suite: str | None = None, tier: str | None
     ``configs`` (``reports.source.suite_configs``) supplies the suites' data-set
     order; ``kinds`` overrides :func:`table_kinds`.
     """
-    from reports.source import normalise_frame
+    from reports.source import current_rows, normalise_frame, other_config_text
 
     known_suites = sorted(set(frame["suite"])) if "suite" in frame else []
     if suite is not None and suite not in known_suites:
@@ -431,12 +431,14 @@ def build_tables(frame: pd.DataFrame, suite: str | None = None, tier: str | None
         bad = [k for k in kinds if k not in KINDS]
         if bad:
             raise ValueError(f"kinds: unknown table kind(s) {bad}; valid: {', '.join(KINDS)}")
+    frame, other = current_rows(frame, configs)
     cells = aggregate(frame, warn=warn)
     tables = []
     for (s, t) in dict.fromkeys(zip(cells["suite"], cells["tier"])):
         config = (configs or {}).get((s, t), {})
         order, labels, _ = suite_datasets(config)
-        notes = [n for n in (incomplete_text(frame, s, t, config), mixed_versions_text(frame, s, t)) if n]
+        notes = [n for n in (incomplete_text(frame, s, t, config), mixed_versions_text(frame, s, t),
+                             other_config_text(other[(s, t)]) if other.get((s, t)) else None) if n]
         for kind in (kinds or table_kinds(s, cells)):
             table = build_table(cells, kind, s, t, order, labels)
             for note in notes:

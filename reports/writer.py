@@ -66,7 +66,7 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
            fmt: str = "md", out: str | Path | None = None, compare_paper: bool = False) -> ReportResult:
     """Build the tables of a store (or the paper comparison) in ``fmt``; write them under ``out`` if given."""
     from reports.aggregate import aggregate
-    from reports.source import load_runs, normalise_frame, suite_configs
+    from reports.source import current_rows, load_runs, normalise_frame, suite_configs
     from reports.tables import build_tables
 
     if fmt not in TABLE_FORMATS:
@@ -78,7 +78,7 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
     if compare_paper:
         from reports.published import comparison_tables
 
-        sub = normalise_frame(frame)
+        sub, _ = current_rows(normalise_frame(frame), suite_configs(store))
         sub = sub[sub["suite"] == suite] if suite else sub
         if tier is not None:
             if tier not in set(sub["tier"]):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import harness_fixtures as hf
 import numpy as np
 import pytest
@@ -168,3 +170,57 @@ def test_a_table_of_rows_from_several_nrbench_versions_says_so(tmp_path):
     current = f["code_version"].iloc[0]
     assert (f"Mixed versions: the rows come from 2 versions of nrbench ({current}: 2 rows; nrbench 0.9+gabc: 2 rows); "
             "rerun the suite into a new store for results from one version.") in text
+
+
+@pytest.mark.parametrize("change", ["data", "preprocessing", "max_n"])
+def test_a_changed_suite_file_makes_new_fits_and_tables_use_only_them(tmp_path, change):
+    """The key covers the fit's whole configuration: a changed data set, preprocessing or subset is not 'done'."""
+    _, st, s1 = _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 1 }")
+    datasets, methods = None, "[methods.kmeans]\nparams = { n_init = 1 }"
+    if change == "data":
+        datasets = "[datasets.planted]\nparams = { n = 150, n_clusters = [3, 3], seed = 2 }\npreprocessing = [\"zscore\"]\n"
+    elif change == "preprocessing":
+        datasets = "[datasets.planted]\nparams = { n = 300, n_clusters = [3, 3], seed = 1 }\npreprocessing = []\n"
+    else:
+        methods += "\nmax_n = 100"
+    suite, _, s2 = _run(tmp_path, methods, datasets, store=st)
+    assert (s1.ok, s2.already_done, s2.ok) == (4, 0, 4) and st.count() == 8  # nothing reused, nothing lost
+    from reports.source import current_rows
+
+    configs = {(x["name"], x["tier"]): x["config"] for x in st.suites()}
+    cur, other = current_rows(st.frame(), configs)
+    assert len(cur) == 4 and other == {(suite.name, "quick"): 4}
+    expected_n = {"data": 150, "preprocessing": 300, "max_n": 100}[change]
+    assert all(st.load_artefact(a)["labels"].shape == (expected_n,) for a in cur["artefact"])
+    text = markdown_table(st.frame(), suite=suite.name, tier=suite.tier, configs=configs)
+    assert "4 stored rows of this suite came from another configuration" in text
+
+
+def test_changed_hyperparameters_are_not_pooled_into_one_cell(tmp_path):
+    """Rows of an earlier setting of a method stay in the store but leave the table."""
+    _, st, _ = _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 1 }", n_ae=1, runs=1)
+    _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 3 }", n_ae=1, runs=1, store=st)
+    configs = {(x["name"], x["tier"]): x["config"] for x in st.suites()}
+    from reports.source import current_rows
+    from reports.tables import build_tables
+
+    (table, *_) = build_tables(st.frame(), configs=configs)
+    assert "1 stored row of this suite came from another configuration" in table.caption
+    cur, _ = current_rows(st.frame(), configs)
+    assert st.count() == 2 and cur["params"].tolist() == [{"n_init": 3}]
+
+
+def test_a_filtered_run_records_the_whole_suite_so_its_table_says_incomplete(tmp_path):
+    from benchmark.commands.run import _print_table
+
+    path = hf.write_suite(tmp_path / "two.toml", "[methods.kmeans]\n[methods.lossy]", n_ae=1, runs=1)
+    whole = resolve(path, "quick")
+    only = resolve(path, "quick", only_methods=["kmeans"])
+    st = Store(tmp_path / "r.sqlite")
+    run_suite(only, st, LocalExecutor(0), progress=False, log=lambda m: None, whole=whole)
+    assert st.suites()[0]["config"] == json.loads(json.dumps(whole.to_config()))
+    import io
+
+    buf = io.StringIO()
+    _print_table(st, [only], out=buf)
+    assert "Incomplete: 1 of the 2 planned fits are stored" in buf.getvalue()

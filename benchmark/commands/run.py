@@ -85,11 +85,12 @@ def _print_table(store: Store, suites: list[ResolvedSuite], out: TextIO | None =
     frame = store.frame()
     if frame.empty:
         return
+    configs = {(x["name"], x["tier"]): x["config"] for x in store.suites()}  # the whole suites, as recorded
     for s in suites:
         sub = frame[(frame["suite"] == s.name) & (frame["tier"] == s.tier)]
         if sub.empty:
             continue
-        text = markdown_table(sub, suite=s.name, tier=s.tier, configs={(s.name, s.tier): s.to_config()})
+        text = markdown_table(sub, suite=s.name, tier=s.tier, configs={(s.name, s.tier): configs[(s.name, s.tier)]})
         print(f"\n## {s.name} [{s.tier}]\n", file=out)
         print(text, file=out)
 
@@ -189,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be >= 0; got {args.workers}")
     check_executor(args.executor, args.scheduler)
     resolved = []
+    wholes: dict[int, Any] = {}
     for n, only_ds, only_m in _filters_per_suite(names, tier, args.only_datasets, args.only_methods):
         if only_ds == [] or only_m == []:
             what = "data sets" if only_ds == [] else "methods"
@@ -197,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
         s = suites_mod.resolve(n, tier, only_datasets=only_ds, only_methods=only_m, check=False)
         suites_mod.check_components(s)
         resolved.append(s)
+        # the store records the whole suite, so its reports still plan (and say incomplete) the rest
+        wholes[id(s)] = suites_mod.resolve(n, tier, check=False) if (only_ds or only_m) else s
 
     if args.dry_run:
         # a dry run writes nothing: a store that does not exist yet is not created
@@ -235,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     summaries = []
     try:
         for s in resolved:
-            summaries.append(run_suite(s, store, executor, progress=not quiet))
+            summaries.append(run_suite(s, store, executor, progress=not quiet, whole=wholes[id(s)]))
     except KeyboardInterrupt:
         _print_interrupted(store, resolved)
         if hasattr(executor, "close"):
