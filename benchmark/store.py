@@ -91,6 +91,29 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+#: How long a store call waits for another process's write lock before giving up.
+BUSY_TIMEOUT_S = 60.0
+
+
+def _retry_locked(call: Any, timeout: float = BUSY_TIMEOUT_S) -> Any:
+    """Run ``call``, retrying while SQLite says the database is locked, up to ``timeout`` seconds.
+
+    Switching a new store to WAL needs an exclusive lock, and SQLite's busy handler does not
+    wait for it: two runs started together on a new store would otherwise see one fail with
+    "database is locked".
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            return call()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
 class IncompatibleStoreError(ValueError):
     """The file is not an nrbench store, or was written by another schema version."""
 
@@ -171,6 +194,12 @@ def _check_existing(path: Path) -> None:
             raise IncompatibleStoreError(f"{path} is an SQLite file without an nrbench 'meta' table, so not "
                                          "an nrbench result store; it was left untouched")
         row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            raise
+        raise IncompatibleStoreError(f"{path} is damaged and cannot be read as a result store ({exc}); it was "
+                                     "left untouched. Use another --store PATH, or recover it with the sqlite3 "
+                                     "tool's .recover command") from None
     finally:
         con.close()
     found = row[0] if row else None
@@ -204,15 +233,23 @@ class Store:
             raise IncompatibleStoreError(f"cannot create the result store's folder {self.path.parent}: "
                                          f"{exc.strerror or exc}") from None
         self.artefact_dir = self.path.parent / ARTEFACT_DIR
-        self._con = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute("PRAGMA synchronous=NORMAL")  # WAL+NORMAL: a commit survives kill -9
-        with self._tx():
-            for stmt in _SCHEMA.strip().split(";"):
-                if stmt.strip():
-                    self._con.execute(stmt)
-            self._con.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                              (SCHEMA_VERSION,))
+        self._con = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            _retry_locked(lambda: self._con.execute("PRAGMA journal_mode=WAL"))
+            self._con.execute("PRAGMA synchronous=NORMAL")  # WAL+NORMAL: a commit survives kill -9
+            with self._tx():
+                for stmt in _SCHEMA.strip().split(";"):
+                    if stmt.strip():
+                        self._con.execute(stmt)
+                self._con.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+                                  (SCHEMA_VERSION,))
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise IncompatibleStoreError(f"{self.path} is damaged and cannot be read as a result store "
+                                         f"({exc}); it was left as it is. Use another --store PATH, or "
+                                         "recover it with the sqlite3 tool's .recover command") from None
         self.seconds_in_store += time.perf_counter() - t0
 
     # ------------------------------------------------------------ plumbing
@@ -273,10 +310,15 @@ class Store:
         return r is not None
 
     def write_artefact(self, key: tuple, arrays: Mapping[str, Any]) -> str:
-        """Atomically write ``arrays`` to ``artefacts/<key-hash>.npz``; return the path relative to the store dir."""
+        """Atomically write ``arrays`` to ``artefacts/<hash>.npz``; return the path relative to the store dir.
+
+        The hash covers the store's file name and the row's key, so stores that share a folder
+        (and so ``artefacts/``) never overwrite each other's files.
+        """
         t0 = time.perf_counter()
         self.artefact_dir.mkdir(parents=True, exist_ok=True)
-        name = f"{key_hash(key)}.npz"
+        # the store's file name is hashed too: two stores in one folder share artefacts/, not files
+        name = f"{key_hash([self.path.name, *key])}.npz"
         final = self.artefact_dir / name
         atomic_write(final, lambda fh: np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()}))
         self.seconds_in_store += time.perf_counter() - t0

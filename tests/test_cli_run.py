@@ -56,6 +56,7 @@ def test_failures_give_exit_1_listed_failures_and_the_table(tmp_path, capsys):
     assert main(["--quiet", "run", str(suite), "--store", str(store)]) == 1
     cap = capsys.readouterr()
     assert "2 task(s) failed" in cap.err and "planted/Fail ae=0 run=0: RuntimeError: deliberate failure" in cap.err
+    assert "running the same command again retries the failed fits and keeps the others" in cap.err
     assert "| planted |" in cap.out and "k-means" in cap.out  # the Markdown table
     assert "2 ok, 2 failed, 0 skipped" in cap.out
     # only the failed tasks rerun; they fail again

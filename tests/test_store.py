@@ -126,12 +126,53 @@ def test_artefacts_round_trip_atomically(tmp_path):
     with Store(tmp_path / "r.sqlite") as st:
         key = ("s", "quick", "d", "m", "h", 0, 1)
         rel = st.write_artefact(key, {"labels": np.arange(5), "betas": np.eye(2)})
-        assert rel == f"artefacts/{key_hash(key)}.npz"
+        assert rel == f"artefacts/{key_hash(['r.sqlite', *key])}.npz"
         got = st.load_artefact(rel)
         assert got["labels"].tolist() == [0, 1, 2, 3, 4] and got["betas"].shape == (2, 2)
-        assert os.listdir(tmp_path / "artefacts") == [f"{key_hash(key)}.npz"]  # no temporary files left
+        assert os.listdir(tmp_path / "artefacts") == [f"{key_hash(['r.sqlite', *key])}.npz"]  # no temporary files left
 
 
 def test_default_path_is_under_nrbench_home(tmp_path, monkeypatch):
     monkeypatch.setenv("NRBENCH_HOME", str(tmp_path))
     assert default_store_path() == tmp_path.resolve() / "results" / "nrbench.sqlite"
+
+
+def test_a_damaged_store_is_named_and_left_untouched(tmp_path):
+    path = tmp_path / "r.sqlite"
+    with Store(path) as st:
+        for i in range(200):
+            st.put({**_row(), "ae_seed": i})
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + b"\x00" * 4000 + data[4100:])  # header kept, schema page wiped
+    before = path.read_bytes()
+    with pytest.raises(IncompatibleStoreError, match=rf"{path} is damaged and cannot be read as a result store"):
+        Store(path)
+    assert path.read_bytes() == before
+
+
+_OPEN_TOGETHER = """
+import sys, time
+from pathlib import Path
+from benchmark.store import Store
+folder, start = Path(sys.argv[1]), float(sys.argv[2])
+for i in range(20):  # every process opens the same new store at the same moment, 20 times
+    while time.time() < start + 0.1 * i:
+        time.sleep(0.0005)
+    Store(folder / f"s{i}.sqlite").close()
+"""
+
+
+def test_runs_started_together_on_a_new_store_do_not_fail_with_database_locked(tmp_path):
+    """Switching a new store to WAL takes an exclusive lock that SQLite's busy timeout does not wait for."""
+    import subprocess
+    import sys
+    import time
+
+    start = time.time() + 3.0
+    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_TOGETHER, str(tmp_path), str(start)],
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    errs = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errs
+    for i in range(20):
+        with Store(tmp_path / f"s{i}.sqlite") as st:
+            assert st._con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -25,7 +25,9 @@ the autoencoders.
 
 Every fit is one row of the SQLite result store (default
 $NRBENCH_HOME/results/nrbench.sqlite).  A rerun skips what is done, so an interrupted
-run (even kill -9) is resumed by starting it again.  A failing method stores an
+run (even kill -9) is resumed by starting it again.  "Done" means stored under the same
+configuration (data, preprocessing, autoencoder, parameters): after a change to the
+suite the fits run anew, and the tables use only the current configuration's rows.  A failing method stores an
 'error' row and the suite goes on; the command then exits with status 1 and lists the
 failures.  Data sets whose raw files (or bpy, for rendered sets) are missing are
 skipped with a one-line reason and 'skipped' rows.
@@ -266,5 +268,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {x.suite} [{x.tier}] {t}: {m}", file=sys.stderr)
         if len(failures) > 50:
             print(f"  ... and {len(failures) - 50} more (see the store)", file=sys.stderr)
+        print("nrbench run: running the same command again retries the failed fits and keeps the others",
+              file=sys.stderr)
         return 1
     return 0
