@@ -471,12 +471,18 @@ def run_fit(task: FitTask, ae: Any = None, progress: bool = False) -> FitResult:
 
 
 # --------------------------------------------------------------------------- client
-def write_result(store: Store, result: FitResult) -> None:
-    """Artefact first (atomic), then the row in its own transaction."""
+def write_result(store: Store, result: FitResult) -> bool:
+    """Artefact first (atomic), then the row in its own transaction.
+
+    Returns False when the store already held an ``ok`` row under the key (another run of the
+    same suite on the same store finished this fit first); that row is kept.
+    """
     row = dict(result.row)
+    if store.is_done(result.key):
+        return False
     if result.arrays and row.get("status") == "ok":
         row["artefact"] = store.write_artefact(result.key, result.arrays)
-    store.put(row)
+    return store.put(row)
 
 
 def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
@@ -505,9 +511,11 @@ def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
                dynamic_ncols=True)
 
     def on_result(res: FitResult) -> None:
-        write_result(store, res)
+        written = write_result(store, res)
         st = res.row["status"]
-        if st == "ok":
+        if not written:  # a concurrent run of this suite stored the fit first
+            summary.already_done += 1
+        elif st == "ok":
             summary.ok += 1
         elif st == "skipped":
             summary.skipped += 1

@@ -224,3 +224,20 @@ def test_a_filtered_run_records_the_whole_suite_so_its_table_says_incomplete(tmp
     buf = io.StringIO()
     _print_table(st, [only], out=buf)
     assert "Incomplete: 1 of the 2 planned fits are stored" in buf.getvalue()
+
+
+def test_a_fit_stored_meanwhile_by_a_concurrent_run_is_kept_and_not_counted_as_ours(tmp_path):
+    from benchmark.protocol import build_tasks
+    from benchmark.runner import FitResult, write_result
+
+    suite, st, _ = _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 1 }", n_ae=1, runs=1)
+    task = build_tasks(suite)[1][0]
+    before = st.frame().iloc[0]
+    art = st.load_artefact(before["artefact"])
+    late = FitResult(task.key, {**before.to_dict(), "params": task.params, "loss": -1.0, "metrics": None,
+                                "clusterings": None, "deviations": []},
+                     {"labels": np.zeros_like(art["labels"])})
+    assert write_result(st, late) is False
+    after = st.frame().iloc[0]
+    assert after["loss"] == before["loss"]
+    assert np.array_equal(st.load_artefact(after["artefact"])["labels"], art["labels"])  # not overwritten
