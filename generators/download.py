@@ -118,9 +118,13 @@ def ensure_file(source: SourceFile, data_dir: str | os.PathLike | None = None, *
             p.rmdir()
         except OSError:
             break
+    unpacked = folder / source.filename.removesuffix(".gz")
+    hint = (f" An uncompressed {unpacked.name} is there, but the checksum is that of the published "
+            f"{source.filename} (recompressing changes it): put the original archive beside it."
+            if source.filename.endswith(".gz") and unpacked.is_file() else "")
     raise DataUnavailableError(
         f"{source.filename} not found in {folder} and could not be downloaded "
         f"({'; '.join(errors) or 'no URL'}). Put the file there (SHA-256 {source.sha256}), "
-        f"or point data_dir / ${ENV_DATA} at a folder that has '{source.folder}/{source.filename}'"
+        f"or point data_dir / ${ENV_DATA} at a folder that has '{source.folder}/{source.filename}'.{hint}"
     )
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.fileio import file_lock
+from benchmark.fileio import check_writable, file_lock
 from benchmark.paths import datasets_dir, locks_dir
 from generators.dataset import CorruptDatasetError, Dataset
 
@@ -231,6 +231,9 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
         ds = _try_load(path, key, full)
         if ds is not None:
             return ds
+    # before a build that may take minutes: the folder it will be saved in must take files
+    check_writable(path.parent, "the data-set folder" if root is not None
+                   else "the data-set cache folder ($NRBENCH_HOME/datasets)")
     # a user's folder (root=, e.g. generate --out) gets no lock file; its lock lives in the cache.
     # The cache folder itself, however it is named, keeps its locks beside the files: one lock per file.
     in_cache = root is None or Path(root).expanduser().resolve() == datasets_dir().resolve()

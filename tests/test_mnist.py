@@ -177,6 +177,18 @@ def test_missing_data_without_download_says_where(tmp_path: Path, monkeypatch: p
     assert str(tmp_path / "mnist") in msg and "NRBENCH_DATA" in msg and "network unreachable" in msg
 
 
+def test_an_uncompressed_file_is_pointed_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(url: str, dest: Path, **kw: object) -> None:
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(download, "fetch", offline)
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "t10k-images-idx3-ubyte").write_bytes(b"\x00" * 16)
+    with pytest.raises(DataUnavailableError, match="An uncompressed t10k-images-idx3-ubyte is there, but the "
+                       "checksum is that of the published t10k-images-idx3-ubyte.gz"):
+        load_mnist(split="test", data_dir=tmp_path, progress=False)
+
+
 # --------------------------------------------------------------------- real files
 @pytest.mark.slow
 @pytest.mark.parametrize("loader, folder", [(load_mnist, "mnist"), (load_fmnist, "fashion-mnist")])

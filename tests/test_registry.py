@@ -238,3 +238,10 @@ def test_gtsrb_key_follows_the_folder(tmp_path: Path, monkeypatch: pytest.Monkey
     extra = one / "Train" / "4" / "extra.png"
     extra.write_bytes(b"x")
     assert cache_path("gtsrb", resolve_params("gtsrb", path=str(one))) != a  # an added image
+
+
+def test_an_unusable_cache_folder_is_named_before_building(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("NRBENCH_HOME", str(tmp_path))
+    (tmp_path / "datasets").write_text("not a folder")  # (permissions are not enforced for root)
+    with pytest.raises(ValueError, match=r"the data-set cache folder \(\$NRBENCH_HOME/datasets\) .* is a file"):
+        get("synth", n=100, progress=False)

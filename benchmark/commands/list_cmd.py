@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.what == "datasets":
         print(format_table(["name", "n", "sample", "clusterings", "source", "description"], dataset_rows()))
+        print("\nn and sample are at the default parameters (e.g. synth's sample is 2 + k dimensions); "
+              "'nrbench list datasets NAME' lists a data set's parameters.")
         return 0
     if args.what == "budgets":
         from methods.pretrain import BUDGETS

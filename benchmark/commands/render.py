@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     params = resolve_params(args.name, n=args.n, resolution=args.resolution, samples=args.samples, seed=args.seed)
     target = cache_path(args.name, params)
     out = Path(args.out).expanduser() if args.out else target.parent
-    check_writable(out, "--out folder")  # before any rendering starts
+    # before any rendering starts
+    check_writable(out, "--out folder" if args.out else "the data-set cache folder ($NRBENCH_HOME/datasets)")
     quiet = bool(getattr(args, "quiet", False))
 
     ds = None

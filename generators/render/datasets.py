@@ -123,7 +123,9 @@ def build_nrobjects(*, n: int = 10000, resolution: int = 64, samples: int = 16, 
     Labels: ``color`` (6: blue, red, green, gray, yellow, purple), ``material``
     (2: rubber, metal), ``shape`` (3: cube, sphere, cylinder), balanced and
     shuffled.  X is uint8 ``(n, 4, resolution, resolution)``; alpha is opaque
-    (255), as in CLEVR's PNGs (ENRC's 16,384 = 4 x 64 x 64 dimensions).
+    (255), as in CLEVR's PNGs.  The authors rendered 128 x 128 (BASELINES.md §6.3; ENRC's
+    16,384 dimensions count pixels, as its 1,024 for GTSRB's 32 x 32 do); the default 64 x 64
+    keeps CPU runs affordable, and the suites' paper tier asks for 128.
     """
     return render_dataset("nrobjects", n=n, resolution=resolution, samples=samples, seed=seed,
                           progress=progress)
