@@ -24,8 +24,10 @@ def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
 def test_list_datasets_is_the_default_and_shows_every_entry(capsys) -> None:
     rc, out, _ = run(capsys, "list")
     assert rc == 0 and run(capsys, "list", "datasets")[1] == out
-    lines = {ln.split()[0]: ln for ln in out.splitlines()[2:]}
+    table, note = out.split("\n\n")
+    lines = {ln.split()[0]: ln for ln in table.splitlines()[2:]}
     assert set(lines) == set(CATALOG)
+    assert "n and sample are at the default parameters (e.g. synth's sample is 2 + k dimensions)" in note
     assert "12,000" in lines["synth"] and "cluster (4)" in lines["synth"]
     assert "upper (3), lower (3)" in lines["stickfigures"] and "1x20x20" in lines["stickfigures"]
     assert "left (10), right (10)" in lines["cmnist"] and "60,000" in lines["cmnist"]
