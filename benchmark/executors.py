@@ -167,8 +167,11 @@ class DaskExecutor:
                 main_thread = threading.current_thread() is threading.main_thread()
                 previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
                 try:
+                    # no dashboard; the scheduler's HTTP server still starts, on any free port
+                    # (its default, 8787, warns when another cluster holds it)
                     self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=self.processes,
-                                                 dashboard_address=None, **kwargs)
+                                                 dashboard_address=None,
+                                                 scheduler_kwargs={"dashboard_address": ":0"}, **kwargs)
                 finally:
                     if previous is not None:
                         signal.signal(signal.SIGINT, previous)

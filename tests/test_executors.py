@@ -78,3 +78,20 @@ def test_dask_worker_processes_leave_ctrl_c_to_nrbench():
             assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the parent's handler is restored
     finally:
         signal.signal(signal.SIGINT, inherited)
+
+
+def test_a_local_cluster_does_not_fight_over_the_dashboard_port():
+    """Another cluster on port 8787 (a second nrbench run, a notebook) must not make this one warn."""
+    import warnings
+
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":8787") as other:
+        if other.scheduler_info["services"].get("dashboard") != 8787:
+            pytest.skip("port 8787 is taken on this machine by something else")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with DaskExecutor(n_workers=1, processes=False) as ex:
+                port = ex.client().scheduler_info()["services"].get("dashboard")
+        assert port != 8787
+        assert not [w for w in caught if "8787" in str(w.message)], [str(w.message) for w in caught]
