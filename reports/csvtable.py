@@ -5,7 +5,8 @@
   so a spreadsheet or ``pandas.read_csv`` gets the values.  Which value is best, the
   caption and the notes are in the LaTeX and Markdown outputs; ``cells.csv`` has the numbers.
 - :func:`cells_csv`: one line per (suite, tier, data set, method label, metric,
-  clustering) with numeric ``mean``, ``std``, ``n_ae``, ``runs_per_ae``,
+  clustering) with numeric ``mean``, ``std`` (over ``n_ae - n_missing`` values: ``n_missing``
+  autoencoders have no value), ``n_ae``, ``runs_per_ae``,
   ``status``, ``marker`` and the deviations, for further analysis.
 """
 
@@ -19,7 +20,7 @@ import pandas as pd
 from reports.tables import Cell, Table
 
 CELLS_CSV_COLUMNS = ["suite", "tier", "dataset", "method", "label", "metric", "clustering", "mean", "std",
-                     "n_ae", "runs_per_ae", "status", "marker", "deviations", "errors", "reason"]
+                     "n_ae", "n_missing", "runs_per_ae", "status", "marker", "deviations", "errors", "reason"]
 
 
 def plain_cell(cell: Cell) -> str:

@@ -108,7 +108,7 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
         if fmt == "csv" and not compare_paper:
             from reports.csvtable import cells_csv
 
-            sub = normalise_frame(frame)
+            sub, _ = current_rows(normalise_frame(frame), suite_configs(store))  # the tables' rows
             sub = sub[sub["suite"] == suite] if suite else sub
             sub = sub[sub["tier"] == tier] if tier else sub
             p = out_dir / "cells.csv"

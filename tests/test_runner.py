@@ -241,3 +241,18 @@ def test_a_fit_stored_meanwhile_by_a_concurrent_run_is_kept_and_not_counted_as_o
     after = st.frame().iloc[0]
     assert after["loss"] == before["loss"]
     assert np.array_equal(st.load_artefact(after["artefact"])["labels"], art["labels"])  # not overwritten
+
+
+def test_cells_csv_uses_the_same_rows_as_the_tables(tmp_path):
+    import pandas as pd
+
+    from reports.writer import report
+
+    _, st, _ = _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 1 }")
+    datasets = "[datasets.planted]\nparams = { n = 150, n_clusters = [3, 3], seed = 2 }\npreprocessing = [\"zscore\"]\n"
+    _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 1 }", datasets, store=st)
+    st.close()
+    report(tmp_path / "r.sqlite", fmt="csv", out=tmp_path / "out")
+    cells = pd.read_csv(tmp_path / "out" / "cells.csv")
+    cells = cells[cells["metric"] == "nmi"]
+    assert (cells["runs_per_ae"] == 2).all() and (cells["n_ae"] == 2).all() and (cells["n_missing"] == 0).all()
