@@ -100,10 +100,55 @@ def _missing(figure: str, what: str, frame: pd.DataFrame, tier: str | None = Non
 
 
 def _one_tier(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Rows of the most complete stored tier (paper > standard > quick > others)."""
+    """Rows of the highest stored tier (paper > standard > quick > others); a partial run is noted by the caller."""
     tiers = list(dict.fromkeys(frame["tier"]))
     tiers.sort(key=lambda t: TIER_PREFERENCE.index(t) if t in TIER_PREFERENCE else len(TIER_PREFERENCE))
     return frame[frame["tier"] == tiers[0]], tiers[0]
+
+
+def _drawable(cells: pd.DataFrame, figure: str, frame: pd.DataFrame, tier: str | None,
+              point: Any) -> tuple[pd.DataFrame, list[str]]:
+    """The NMI cells a figure can draw, and a note per point it cannot.
+
+    A cell with failed fits (``err``) or without values is left out of the lines, as the tables
+    mark it ``err``; the figure must say so rather than draw a line past it.  ``point(row)``
+    names a cell for the note (e.g. "DCN at k=10").  No drawable cell at all is an error.
+    """
+    nmi = cells[cells["metric"] == "nmi"]
+    ok = nmi[(nmi["status"] == "ok") & np.array([len(v) > 0 for v in nmi["values"]], dtype=bool)]
+    bad = nmi.drop(index=ok.index)
+    if ok.empty:
+        raise _missing(figure, "at least one NMI point without failed fits (every stored fit of it failed; "
+                       "see `nrbench report`)", frame, tier)
+    notes = []
+    if not bad.empty:
+        names = [f"{point(r)} ({'failed fits' if r.status == 'err' else r.status})" for r in bad.itertuples()]
+        notes.append(f"Not drawn: {', '.join(names)}; `nrbench report` lists the errors.")
+    return ok, notes
+
+
+def _footer(fig: Any, notes: list[str]) -> None:
+    """Write the figure's notes under it and warn with each, so neither reader nor user misses them."""
+    import warnings
+
+    if not notes:
+        return
+    width = int(13 * fig.get_figwidth())
+    fig.text(0.01, 0.0, "\n".join(textwrap.fill(n, width=width) for n in notes), fontsize=7, va="top", ha="left")
+    for n in notes:
+        warnings.warn(n, UserWarning, stacklevel=3)
+
+
+def _incomplete(f: pd.DataFrame, configs: dict | None) -> list[str]:
+    """The tables' "Incomplete" sentence for the drawn (suite, tier), when the figure's runs are not all stored."""
+    from reports.tables import incomplete_text
+
+    out = []
+    for s, t in dict.fromkeys(zip(f["suite"], f["tier"])):
+        text = incomplete_text(f, s, t, (configs or {}).get((s, t), {}))
+        if text:
+            out.append(text)
+    return out
 
 
 def _prefer_suite(frame: pd.DataFrame, suite: str | None, preferred: str) -> pd.DataFrame:
@@ -155,8 +200,8 @@ def fig_acedec_fig1a(frame: pd.DataFrame, suite: str | None = None, configs: dic
         raise _missing("acedec-fig1a", "NMI results of DCN and ACe/DeC+DCN on SYNTH-k with at least two noise "
                        "levels k", frame, tier)
     f, tier_used = _one_tier(f)
-    cells = aggregate(f, warn=False)
-    cells = cells[(cells["metric"] == "nmi") & (cells["status"] == "ok")]
+    cells, notes = _drawable(aggregate(f, warn=False), "acedec-fig1a", frame, tier,
+                             lambda r: f"{r.label} at k={k_of[(r.suite, r.tier, r.dataset)]}")
     fig = _new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     for label in method_order(zip(cells["method"], cells["label"])):
@@ -173,6 +218,7 @@ def fig_acedec_fig1a(frame: pd.DataFrame, suite: str | None = None, configs: dic
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(f"ACe/DeC Fig. 1a: SYNTH-k ({tier_used} tier), {_over_aes(cells['n_ae'])}", fontsize=9)
+    _footer(fig, notes + _incomplete(f, configs))
     return fig
 
 
@@ -212,8 +258,9 @@ def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | N
                        frame, tier)
     f, tier_used = _one_tier(f)
     names = _labels(configs, f.iloc[0])
-    cells = aggregate(f, warn=False)
-    cells = cells[(cells["metric"] == "nmi") & (cells["status"] == "ok")].copy()
+    cells, notes = _drawable(aggregate(f, warn=False), "acedec-fig4", frame, tier,
+                             lambda r: f"{r.label} on {dataset_label(r.dataset, names)}")
+    cells = cells.copy()
     cells["gamma"] = [_lr_of(p) / FIG4_BASE_LR for p in cells["params"]]
     cells["line"] = [_strip_lr(lab) for lab in cells["label"]]
     dcn_sets = list(dict.fromkeys(cells.loc[cells["method"] == "dcn", "dataset"]))
@@ -244,6 +291,7 @@ def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | N
     # one panel is 4.2 in wide: wrap the title to the figure instead of letting it run off both edges
     fig.suptitle(textwrap.fill(f"ACe/DeC Fig. 4 ({tier_used} tier): {_over_aes(cells['n_ae'])}",
                                width=int(11 * fig.get_figwidth())), fontsize=10)
+    _footer(fig, notes + _incomplete(f, configs))
     return fig
 
 
@@ -663,6 +711,11 @@ def draw(name: str, frame: pd.DataFrame, **options: Any) -> Any:
     if name not in FIGURES:
         raise ValueError(f"figure must be one of {', '.join(FIGURES)}; got {name!r}")
     spec = FIGURES[name]
+    unused = [k for k in ("tier", "dataset") if options.get(k) is not None and k not in spec.options]
+    if unused:
+        takes = [f"--{k}" for k in ("tier", "dataset") if k in spec.options]
+        raise ValueError(f"{name} does not take --{' or --'.join(unused)}"
+                         + (f" (it takes {', '.join(takes)})" if takes else ""))
     if options.get("configs"):  # only the rows of each suite's recorded configuration
         from reports.source import current_rows
 

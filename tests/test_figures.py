@@ -92,6 +92,37 @@ def test_one_autoencoder_titles_say_single_value_not_1_aes(frame, name, prefix):
     assert " ".join(title.split()) == prefix + "one AE per point (no CI)"
 
 
+def _fail(frame, mask):
+    out = frame.copy()
+    out.loc[mask, "status"] = "error"
+    out.loc[mask, "error"] = "RuntimeError: deliberate"
+    return out
+
+
+def test_a_point_with_failed_fits_is_named_not_silently_skipped(frame):
+    """The line must not run straight past a failed point as if it were there; the figure says which it left out."""
+    k10 = (frame["suite"] == "acedec-fig1a") & (frame["dataset"] == "synth-10") & (frame["method"] == "dcn")
+    with pytest.warns(UserWarning, match=r"Not drawn: DCN λ=1.0 at k=10 \(failed fits\)"):
+        fig = draw("acedec-fig1a", _fail(frame, k10 & (frame["ae_seed"] == 0)))
+    lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
+    assert lines["DCN λ=1.0"].get_xdata().tolist() == [0, 25]
+    assert any("Not drawn: DCN λ=1.0 at k=10" in t.get_text() for t in fig.texts)  # in the file, too
+
+
+@pytest.mark.parametrize("name", ["acedec-fig1a", "acedec-fig4"])
+def test_a_figure_whose_fits_all_failed_is_an_error_not_an_empty_plot(frame, name):
+    mine = frame["suite"] == name
+    with pytest.raises(MissingArtefactError, match="every stored fit of it failed"):
+        draw(name, _fail(frame[mine], np.ones(mine.sum(), dtype=bool)))
+
+
+def test_options_a_figure_does_not_take_are_refused(frame):
+    with pytest.raises(ValueError, match=r"enrc-fig4 does not take --tier \(it takes --dataset\)"):
+        draw("enrc-fig4", frame, tier="standard")
+    with pytest.raises(ValueError, match=r"acedec-fig1a does not take --dataset \(it takes --tier\)"):
+        draw("acedec-fig1a", frame, dataset="nosuch")
+
+
 def test_enrc_fig4_bars_are_sorted_betas(drawn):
     fig = drawn("enrc-fig4")
     art = figure_rows_and_artefacts()[0][1]

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", metavar="S", default=None,
                         help="read this suite's results (default: the figure's own suite when stored, else any)")
     parser.add_argument("--tier", choices=TIERS, default=None,
-                        help="NMI figures: this tier (default: the most complete stored, paper > standard > quick)")
+                        help="NMI figures: this tier (default: the highest stored, paper > standard > quick; a figure of an incomplete run says so under it)")
     parser.add_argument("--dataset", metavar="D", default=None,
                         help="case-study figures: this data set (default: the papers' choice when stored)")
 
