@@ -29,17 +29,31 @@ _SYMBOLS = {
 }
 
 
+#: Greek capitals that LaTeX writes as the Latin letters they look like (there is no ``\Alpha``).
+_LATIN_CAPITALS = {"alpha": "A", "beta": "B", "epsilon": "E", "zeta": "Z", "eta": "H", "iota": "I",
+                   "kappa": "K", "mu": "M", "nu": "N", "omicron": "O", "rho": "P", "tau": "T", "chi": "X"}
+
+
 def _greek(ch: str) -> str | None:
     try:
         name = unicodedata.name(ch)
     except ValueError:
         return None
+    base = unicodedata.normalize("NFD", ch)[0]
+    if base != ch:  # accented (tonos, dialytika): the plain letter
+        return _greek(base)
+    if name == "GREEK SMALL LETTER FINAL SIGMA":
+        return r"$\varsigma$"
     m = re.fullmatch(r"GREEK (SMALL|CAPITAL) LETTER (\w+)", name)
     if not m:
         return None
     letter = m.group(2).lower().replace("lamda", "lambda")
     if m.group(1) == "CAPITAL":
+        if letter in _LATIN_CAPITALS:  # LaTeX has no \Alpha: these capitals are Latin letters
+            return _LATIN_CAPITALS[letter]
         letter = letter.capitalize()
+    elif letter == "omicron":
+        return "o"
     return f"$\\{letter}$"
 
 

@@ -213,7 +213,8 @@ def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None
                             star=r.marker == "*")
             else:
                 ours = Cell({"err": "err", "skipped": "–", "n.a.": "n.a."}.get(r.status, r.status), kind="text")
-            delta = Cell(f"{r.delta:+.{digits}f}" if not math.isnan(r.delta) else "", kind="text")
+            # rounded first (+ 0.0 turns -0.0 into 0.0), so a difference below the shown digits is +0.00, not -0.00
+            delta = Cell(f"{round(r.delta, digits) + 0.0:+.{digits}f}" if not math.isnan(r.delta) else "", kind="text")
             v = Cell(r.verdict, kind="text", bold=r.verdict == "reproduced")
             rows.append([_table_name(r.paper, r.table), r.dataset_label, r.clustering or "", r.method_label])
             grid.append([Cell(paper_txt, kind="text"), ours, delta, v])

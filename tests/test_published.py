@@ -150,3 +150,10 @@ def test_no_overlap_is_a_clear_error(tmp_path):
     cells = aggregate(load_runs(write_rows(tmp_path / "s.sqlite", rows)))
     with pytest.raises(ValueError, match="corresponds to a published"):
         comparison_tables(cells)
+
+
+def test_a_difference_below_the_shown_digits_is_not_minus_zero(tmp_path):
+    rows = [run_row("acedec-table1", "mnist", "acedec", ae, label="ACe/DeC+DCN", clusterings=("digit",), nmi=(v,))
+            for ae, v in enumerate((0.878, 0.90))]  # mean 0.889 against the paper's 0.89: Δ = -0.001
+    md = render_markdown(comparison_tables(aggregate(load_runs(write_rows(tmp_path / "s.sqlite", rows))))[0])
+    assert "| 0.89 ± 0.01 | 0.89 ± 0.01 | +0.00 | **reproduced** |" in md and "-0.00" not in md

@@ -132,6 +132,21 @@ def test_latex_escape():
     assert latex_escape("|Δ| ≤ 0.02 < 1") == r"$|\Delta|$ $\leq$ 0.02 $<$ 1"
 
 
+def test_every_greek_letter_compiles(tmp_path):
+    """A user's label or an error message may hold any Greek letter; LaTeX has no \\Alpha or \\omicron."""
+    import unicodedata
+
+    greek = "".join(chr(c) for c in range(0x391, 0x3CA) if unicodedata.name(chr(c), "").startswith("GREEK"))
+    assert latex_escape("ΑΒΟ ο ς Ω") == r"ABO o $\varsigma$ $\Omega$"
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex not installed (CI installs texlive-latex-base + texlive-latex-recommended)")
+    (tmp_path / "g.tex").write_text("\\documentclass{article}\\begin{document}" + latex_escape(greek)
+                                    + "\\end{document}\n", encoding="utf-8")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "g.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+
+
 def test_markdown_contents(tables):
     md = render_markdown(tables["nmi-by-clustering:enrc-table1"])
     assert "| Data set | Clustering | ENRC | Orth1 | NrKmeans | ISAAC |" in md
