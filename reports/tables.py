@@ -473,7 +473,7 @@ def incomplete_text(frame: pd.DataFrame, suite: str, tier: str, config: dict) ->
 
 
 def mixed_versions_text(frame: pd.DataFrame, suite: str, tier: str) -> str | None:
-    """A caption sentence when the suite's rows were written by more than one version of nrbench, else None.
+    """The caption sentence naming the nrbench version that wrote the suite's rows ("Mixed versions" for several).
 
     A run resumed after an upgrade mixes rows of both versions in one table; when the
     new version changed a procedure (e.g. pretraining, f987c2e) the numbers are not
@@ -484,6 +484,9 @@ def mixed_versions_text(frame: pd.DataFrame, suite: str, tier: str) -> str | Non
         return None
     rows = frame[(frame["suite"] == suite) & (frame["tier"] == tier)]
     counts = rows["code_version"].fillna("unknown").value_counts().sort_index().sort_values(ascending=False, kind="stable")
+    if len(counts) == 1 and counts.index[0] != "unknown":
+        # one version: named, so a reader of the paper's table can reproduce it with that release and commit
+        return f"Results of {counts.index[0]}."
     if len(counts) < 2:
         return None
     listed = "; ".join(f"{v}: {n} rows" for v, n in counts.items())

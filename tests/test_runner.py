@@ -163,7 +163,8 @@ def test_a_table_of_rows_from_several_nrbench_versions_says_so(tmp_path):
     suite, st, _ = _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 1 }")
     f = st.frame()
     assert f["code_version"].nunique() == 1 and f["code_version"].iloc[0].startswith("nrbench ")
-    assert "Mixed versions" not in markdown_table(f, suite=suite.name, tier=suite.tier)
+    one = markdown_table(f, suite=suite.name, tier=suite.tier)
+    assert "Mixed versions" not in one and f"Results of {f['code_version'].iloc[0]}." in one  # named, for reproduction
     resumed = f.copy()
     resumed.loc[resumed["ae_seed"] == 1, "code_version"] = "nrbench 0.9+gabc"  # as if written before an upgrade
     text = markdown_table(resumed, suite=suite.name, tier=suite.tier)
