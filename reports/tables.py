@@ -133,9 +133,15 @@ def method_order(pairs: Iterable[tuple[str, str]]) -> list[str]:
     return list(dict.fromkeys(label for _, label in sorted(uniq, key=key)))
 
 
-def format_value(mean: float, std: float, digits: int) -> str:
-    """``mean ± std`` at ``digits`` decimals (``-0.00`` shown as ``0.00``)."""
+def format_value(mean: float, std: float, digits: int, n: int | None = None) -> str:
+    """``mean ± std`` at ``digits`` decimals (``-0.00`` shown as ``0.00``).
+
+    With ``n == 1`` (one autoencoder) only the value: "± 0.00" would claim a spread that was
+    never measured.
+    """
     m = f"{mean:.{digits}f}".replace("-0." + "0" * digits, "0." + "0" * digits)
+    if n == 1:
+        return m
     s = f"{std:.{digits}f}"
     return f"{m} {PM} {s}"
 
@@ -200,7 +206,8 @@ def _cell_from(row: dict | None, metric: str, notes: _Notes, where: str) -> Cell
         return Cell(DASH, kind="skipped")
     if row["status"] == "n.a." or not row["values"]:
         return Cell("n.a.", kind="n.a.", star=star)
-    cell = Cell(format_value(row["mean"], row["std"], digits), mean=row["mean"], std=row["std"], star=star)
+    cell = Cell(format_value(row["mean"], row["std"], digits, len(row["values"])), mean=row["mean"], std=row["std"],
+                star=star)
     if row["n_missing"]:
         n = len(row["values"])
         line = (f"{where}: over {n} of {n + row['n_missing']} autoencoders "
@@ -244,7 +251,9 @@ def _counts_text(sub: pd.DataFrame, labels: dict[str, str]) -> str:
     else:
         runs = "best of " + "; ".join(f"{r} ({_join(ls)})" for r, ls in sorted(per.items(), reverse=True)) \
             + " runs per autoencoder"
-    return f"mean {PM} std (ddof={STD_DDOF}) over {ae}, {runs}, selected by the method's own loss (never by NMI)"
+    single = " (a value from one autoencoder has no std)" if int(ok["n_ae"].min()) == 1 else ""
+    return (f"mean {PM} std (ddof={STD_DDOF}) over {ae}{single}, {runs}, selected by the method's own loss "
+            "(never by NMI)")
 
 
 def _deviations_text(sub: pd.DataFrame, labels: dict[str, str]) -> str:

@@ -257,3 +257,11 @@ def test_cells_csv_uses_the_same_rows_as_the_tables(tmp_path):
     cells = pd.read_csv(tmp_path / "out" / "cells.csv")
     cells = cells[cells["metric"] == "nmi"]
     assert (cells["runs_per_ae"] == 2).all() and (cells["n_ae"] == 2).all() and (cells["n_missing"] == 0).all()
+
+
+def test_a_value_from_one_autoencoder_is_shown_without_a_spread(tmp_path):
+    suite, st, _ = _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 1 }", n_ae=1, runs=1)
+    text = markdown_table(st.frame(), suite=suite.name, tier=suite.tier)
+    row = next(ln for ln in text.splitlines() if ln.startswith("| planted | view0 |"))
+    assert "±" not in row and float(row.split("|")[3].strip(" *")) > 0.9
+    assert "over 1 autoencoder (a value from one autoencoder has no std)" in text
