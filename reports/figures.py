@@ -76,6 +76,8 @@ def _new_figure(width: float, height: float) -> Any:
 def save_figure(fig: Any, out_dir: str | Path, name: str, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Write ``<out_dir>/<name>.png`` and ``.pdf``; return the paths."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; it takes a folder for {name}.png and {name}.pdf")
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt in formats:

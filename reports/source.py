@@ -41,6 +41,8 @@ def resolve_store_path(path: str | Path | None) -> Path:
         raise FileNotFoundError(f"{p} is a directory; --store takes the store file (e.g. {p / 'nrbench.sqlite'})")
     if not p.is_file():
         raise FileNotFoundError(f"no result store at {p}: run `nrbench run SUITE` first (or pass --store PATH)")
+    if p.stat().st_size == 0:  # reports never write: an empty file is not made into a store here
+        raise FileNotFoundError(f"{p} is empty, not a result store: run `nrbench run SUITE --store {p}` first")
     return p
 
 

@@ -93,6 +93,8 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
     files: list[Path] = []
     if out is not None:
         out_dir = Path(out)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ValueError(f"--out {out_dir} is a file; it takes a folder for the table files")
         out_dir.mkdir(parents=True, exist_ok=True)
         ext = TABLE_FORMATS[fmt]
         for t, body in zip(tables, rendered):

@@ -115,3 +115,19 @@ def test_help_texts(capsys):
     out = capsys.readouterr().out
     assert "--compare-paper" in out and "lowest" in out and "{latex,md,csv}" in out
     assert "acedec-fig1a" in out and "enrc-casestudy" in out
+
+
+def test_report_never_turns_an_empty_file_into_a_store(tmp_path, capsys):
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    assert main(["report", "--store", str(empty)]) != 0
+    assert "is empty, not a result store" in capsys.readouterr().err
+    assert empty.stat().st_size == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite"]
+
+
+@pytest.mark.parametrize("argv", [["report", "--format", "csv"], ["plot", "acedec-fig1a"]])
+def test_an_out_path_that_is_a_file_is_a_clear_error(store, tmp_path, capsys, argv):
+    f = tmp_path / "taken"
+    f.write_text("mine")
+    assert main([*argv, "--store", store, "--out", str(f)]) == 2
+    assert f"--out {f} is a file" in capsys.readouterr().err and f.read_text() == "mine"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from benchmark.suites import TIERS
 from reports.catalog import FIGURE_INFO
@@ -48,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     from reports.figures import draw, save_figure
     from reports.source import load_runs, suite_configs
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():  # said before drawing, which may take a while
+        raise ValueError(f"--out {out} is a file; it takes a folder for {args.figure}.png and {args.figure}.pdf")
     frame = load_runs(args.store)
     fig = draw(args.figure, frame, suite=args.suite, tier=args.tier, dataset=args.dataset,
                configs=suite_configs(args.store))
