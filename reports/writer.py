@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -62,6 +63,24 @@ def check_suite(suite: str | None, frame: pd.DataFrame, store: str) -> None:
                      f" (run `nrbench run {suite}`)")
 
 
+def _caption_notes(tables: list, frame: Any, cells: Any, configs: dict, other: dict) -> None:
+    """Give the paper comparison the sentences the result tables carry, so a "reproduced" is read in context.
+
+    The deviations (e.g. procedural stick figures, reduced budgets), an incomplete run, rows of
+    other configurations left out, and the nrbench version(s).
+    """
+    from reports.source import other_config_text
+    from reports.tables import _deviations_text, incomplete_text, mixed_versions_text
+
+    for t in tables:
+        s, tr = t.suite, t.tier
+        sub = cells[(cells["suite"] == s) & (cells["tier"] == tr)]
+        extra = [_deviations_text(sub, {}), incomplete_text(frame, s, tr, configs.get((s, tr), {})),
+                 other_config_text(other[(s, tr)]) if other.get((s, tr)) else None,
+                 mixed_versions_text(frame, s, tr)]
+        t.caption += "".join(" " + x for x in extra if x)
+
+
 def report(store: str | Path | None = None, suite: str | None = None, tier: str | None = None,
            fmt: str = "md", out: str | Path | None = None, compare_paper: bool = False) -> ReportResult:
     """Build the tables of a store (or the paper comparison) in ``fmt``; write them under ``out`` if given."""
@@ -78,13 +97,15 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
     if compare_paper:
         from reports.published import comparison_tables
 
-        sub, _ = current_rows(normalise_frame(frame), suite_configs(store))
+        sub, other = current_rows(normalise_frame(frame), suite_configs(store))
         sub = sub[sub["suite"] == suite] if suite else sub
         if tier is not None:
             if tier not in set(sub["tier"]):
                 raise ValueError(f"tier {tier!r} has no results; stored tiers: {', '.join(sorted(set(sub['tier'])))}")
             sub = sub[sub["tier"] == tier]
-        tables = comparison_tables(aggregate(sub, warn=False))
+        cells = aggregate(sub, warn=False)
+        tables = comparison_tables(cells)
+        _caption_notes(tables, sub, cells, suite_configs(store), other)
     else:
         tables = build_tables(frame, suite, tier, configs=suite_configs(store))
     rendered = [render(t, fmt) for t in tables]

@@ -47,6 +47,9 @@ def test_report_compare_paper(store, capsys):
     assert main(["report", "--store", store, "--suite", "enrc-table1", "--compare-paper"]) == 0
     out = capsys.readouterr().out
     assert "Paper vs nrbench: enrc-table1 (quick)" in out
+    # a "reproduced" is read with what the result tables say: deviations and the nrbench version
+    assert "Deviations from the paper protocol: subset: 500 of 900" in out
+    assert "Results of nrbench" in out or "Mixed versions" in out
     assert "| ENRC T1 | Stickfigures | upper | ENRC | 1.00 ± 0.00 | 0.60 ± 0.10 | -0.40 | lower |" in out
 
 
