@@ -63,6 +63,18 @@ def check_suite(suite: str | None, frame: pd.DataFrame, store: str) -> None:
                      f" (run `nrbench run {suite}`)")
 
 
+def _cells_text(frame: Any, store: Any, suite: str | None, tier: str | None) -> str:
+    """``cells.csv``: the tidy numbers of the same rows the tables use (the current configurations)."""
+    from reports.aggregate import aggregate
+    from reports.csvtable import cells_csv
+    from reports.source import current_rows, normalise_frame, suite_configs
+
+    sub, _ = current_rows(normalise_frame(frame), suite_configs(store))
+    sub = sub[sub["suite"] == suite] if suite else sub
+    sub = sub[sub["tier"] == tier] if tier else sub
+    return cells_csv(aggregate(sub, warn=False))
+
+
 def _caption_notes(tables: list, frame: Any, cells: Any, configs: dict, other: dict) -> None:
     """Give the paper comparison the sentences the result tables carry, so a "reproduced" is read in context.
 
@@ -111,6 +123,10 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
     rendered = [render(t, fmt) for t in tables]
     sep = "\n" if fmt == "csv" else "\n\n"
     text = sep.join(rendered)
+    if fmt == "csv" and out is None and not compare_paper:
+        # one CSV on stdout must parse: the tables have different columns, so print the tidy cells
+        # (every table's numbers, one row per cell) instead of the tables one after the other
+        text = _cells_text(frame, store, suite, tier)
     files: list[Path] = []
     if out is not None:
         out_dir = Path(out)
@@ -129,12 +145,7 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
             p.write_text(latex_document(rendered), encoding="utf-8")
             files.append(p)
         if fmt == "csv" and not compare_paper:
-            from reports.csvtable import cells_csv
-
-            sub, _ = current_rows(normalise_frame(frame), suite_configs(store))  # the tables' rows
-            sub = sub[sub["suite"] == suite] if suite else sub
-            sub = sub[sub["tier"] == tier] if tier else sub
             p = out_dir / "cells.csv"
-            p.write_text(cells_csv(aggregate(sub, warn=False)), encoding="utf-8")
+            p.write_text(_cells_text(frame, store, suite, tier), encoding="utf-8")
             files.append(p)
     return ReportResult(text=text, files=files, tables=tables)

@@ -134,3 +134,12 @@ def test_an_out_path_that_is_a_file_is_a_clear_error(store, tmp_path, capsys, ar
     f.write_text("mine")
     assert main([*argv, "--store", store, "--out", str(f)]) == 2
     assert f"--out {f} is a file" in capsys.readouterr().err and f.read_text() == "mine"
+
+
+def test_csv_on_stdout_parses_as_one_table(store, capsys):
+    import io
+
+    assert main(["report", "--store", store, "--format", "csv"]) == 0
+    cells = pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False)
+    assert {"suite", "tier", "dataset", "label", "metric", "mean", "std", "n_ae", "n_missing"} <= set(cells.columns)
+    assert set(cells["suite"]) == {"enrc-table1", "acedec-table1"}

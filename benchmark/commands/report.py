@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tier", choices=TIERS, default=None,
                         help="only this tier (default: every stored tier)")
     parser.add_argument("--format", dest="fmt", choices=list(TABLE_FORMATS), default="md",
-                        help="output format (default: md)")
+                        help="output format (default: md); csv without --out prints the tidy cells.csv "
+                             "(one row per cell: suite, tier, data set, method, metric, mean, std, ...), which parses as one CSV")
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="write one file per table into DIR (plus tables.tex for latex, cells.csv for csv) "
                              "instead of printing")
