@@ -148,6 +148,7 @@ def aggregate(frame: pd.DataFrame, warn: bool = True) -> pd.DataFrame:
                 d["reasons"].append(r.error)
         else:
             d["runs"][r.ae_seed] += 1
+        if r.status != "skipped":  # a failed fit ran under the same planned deviations: a caption names them
             for dev in r.deviations:
                 if dev not in d["deviations"]:
                     d["deviations"].append(str(dev))

@@ -110,3 +110,15 @@ def test_aggregation_is_independent_of_row_order(tiny):
     key = ["suite", "tier", "dataset", "label", "metric", "clustering"]
     a, b = a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(a[key + ["mean", "std", "status"]], b[key + ["mean", "std", "status"]])
+
+
+def test_a_cell_whose_fits_all_failed_still_names_its_deviations(tmp_path):
+    from reports.source import load_runs
+    from reports.synthetic import run_row, write_rows
+    from reports.tables import build_tables
+
+    rows = [run_row("x", "toy", "kmeans", ae, label="k-means", status="error", error="RuntimeError: boom",
+                    deviations=("budget: max_iter=5 (paper 300)",)) for ae in range(2)]
+    frame = load_runs(write_rows(tmp_path / "s.sqlite", rows))
+    (table, *_) = build_tables(frame)
+    assert "Deviations from the paper protocol: budget: max_iter=5 (paper 300)." in table.caption
