@@ -185,9 +185,12 @@ class _Notes:
             cells.append(where)
 
     def lines(self) -> list[str]:
-        out = [f"({mark}) err: {msg} [{', '.join(self.error_cells[msg])}]" for msg, mark in self.errors.items()]
+        """Lettered footnotes in letter order (errors and notes share one sequence), then the skips."""
+        lettered = [(mark, f"({mark}) err: {msg} [{', '.join(self.error_cells[msg])}]")
+                    for msg, mark in self.errors.items()]
+        lettered += [(mark, f"({mark}) {text}") for text, mark in self.others.items()]
+        out = [line for _, line in sorted(lettered, key=lambda m: (len(m[0]), m[0]))]
         out += [f"{DASH}: skipped: {reason} [{', '.join(w)}]" for reason, w in self.skips.items()]
-        out += [f"({mark}) {text}" for text, mark in self.others.items()]
         return out
 
 

@@ -211,3 +211,12 @@ def test_vi_over_fewer_autoencoders_is_footnoted(tmp_path):
     assert t.cells[0][0].text == "1.50 ± 0.25" and t.cells[0][0].notes == ("a",)
     assert "(a) ISAAC on GTSRB: over 2 of 3 autoencoders (the others found no second clustering)" in t.notes
     assert r"$1.50 \pm 0.25$\textsuperscript{a}" in render_latex(t)
+
+
+def test_footnotes_are_listed_in_letter_order():
+    notes = T._Notes()
+    assert notes.note("over 1 of 2 autoencoders") == "a"
+    assert notes.error("RuntimeError: boom", "X on Y") == "b"
+    notes.skip("no raw files", "Z")
+    assert notes.lines() == ["(a) over 1 of 2 autoencoders", "(b) err: RuntimeError: boom [X on Y]",
+                             "–: skipped: no raw files [Z]"]
