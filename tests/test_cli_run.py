@@ -231,3 +231,15 @@ def test_selection_takes_table_labels_in_any_case(tmp_path, capsys):
     # a name that matches nothing still lists the ids
     assert main(["run", "enrc-table1", "--only-methods", "ENRK", "--dry-run", "--store", store]) == 2
     assert "unknown method(s) ['ENRK']" in capsys.readouterr().err
+
+
+def test_an_unreachable_scheduler_fails_before_the_store_is_created(tmp_path, capsys):
+    import dask
+
+    suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]", runs=1)
+    store = tmp_path / "new" / "r.sqlite"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        rc = main(["--quiet", "run", str(suite), "--store", str(store), "--executor", "dask",
+                   "--scheduler", "tcp://127.0.0.1:1"])
+    assert rc == 1 and "127.0.0.1:1" in capsys.readouterr().err
+    assert not store.exists() and not store.parent.exists()

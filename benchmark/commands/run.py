@@ -232,11 +232,17 @@ def run(args: argparse.Namespace) -> int:
             store.close()
         return 0
 
-    store = Store(args.store)
-
     from benchmark.runner import run_suite
 
     executor = make_executor(args.executor, workers=args.workers, scheduler=args.scheduler)
+    try:
+        if args.scheduler:  # an unreachable scheduler fails here, before the store is created or touched
+            executor.client()
+        store = Store(args.store)
+    except BaseException:
+        if hasattr(executor, "close"):
+            executor.close()
+        raise
     t0 = time.perf_counter()
     summaries = []
     try:
