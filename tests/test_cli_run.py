@@ -235,6 +235,7 @@ def test_selection_takes_table_labels_in_any_case(tmp_path, capsys):
 
 def test_an_unreachable_scheduler_fails_before_the_store_is_created(tmp_path, capsys):
     import dask
+    import distributed  # noqa: F401 - loads its config first: set() would otherwise drop it on exit
 
     suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]", runs=1)
     store = tmp_path / "new" / "r.sqlite"
