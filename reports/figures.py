@@ -73,8 +73,13 @@ def _new_figure(width: float, height: float) -> Any:
     return fig
 
 
-def save_figure(fig: Any, out_dir: str | Path, name: str, formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Write ``<out_dir>/<name>.png`` and ``.pdf``; return the paths."""
+def save_figure(fig: Any, out_dir: str | Path, name: str, formats: Sequence[str] = FORMATS,
+                software: str | None = None) -> list[Path]:
+    """Write ``<out_dir>/<name>.png`` and ``.pdf``; return the paths.
+
+    ``software`` (e.g. the nrbench versions that wrote the plotted rows) goes into the files'
+    metadata (PNG "Software", PDF "Creator"), so a figure in a paper can be traced to a release.
+    """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; it takes a folder for {name}.png and {name}.pdf")
@@ -82,7 +87,8 @@ def save_figure(fig: Any, out_dir: str | Path, name: str, formats: Sequence[str]
     paths = []
     for fmt in formats:
         p = out / f"{name}.{fmt}"
-        fig.savefig(p, dpi=PNG_DPI if fmt == "png" else None)
+        meta = {("Software" if fmt == "png" else "Creator"): software} if software and fmt in ("png", "pdf") else None
+        fig.savefig(p, dpi=PNG_DPI if fmt == "png" else None, metadata=meta)
         paths.append(p)
     return paths
 

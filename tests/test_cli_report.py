@@ -93,6 +93,16 @@ def test_plot_writes_png_and_pdf(tmp_path, capsys):
     assert main(["plot", "enrc-fig4", "--store", str(fstore), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["enrc-fig4.pdf", "enrc-fig4.png"]
     assert str(out / "enrc-fig4.png") in capsys.readouterr().out
+    # the files say which nrbench wrote the plotted rows
+    from PIL import Image
+
+    from benchmark.store import Store
+
+    with Store(fstore) as st:
+        versions = sorted({r["code_version"] for r in st.rows("enrc-casestudy")})
+    with Image.open(out / "enrc-fig4.png") as im:
+        assert im.info.get("Software") == f"results of {', '.join(versions)}"
+    assert f"results of {', '.join(versions)}".encode() in (out / "enrc-fig4.pdf").read_bytes()
 
 
 def test_plot_unknown_figure_lists_valid_ones(capsys):

@@ -55,6 +55,11 @@ def run(args: argparse.Namespace) -> int:
     frame = load_runs(args.store)
     fig = draw(args.figure, frame, suite=args.suite, tier=args.tier, dataset=args.dataset,
                configs=suite_configs(args.store))
-    for p in save_figure(fig, args.out, args.figure):
+    from reports.figures import FIGURES
+
+    suite = args.suite or FIGURES[args.figure].suite
+    rows = frame[frame["suite"] == suite] if (frame["suite"] == suite).any() else frame
+    versions = ", ".join(sorted({str(v) for v in rows["code_version"].dropna()})) if "code_version" in rows else ""
+    for p in save_figure(fig, args.out, args.figure, software=f"results of {versions}" if versions else None):
         print(p)
     return 0
