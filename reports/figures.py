@@ -725,9 +725,15 @@ def draw(name: str, frame: pd.DataFrame, **options: Any) -> Any:
         raise ValueError(f"{name} does not take --{' or --'.join(unused)}"
                          + (f" (it takes {', '.join(takes)})" if takes else ""))
     if options.get("configs"):  # only the rows of each suite's recorded configuration
-        from reports.source import current_rows
+        from reports.source import current_rows, no_current_rows_text
 
-        frame, _ = current_rows(frame, options["configs"])
+        attrs = dict(frame.attrs)
+        frame, other = current_rows(frame, options["configs"])
+        frame.attrs.update(attrs)
+        wanted = options.get("suite") or spec.suite
+        stale = [x for x in no_current_rows_text(frame, other) if x.startswith(f"{wanted} [")]
+        if stale and not (frame["suite"] == wanted).any():
+            raise MissingArtefactError(f"{name}: " + "; ".join(stale))
     if frame.empty:
         raise _missing(name, "results", frame)
     return spec.func(frame, **{k: v for k, v in options.items() if k in spec.options and v is not None})

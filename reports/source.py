@@ -150,6 +150,20 @@ def current_rows(frame: pd.DataFrame, configs: dict | None) -> tuple[pd.DataFram
     return out, dropped
 
 
+def no_current_rows_text(frame: pd.DataFrame, other: dict[tuple[str, str], int]) -> list[str]:
+    """One line per (suite, tier) whose stored rows all belong to other configurations.
+
+    Such a pair has no table at all, so the caption note of :func:`other_config_text` has nowhere
+    to go: the report says it instead (e.g. a store written before the key covered the data and
+    autoencoder, or a run stopped before the first fit of a changed suite finished).
+    """
+    have = set(zip(frame["suite"], frame["tier"])) if not frame.empty else set()
+    return [f"{s} [{t}]: none of its {n} stored rows belongs to the suite's current configuration (an earlier "
+            "suite file or settings, or an nrbench release whose keys did not cover the data and autoencoder); "
+            f"run `nrbench run {s} --tier {t}` to compute it (the old rows stay in the store)"
+            for (s, t), n in sorted(other.items()) if (s, t) not in have]
+
+
 def other_config_text(n: int) -> str:
     """The caption sentence for rows left out by :func:`current_rows`."""
     return (f"{n} stored row{'s' if n != 1 else ''} of this suite came from another configuration (an earlier "

@@ -424,7 +424,7 @@ def build_tables(frame: pd.DataFrame, suite: str | None = None, tier: str | None
     ``configs`` (``reports.source.suite_configs``) supplies the suites' data-set
     order; ``kinds`` overrides :func:`table_kinds`.
     """
-    from reports.source import current_rows, normalise_frame, other_config_text
+    from reports.source import current_rows, no_current_rows_text, normalise_frame, other_config_text
 
     known_suites = sorted(set(frame["suite"])) if "suite" in frame else []
     if suite is not None and suite not in known_suites:
@@ -444,6 +444,14 @@ def build_tables(frame: pd.DataFrame, suite: str | None = None, tier: str | None
         if bad:
             raise ValueError(f"kinds: unknown table kind(s) {bad}; valid: {', '.join(KINDS)}")
     frame, other = current_rows(frame, configs)
+    stale = no_current_rows_text(frame, other)
+    if frame.empty and stale:  # nothing to show: say why instead of printing no table at all
+        raise ValueError("; ".join(stale))
+    if warn:
+        import warnings
+
+        for line in stale:
+            warnings.warn(line, UserWarning, stacklevel=2)
     cells = aggregate(frame, warn=warn)
     tables = []
     for (s, t) in dict.fromkeys(zip(cells["suite"], cells["tier"])):

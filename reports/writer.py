@@ -108,9 +108,13 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
         raise ValueError(f"the store {frame.attrs.get('store_path')} holds no results yet (run `nrbench run SUITE`)")
     if compare_paper:
         from reports.published import comparison_tables
+        from reports.source import no_current_rows_text
 
         sub, other = current_rows(normalise_frame(frame), suite_configs(store))
         sub = sub[sub["suite"] == suite] if suite else sub
+        stale = [x for x in no_current_rows_text(sub, other) if suite is None or x.startswith(f"{suite} [")]
+        if sub.empty and stale:
+            raise ValueError("; ".join(stale))
         if tier is not None:
             if tier not in set(sub["tier"]):
                 raise ValueError(f"tier {tier!r} has no results; stored tiers: {', '.join(sorted(set(sub['tier'])))}")

@@ -265,3 +265,21 @@ def test_a_value_from_one_autoencoder_is_shown_without_a_spread(tmp_path):
     row = next(ln for ln in text.splitlines() if ln.startswith("| planted | view0 |"))
     assert "±" not in row and float(row.split("|")[3].strip(" *")) > 0.9
     assert "over 1 autoencoder (a value from one autoencoder has no std)" in text
+
+
+def test_a_store_whose_rows_all_predate_the_current_key_says_so_instead_of_printing_nothing(tmp_path, capsys):
+    """E.g. a store of an earlier release: no table can be built, and an empty report with exit 0 would hide it."""
+    import sqlite3
+
+    from benchmark.cli import main
+
+    suite, st, _ = _run(tmp_path, "[methods.kmeans]\nparams = { n_init = 1 }")
+    st.close()
+    con = sqlite3.connect(tmp_path / "r.sqlite")
+    con.execute("UPDATE runs SET params_hash = 'oldhash' || ae_seed || run_seed")  # keys of an older release
+    con.commit()
+    con.close()
+    assert main(["report", "--store", str(tmp_path / "r.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert f"{suite.name} [quick]: none of its 4 stored rows belongs to the suite's current configuration" in err
+    assert f"run `nrbench run {suite.name} --tier quick`" in err
