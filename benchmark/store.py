@@ -114,6 +114,12 @@ def _retry_locked(call: Any, timeout: float = BUSY_TIMEOUT_S) -> Any:
             delay = min(delay * 2, 0.5)
 
 
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite says the file's content is broken (not: locked, read-only, I/O)."""
+    msg = str(exc).lower()
+    return "malformed" in msg or "not a database" in msg
+
+
 class IncompatibleStoreError(ValueError):
     """The file is not an nrbench store, or was written by another schema version."""
 
@@ -195,7 +201,7 @@ def _check_existing(path: Path) -> None:
                                          "an nrbench result store; it was left untouched")
         row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        if not _is_damage(exc):
             raise
         raise IncompatibleStoreError(f"{path} is damaged and cannot be read as a result store ({exc}); it was "
                                      "left untouched. Use another --store PATH, or recover it with the sqlite3 "
@@ -245,7 +251,7 @@ class Store:
                                   (SCHEMA_VERSION,))
         except sqlite3.DatabaseError as exc:
             self.close()
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            if not _is_damage(exc):  # e.g. locked, or a read-only file: SQLite's own message says it
                 raise
             raise IncompatibleStoreError(f"{self.path} is damaged and cannot be read as a result store "
                                          f"({exc}); it was left as it is. Use another --store PATH, or "

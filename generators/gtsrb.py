@@ -121,8 +121,12 @@ def source_fingerprint(params: dict[str, Any]) -> str | None:
                  + [base / "Train" / str(c) for c in CLASSES])  # PNG layout
         for f in files:
             for e in sorted(f.iterdir()) if f.is_dir() else [f] if f.is_file() else []:
-                st = e.stat()
-                h.update(f"{e.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+                try:
+                    st = e.stat()
+                    sig = f"{st.st_size}\0{st.st_mtime_ns}"
+                except OSError:  # a dangling link or an unreadable entry: the loader says what is wrong
+                    sig = "unreadable"
+                h.update(f"{e.relative_to(root)}\0{sig}\n".encode())
     return h.hexdigest()[:16]
 
 

@@ -140,6 +140,8 @@ def build_stickfigures(*, n_per_combination: int = 100, seed: int = 0, progress:
 def source_fingerprint(params: dict[str, Any]) -> str | None:
     """SHA-256 of the file named by ``params["path"]`` (None when it is absent): a cache-key part,
     so an edited or replaced file is read again instead of served from the cache."""
+    if params.get("path") is None:
+        return None
     path = Path(params["path"])
     return sha256_file(path) if path.is_file() else None
 

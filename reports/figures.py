@@ -142,7 +142,8 @@ def _footer(fig: Any, notes: list[str]) -> None:
     if not notes:
         return
     width = int(13 * fig.get_figwidth())
-    fig.text(0.01, 0.0, "\n".join(textwrap.fill(n, width=width) for n in notes), fontsize=7, va="top", ha="left")
+    # a figure-level x label: constrained layout makes room for it (a plain fig.text would be cut off)
+    fig.supxlabel("\n".join(textwrap.fill(n, width=width) for n in notes), fontsize=7, x=0.01, ha="left")
     for n in notes:
         warnings.warn(n, UserWarning, stacklevel=3)
 

@@ -245,3 +245,15 @@ def test_an_unusable_cache_folder_is_named_before_building(tmp_path, monkeypatch
     (tmp_path / "datasets").write_text("not a folder")  # (permissions are not enforced for root)
     with pytest.raises(ValueError, match=r"the data-set cache folder \(\$NRBENCH_HOME/datasets\) .* is a file"):
         get("synth", n=100, progress=False)
+
+
+def test_fingerprints_never_crash_the_availability_check(tmp_path) -> None:
+    from test_gtsrb import make_official
+
+    from generators.availability import availability
+
+    root = make_official(tmp_path / "g")
+    (root / "GTSRB" / "Final_Training" / "Images" / "00004" / "broken.ppm").symlink_to(tmp_path / "nowhere.ppm")
+    got = availability("gtsrb", {"path": str(root)})  # answered, no FileNotFoundError from the dangling link
+    assert (got.status, got.text) == ("ready", f"raw folder {root}")
+    assert availability("stickfigures-file", {"path": None}).status == "skip"

@@ -176,3 +176,15 @@ def test_runs_started_together_on_a_new_store_do_not_fail_with_database_locked(t
     for i in range(20):
         with Store(tmp_path / f"s{i}.sqlite") as st:
             assert st._con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_only_broken_content_is_called_damaged():
+    import sqlite3
+
+    from benchmark.store import _is_damage
+
+    assert _is_damage(sqlite3.DatabaseError("database disk image is malformed"))
+    assert _is_damage(sqlite3.DatabaseError("file is not a database"))
+    # an intact store that cannot be written is not "damaged" (no .recover advice): SQLite's message stands
+    assert not _is_damage(sqlite3.OperationalError("attempt to write a readonly database"))
+    assert not _is_damage(sqlite3.OperationalError("database is locked"))

@@ -56,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
     fig = draw(args.figure, frame, suite=args.suite, tier=args.tier, dataset=args.dataset,
                configs=suite_configs(args.store))
     from reports.figures import FIGURES
+    from reports.source import current_rows
 
     suite = args.suite or FIGURES[args.figure].suite
-    rows = frame[frame["suite"] == suite] if (frame["suite"] == suite).any() else frame
+    cur, _ = current_rows(frame, suite_configs(args.store))  # the rows the figure may draw
+    rows = cur[cur["suite"] == suite] if (cur["suite"] == suite).any() else cur
     versions = ", ".join(sorted({str(v) for v in rows["code_version"].dropna()})) if "code_version" in rows else ""
     for p in save_figure(fig, args.out, args.figure, software=f"results of {versions}" if versions else None):
         print(p)
