@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from benchmark.paths import data_home
-from generators.registry import cache_path, entry, resolve_params
+from generators.registry import cache_path, copy_without_source, entry, resolve_params
 from generators.sources import FMNIST, MNIST, USPS, SourceFile
 
 #: The raw files each real data set reads, by its ``split`` parameter (None: no split).
@@ -64,6 +64,9 @@ def availability(name: str, params: dict[str, Any] | None = None) -> Availabilit
     path = cache_path(name, full)
     if path.exists():
         return Availability("ready", f"cached ({path.name})")
+    built = copy_without_source(name, full)
+    if built is not None:
+        return Availability("ready", f"cached ({built.name}; its source files are absent here)")
     source = entry(name).source
     if source == "generated":
         return Availability("ready", "generated on first use")

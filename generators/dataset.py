@@ -178,6 +178,19 @@ class Dataset:
         return ds
 
 
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON metadata of a data-set file (name, clusterings, params, ...) without loading its arrays.
+
+    Raises :class:`CorruptDatasetError` when the file is not a readable nrbench data set.
+    """
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+            return json.loads(bytes(z[_META_KEY]).decode())
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, TypeError,
+            json.JSONDecodeError) as exc:
+        raise CorruptDatasetError(f"{path}: not a readable nrbench data set ({exc})") from exc
+
+
 def _json_default(o: Any) -> Any:
     if isinstance(o, np.generic):
         return o.item()

@@ -32,7 +32,7 @@ from typing import Any
 
 from benchmark.fileio import check_writable, file_lock
 from benchmark.paths import datasets_dir, locks_dir
-from generators.dataset import CorruptDatasetError, Dataset
+from generators.dataset import CorruptDatasetError, Dataset, read_meta
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,11 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
         ds = _try_load(path, key, full)
         if ds is not None:
             return ds
+        built = copy_without_source(name, full, path.parent)
+        if built is not None:
+            warnings.warn(f"{name}: its source files are absent here; using the cached copy {built.name}, built "
+                          "from them earlier with the same parameters", UserWarning, stacklevel=2)
+            return Dataset.load(built)
     # before a build that may take minutes: the folder it will be saved in must take files
     check_writable(path.parent, "the data-set folder" if root is not None
                    else "the data-set cache folder ($NRBENCH_HOME/datasets)")
@@ -245,12 +250,38 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
                 return ds
         ds = build(name, progress=progress, **full)
         ds.params[CACHE_KEY_PARAM] = key  # what the file is: checked when it is loaded again
+        ds.params[CACHE_REQUEST_PARAM] = json.loads(_canon(full))  # found by copy_without_source
         ds.save(path)
     return ds
 
 
-#: ``Dataset.params`` entry recording the cache key a file was built for.
+#: ``Dataset.params`` entries recording the cache key a file was built for, and its parameters.
 CACHE_KEY_PARAM = "cache_key"
+CACHE_REQUEST_PARAM = "cache_request"
+
+
+def copy_without_source(name: str, params: dict[str, Any], folder: Path | None = None) -> Path | None:
+    """For a data set built from the user's files that are absent now: its newest cached copy, else None.
+
+    The key of such a data set holds a fingerprint of the files, so without them it cannot be
+    computed; a node that received only ``$NRBENCH_HOME/datasets`` would otherwise be unable to
+    use the cache.  A copy counts when it recorded the same parameters.  None when the files are
+    present (then the key decides) or the data set has no user files.
+    """
+    e = entry(name)
+    if e.fingerprint is None or e.source_fingerprint(params) is not None:
+        return None
+    folder = folder if folder is not None else datasets_dir()
+    want = json.loads(_canon(params))
+    found = []
+    for f in folder.glob(f"{name}-*.npz"):
+        try:
+            meta = read_meta(f)
+        except CorruptDatasetError:  # not a readable data set: not a candidate
+            continue
+        if meta.get("name") == name and meta.get("params", {}).get(CACHE_REQUEST_PARAM) == want:
+            found.append((f.stat().st_mtime_ns, f))
+    return max(found)[1] if found else None
 
 
 def _try_load(path: Path, key: str, params: dict[str, Any], warn: bool = True) -> Dataset | None:

@@ -257,3 +257,23 @@ def test_fingerprints_never_crash_the_availability_check(tmp_path) -> None:
     got = availability("gtsrb", {"path": str(root)})  # answered, no FileNotFoundError from the dangling link
     assert (got.status, got.text) == ("ready", f"raw folder {root}")
     assert availability("stickfigures-file", {"path": None}).status == "skip"
+
+
+def test_a_cached_copy_is_used_where_its_source_folder_is_absent(tmp_path, monkeypatch) -> None:
+    """A node that received only $NRBENCH_HOME/datasets: the key's fingerprint cannot be computed there."""
+    import shutil
+
+    from test_gtsrb import make_png
+
+    from generators.availability import availability
+
+    raw = make_png(tmp_path / "raw" / "gtsrb")
+    monkeypatch.setenv("NRBENCH_DATA", str(tmp_path / "raw"))
+    first = get("gtsrb", check_counts=False, progress=False)
+    shutil.rmtree(raw)
+    assert availability("gtsrb", {"check_counts": False}).text.startswith("cached (gtsrb-")
+    with pytest.warns(UserWarning, match="its source files are absent here; using the cached copy"):
+        again = get("gtsrb", check_counts=False, progress=False)
+    assert again.checksum == first.checksum
+    with pytest.raises(generators.download.DataUnavailableError):  # other parameters: no copy to use
+        get("gtsrb", check_counts=False, size=16, progress=False)
