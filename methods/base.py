@@ -127,6 +127,15 @@ class LossGrowthGuard:
                 f"training diverged at iteration {iteration}: {detail} (total {total:.6g} > "
                 f"{self.factor:g} x initial loss {self.reference:.6g})")
 
+    def state(self) -> dict[str, Any]:
+        """What :meth:`restore` needs to go on after a resumed run (:mod:`methods.checkpoint`)."""
+        return {"first": list(self._first), "reference": self.reference}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Go on from :meth:`state` (the reference stays that of the run's first iterations)."""
+        self._first = [float(v) for v in state["first"]]
+        self.reference = None if state["reference"] is None else float(state["reference"])
+
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Endless stream of index batches: a fresh permutation per epoch, drawn from ``rng``."""

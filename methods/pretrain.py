@@ -50,6 +50,7 @@ cache and entry point.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -70,6 +71,7 @@ from generators.dataset import Dataset, array_sha256
 from generators.preprocessing import apply as apply_preprocessing
 from methods.autoencoders import ARCHITECTURES, Autoencoder, from_config
 from methods.base import DivergedError, LossGrowthGuard, batch, check_finite_loss, data_on_device, minibatches
+from methods.checkpoint import CHECKPOINT_EVERY_S, TrainingCheckpoint, checkpoint_path, rng_state, set_rng_state
 from methods.device import inference_rows, resolve_device
 from methods.sae_pretrain import PROCEDURE as SAE_PROCEDURE
 from methods.sae_pretrain import SAEBudget, layer_pairs, train_stacked_autoencoder
@@ -271,13 +273,18 @@ def cache_paths(key: str, arch: str, root: Path | None = None) -> tuple[Path, Pa
 
 # --------------------------------------------------------------------------- training
 def train_autoencoder(model: Autoencoder, X: np.ndarray, budget: PretrainBudget, seed: int,
-                      device: torch.device, augmenter: Any = None, progress: bool = True) -> dict[str, Any]:
+                      device: torch.device, augmenter: Any = None, progress: bool = True,
+                      checkpoint: TrainingCheckpoint | None = None) -> dict[str, Any]:
     """Run both pretraining phases on ``model`` in place; return the training record.
 
     Deterministic for a given seed on CPU: batches come from
     ``np.random.default_rng(seed)``, dropout from the torch RNG seeded inside a
     ``fork_rng`` block (the caller's global RNG state is left unchanged), and
     augmentation from the augmenter's own ``torch.Generator``.
+
+    ``checkpoint``: snapshots of the run are saved to it, and a stored snapshot is
+    resumed from (:mod:`methods.checkpoint`); the record's ``resumed_from`` says at
+    which iteration (0: from the start).
     """
     rng = np.random.default_rng(seed)
     n = X.shape[0]
@@ -288,31 +295,62 @@ def train_autoencoder(model: Autoencoder, X: np.ndarray, budget: PretrainBudget,
     batches = minibatches(n, budget.batch_size, rng)
     guard = LossGrowthGuard()
     opt: torch.optim.Optimizer | None = None
+    sched: Any = None
     fork_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices):
+    resume = checkpoint.load() if checkpoint is not None else None
+    start = int(resume["iteration"]) if resume is not None else 0
+    with torch.random.fork_rng(devices=fork_devices), _signals(checkpoint):
         torch.manual_seed(int(seed))
-        bar = tqdm(total=total, desc=f"pretrain {model.arch}", disable=not progress, leave=False)
+        if resume is not None:
+            checkpoint.announce(start, total)
+            model.load_state_dict(resume["model"])
+            history = list(resume["history"])
+            guard.restore(resume["guard"])
+            set_rng_state(resume["rng"], device)
+            if augmenter is not None:
+                augmenter.generator.set_state(resume["augmenter_rng"].to(augmenter.generator.get_state().device))
+            for _ in range(start):  # the batch stream up to where the run stopped
+                next(batches)
+
+        def state_of() -> dict[str, Any]:
+            return {"model": model.state_dict(), "optimizer": opt.state_dict() if opt is not None else None,
+                    "scheduler": sched.state_dict() if sched is not None else None, "history": history,
+                    "guard": guard.state(), "rng": rng_state(device),
+                    "augmenter_rng": augmenter.generator.get_state() if augmenter is not None else None}
+
+        bar = tqdm(total=total, initial=start, desc=f"pretrain {model.arch}", disable=not progress, leave=False)
         phases = [("onecycle", budget.iterations), ("finetune", budget.finetune_iterations)]
         it = 0
         for phase, steps in phases:
             if steps == 0:
                 continue
+            if it + steps <= start:  # done before the snapshot
+                it += steps
+                continue
             if phase == "onecycle":
                 model.train()
                 opt = torch.optim.AdamW(model.parameters(), lr=budget.max_lr / budget.div_factor,
                                         betas=budget.betas, weight_decay=budget.weight_decay)
-                sched: Any = torch.optim.lr_scheduler.OneCycleLR(
+                sched = torch.optim.lr_scheduler.OneCycleLR(
                     opt, max_lr=budget.max_lr, total_steps=steps, pct_start=budget.pct_start,
                     div_factor=budget.div_factor, anneal_strategy="cos", cycle_momentum=False)
             else:
                 model.eval()  # dropout off, BatchNorm statistics frozen
-                if opt is None:  # no phase 1
+                if opt is None:  # no phase 1, or resumed after it
                     opt = torch.optim.AdamW(model.parameters(), lr=budget.finetune_lr,
                                             betas=budget.betas, weight_decay=budget.weight_decay)
+                sched = None
+            if resume is not None and resume["optimizer"] is not None:  # resumed within or after this phase
+                opt.load_state_dict(resume["optimizer"])
+                if sched is not None and resume["scheduler"] is not None:
+                    sched.load_state_dict(resume["scheduler"])
+            if phase == "finetune":
                 for group in opt.param_groups:  # phase 1's optimizer goes on (fastai v1), at the new rate
                     group["lr"] = budget.finetune_lr
-                sched = None
-            for _ in range(steps):
+            skip = max(0, start - it)
+            it += skip
+            resume = None
+            for _ in range(steps - skip):
                 idx = next(batches)
                 xb = batch(Xt, idx, device)
                 if augmenter is not None:
@@ -339,9 +377,16 @@ def train_autoencoder(model: Autoencoder, X: np.ndarray, budget: PretrainBudget,
                 bar.update(1)
                 if it % 50 == 0:
                     bar.set_postfix(phase=phase, loss=f"{history[-1]:.4g}")
+                if checkpoint is not None:
+                    checkpoint.step(it, state_of)
         bar.close()
     model.eval()
-    return {"history": history}
+    return {"history": history, "resumed_from": start}
+
+
+def _signals(checkpoint: TrainingCheckpoint | None) -> Any:
+    """Ctrl-C / SIGTERM deferred to the end of an iteration when there is a checkpoint to write."""
+    return checkpoint.deferring_signals() if checkpoint is not None else contextlib.nullcontext()
 
 
 @torch.no_grad()
@@ -416,7 +461,8 @@ def load_pretrained(pt_path: str | os.PathLike, json_path: str | os.PathLike | N
 def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "feedforward", seed: int = 0,
              budget: Budget | Mapping[str, Any] | str = "quick", augment: Any = None,
              preprocessing: Sequence[str] = ("scale01",), device: str | torch.device | None = None,
-             cache: bool = True, progress: bool = True, *, X: np.ndarray | None = None) -> Autoencoder:
+             cache: bool = True, progress: bool = True, *, X: np.ndarray | None = None,
+             checkpoint_every: float | None = CHECKPOINT_EVERY_S) -> Autoencoder:
     """Pretrain (or load from the cache) an autoencoder on a data set.
 
     Parameters
@@ -438,11 +484,16 @@ def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "fe
     cache: load from / store to ``models_dir()``; ``False`` always trains and writes nothing.
     X: instead of ``dataset``, a float32 array (already preprocessed unless
         ``preprocessing`` says otherwise); the cache is keyed by its SHA-256.
+    checkpoint_every: with ``cache``, seconds of training between snapshots of the
+        run (``<arch>-<key>.partial.pt`` beside the cache entry), which a rerun
+        resumes from after Ctrl-C, SIGTERM or a crash (:mod:`methods.checkpoint`);
+        ``None``: no snapshots and no resuming.
 
     Returns the network in eval mode on ``device`` with a ``pretrain_info`` dict:
     the cache key and ingredients, ``recon_mse_before`` / ``recon_mse_after`` (on
     all of the preprocessed data, eval mode), the per-iteration training loss
-    ``history``, ``cached`` (whether it was loaded) and ``path``.
+    ``history``, ``resumed_from`` (the iteration a snapshot resumed from; 0: none),
+    ``cached`` (whether it was loaded) and ``path``.
     """
     if (dataset is None) == (X is None):
         raise ValueError("pass exactly one of dataset= or X=")
@@ -484,8 +535,18 @@ def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "fe
             model = _try_load(pt_path, json_path, dev, quiet=True)  # another process may have finished
             if model is not None:
                 return model
-            model = _train_new(Xp, arch_cfg, seed, bud, aug_cfg, dev, progress, meta)
+            ckpt = None
+            if checkpoint_every is not None:
+                ckpt = TrainingCheckpoint(checkpoint_path(pt_path), key, every_s=checkpoint_every)
+            try:
+                model = _train_new(Xp, arch_cfg, seed, bud, aug_cfg, dev, progress, meta, ckpt)
+            except DivergedError:
+                if ckpt is not None:
+                    ckpt.discard()  # a rerun from it would only diverge again
+                raise
             save_pretrained(model, pt_path, json_path, {**meta, **_record(model)})
+            if ckpt is not None:
+                ckpt.discard()
             model.pretrain_info["path"] = str(pt_path)
             return model
     return _train_new(Xp, arch_cfg, seed, bud, aug_cfg, dev, progress, meta)
@@ -493,13 +554,14 @@ def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "fe
 
 def _record(model: Autoencoder) -> dict[str, Any]:
     info = model.pretrain_info
-    return {k: info[k] for k in ("recon_mse_before", "recon_mse_after", "history", "phases", "dead_units", "device")
+    return {k: info[k] for k in ("recon_mse_before", "recon_mse_after", "history", "phases", "dead_units", "device",
+                                 "resumed_from")
             if k in info}
 
 
 def _train_new(Xp: np.ndarray, arch_cfg: dict[str, Any], seed: int, bud: Budget,
                aug_cfg: dict[str, Any] | None, dev: torch.device, progress: bool,
-               meta: dict[str, Any]) -> Autoencoder:
+               meta: dict[str, Any], checkpoint: TrainingCheckpoint | None = None) -> Autoencoder:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = from_config(arch_cfg)
@@ -513,9 +575,10 @@ def _train_new(Xp: np.ndarray, arch_cfg: dict[str, Any], seed: int, bud: Budget,
         layer_pairs(model)  # a clear error for a non-feedforward network, before any work
     before = reconstruction_mse(model, Xp, dev)
     if isinstance(bud, SAEBudget):
-        rec = train_stacked_autoencoder(model, Xp, bud, seed, dev, progress=progress)
+        rec = train_stacked_autoencoder(model, Xp, bud, seed, dev, progress=progress, checkpoint=checkpoint)
     else:
-        rec = train_autoencoder(model, Xp, bud, seed, dev, augmenter=augmenter, progress=progress)
+        rec = train_autoencoder(model, Xp, bud, seed, dev, augmenter=augmenter, progress=progress,
+                                checkpoint=checkpoint)
     after = reconstruction_mse(model, Xp, dev)
     if not after < before:
         raise DivergedError(
@@ -525,7 +588,7 @@ def _train_new(Xp: np.ndarray, arch_cfg: dict[str, Any], seed: int, bud: Budget,
     model.eval()
     model.pretrain_info = {**meta, "recon_mse_before": before, "recon_mse_after": after,
                            "history": rec["history"], "device": str(dev), "cached": False, "path": None}
-    for extra in ("phases", "dead_units"):  # the stacked procedure's record
+    for extra in ("phases", "dead_units", "resumed_from"):  # "phases", "dead_units": the stacked procedure's
         if extra in rec:
             model.pretrain_info[extra] = rec[extra]
     return model

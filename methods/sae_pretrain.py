@@ -61,6 +61,7 @@ every field, so networks of the two procedures never mix.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,7 @@ from tqdm.auto import tqdm
 
 from methods.autoencoders import Autoencoder, FeedforwardAutoencoder
 from methods.base import DivergedError, batch, check_finite_loss, data_on_device, minibatches
+from methods.checkpoint import TrainingCheckpoint, rng_state, set_rng_state
 from methods.device import inference_rows
 
 #: The ``procedure`` value that selects this module (budget dicts and cache keys).
@@ -179,16 +181,19 @@ def _sgd(params: Any, budget: SAEBudget, lr: float) -> tuple[torch.optim.Optimiz
 
 
 def train_stacked_autoencoder(model: Autoencoder, X: np.ndarray, budget: SAEBudget, seed: int,
-                              device: torch.device, progress: bool = True) -> dict[str, Any]:
+                              device: torch.device, progress: bool = True,
+                              checkpoint: TrainingCheckpoint | None = None) -> dict[str, Any]:
     """Run DEC's greedy layer-wise then end-to-end pretraining on ``model`` in place.
 
-    Returns ``{"history": [...], "phases": [[name, iterations], ...], "dead_units": {...}}``
-    (per ReLU layer, the fraction of units that are zero on every sample); the
-    history holds every iteration's loss (:func:`reconstruction_loss`)
+    Returns ``{"history": [...], "phases": [[name, iterations], ...], "dead_units": {...},
+    "resumed_from": i}`` (per ReLU layer, the fraction of units that are zero on every
+    sample); the history holds every iteration's loss (:func:`reconstruction_loss`)
     in phase order.  Deterministic for a given seed on CPU: batches come from
     ``np.random.default_rng(seed)``, dropout from the torch RNG seeded inside a
     ``fork_rng`` block (the caller's global RNG is left unchanged).  A NaN or
     infinite loss raises :class:`methods.base.DivergedError` naming the iteration.
+    ``checkpoint``: snapshots are saved to it and a stored one is resumed from
+    (:mod:`methods.checkpoint`); ``resumed_from`` is its iteration (0: from the start).
     """
     pairs = layer_pairs(model)
     rng = np.random.default_rng(seed)
@@ -203,15 +208,42 @@ def train_stacked_autoencoder(model: Autoencoder, X: np.ndarray, budget: SAEBudg
     total = len(pairs) * budget.layer_iterations + budget.finetune_iterations
     batches = minibatches(n, budget.batch_size, rng)
     fork_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices):
+    resume = checkpoint.load() if checkpoint is not None else None
+    start = int(resume["iteration"]) if resume is not None else 0
+    signals = checkpoint.deferring_signals() if checkpoint is not None else contextlib.nullcontext()
+    with torch.random.fork_rng(devices=fork_devices), signals:
         torch.manual_seed(int(seed))
-        bar = tqdm(total=total, desc=f"pretrain {model.arch} ({PROCEDURE})", disable=not progress, leave=False)
+        if resume is not None:
+            checkpoint.announce(start, total)
+            model.load_state_dict(resume["model"])
+            history = list(resume["history"])
+            phases = [list(ph) for ph in resume["phases"]]
+            set_rng_state(resume["rng"], device)
+            for _ in range(start):  # the batch stream up to where the run stopped
+                next(batches)
+        bar = tqdm(total=total, initial=start, desc=f"pretrain {model.arch} ({PROCEDURE})",
+                   disable=not progress, leave=False)
+        done = 0  # iterations of the phases before the current one
 
         def run_phase(name: str, params: Any, lr: float, steps: int, data: torch.Tensor,
                       loss_of: Any) -> None:
-            """``steps`` SGD iterations of ``loss_of(batch)`` on ``params``; losses appended to ``history``."""
+            """``steps`` SGD iterations of ``loss_of(batch)`` on ``params``; losses appended to ``history``.
+
+            Iterations already done before a resumed snapshot are skipped.
+            """
+            nonlocal done
             opt, sched = _sgd(params, budget, lr)
-            for _ in range(steps):
+            skip = min(steps, max(0, start - done))
+            if 0 < skip < steps:  # the snapshot was taken within this phase
+                opt.load_state_dict(resume["optimizer"])
+                sched.load_state_dict(resume["scheduler"])
+
+            def state_of() -> dict[str, Any]:
+                return {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(), "history": history, "phases": phases,
+                        "rng": rng_state(device)}
+
+            for _ in range(steps - skip):
                 loss = loss_of(batch(data, next(batches), device))
                 check_finite_loss(len(history), {f"{name}_reconstruction": loss})
                 opt.zero_grad(set_to_none=True)
@@ -222,16 +254,21 @@ def train_stacked_autoencoder(model: Autoencoder, X: np.ndarray, budget: SAEBudg
                 bar.update(1)
                 if len(history) % 50 == 0:
                     bar.set_postfix(phase=name, loss=f"{history[-1]:.4g}")
-            phases.append([name, steps])
+                if len(history) == done + steps:  # the phase is complete before its snapshot
+                    phases.append([name, steps])
+                if checkpoint is not None:
+                    checkpoint.step(len(history), state_of)
+            done += steps
 
         model.train()
         last = len(pairs) - 1
         for k, (enc, dec, g1_relu, g2_relu) in enumerate(pairs):
             if budget.layer_iterations > 0:
-                with torch.no_grad():
-                    for layer in (enc, dec):
-                        layer.weight.normal_(0.0, INIT_STD)
-                        layer.bias.zero_()
+                if done >= start:  # not restored from a snapshot
+                    with torch.no_grad():
+                        for layer in (enc, dec):
+                            layer.weight.normal_(0.0, INIT_STD)
+                            layer.bias.zero_()
                 p_in = 0.0 if k == 0 else p
                 p_hidden = 0.0 if k == last else p
 
@@ -259,7 +296,7 @@ def train_stacked_autoencoder(model: Autoencoder, X: np.ndarray, budget: SAEBudg
                       lambda xb: reconstruction_loss(model(xb).reshape(xb.shape[0], -1), xb))
         bar.close()
     model.eval()
-    return {"history": history, "phases": phases, "dead_units": dead_units}
+    return {"history": history, "phases": phases, "dead_units": dead_units, "resumed_from": start}
 
 
 __all__ = ["INIT_STD", "PROCEDURE", "SAEBudget", "layer_pairs", "reconstruction_loss", "train_stacked_autoencoder"]

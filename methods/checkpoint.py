@@ -1,0 +1,179 @@
+"""Resumable pretraining: snapshots of a training run's whole state, and resuming from them.
+
+Pretraining at the papers' budgets takes hours on a CPU (``paper-dec``: about
+1.9 h on two threads; DEC's ``dec-sae`` schedule: 300,000 iterations), and a
+cluster job can be pre-empted or hit its time limit.  Without snapshots every
+interruption starts the network again from its random initialisation.
+
+A :class:`TrainingCheckpoint` belongs to one cache entry of
+:mod:`methods.pretrain` (file ``<arch>-<key>.partial.pt`` beside it, so only a
+run of exactly the same data, architecture, seed, budget, preprocessing and
+augmentation resumes from it).  The trainers save, at an iteration boundary:
+
+- the network's, the optimizer's and the learning-rate schedule's state;
+- the torch RNG state (dropout, input corruption) and the augmenter's generator;
+- the loss history and the divergence guard's reference;
+- the number of iterations done (the mini-batch stream is replayed up to it, as
+  it comes from ``np.random.default_rng(seed)``).
+
+So a resumed run on the same device gives the same network, bit for bit on CPU,
+as an uninterrupted one (``tests/test_checkpoint.py``).  Snapshots are written
+every :data:`CHECKPOINT_EVERY_S` seconds of training and, in the main thread,
+when the run gets Ctrl-C (SIGINT) or SIGTERM: the signal is deferred to the end
+of the current iteration, the snapshot written, and then the signal acts as
+usual (``KeyboardInterrupt``; termination).  A second Ctrl-C interrupts at once.
+The snapshot is deleted once the finished network is cached, or when the run
+diverges (a rerun would only diverge again).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.fileio import atomic_write
+
+#: Seconds of training between two snapshots (a stopped run loses at most this much work).
+CHECKPOINT_EVERY_S = 300.0
+#: Format of a snapshot file; a file of another format is ignored (with a warning) and overwritten.
+CHECKPOINT_FORMAT = 1
+
+
+def checkpoint_path(pt_path: Path) -> Path:
+    """The snapshot file of the cache entry whose weights file is ``pt_path``."""
+    return pt_path.with_suffix(".partial.pt")
+
+
+class TrainingCheckpoint:
+    """Save and load one pretraining run's snapshot (see the module docstring).
+
+    ``key``: the cache key of the run; a snapshot recorded under another key
+    (a renamed file) is not used.  ``every_s``: seconds between periodic
+    snapshots; ``0`` saves after every iteration (tests).
+    """
+
+    def __init__(self, path: str | os.PathLike, key: str, every_s: float = CHECKPOINT_EVERY_S) -> None:
+        if not float(every_s) >= 0:
+            raise ValueError(f"checkpoint interval must be >= 0 seconds; got {every_s!r}")
+        self.path = Path(path)
+        self.key = str(key)
+        self.every_s = float(every_s)
+        self._last = time.monotonic()
+        self._stop_signal: int | None = None
+        self._latest: tuple[int, Callable[[], dict[str, Any]]] | None = None
+        self.saved_at: int | None = None  # the iteration of the last snapshot written by this object
+
+    # ------------------------------------------------------------------ file I/O
+    def load(self) -> dict[str, Any] | None:
+        """The stored snapshot, or ``None`` when there is none (or it is unusable: warned, then ignored)."""
+        if not self.path.exists():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is started over
+            warnings.warn(f"{self.path}: unreadable pretraining snapshot ({type(exc).__name__}: {exc}); "
+                          f"starting from the beginning", RuntimeWarning, stacklevel=2)
+            return None
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or state.get("key") != self.key:
+            warnings.warn(f"{self.path}: the pretraining snapshot belongs to another run or format; "
+                          f"starting from the beginning", RuntimeWarning, stacklevel=2)
+            return None
+        return state
+
+    def announce(self, iteration: int, total: int) -> None:
+        """Tell the user (stderr) that the run goes on from a snapshot rather than from the start."""
+        print(f"nrbench: resuming pretraining from its snapshot at iteration {iteration:,} of {total:,} "
+              f"({self.path})", file=sys.stderr, flush=True)
+
+    def save(self, iteration: int, state: dict[str, Any]) -> None:
+        """Write the snapshot of the run after ``iteration`` iterations (atomically: no half-written file)."""
+        record = {**state, "format": CHECKPOINT_FORMAT, "key": self.key, "iteration": int(iteration)}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.path, lambda fh: torch.save(record, fh))
+        self._last = time.monotonic()
+        self.saved_at = int(iteration)
+
+    def discard(self) -> None:
+        """Delete the snapshot (the run finished or diverged)."""
+        self.path.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ during training
+    def step(self, iteration: int, state_of: Callable[[], dict[str, Any]]) -> None:
+        """Call after each completed iteration: save when due, and act on a deferred stop signal.
+
+        ``state_of`` builds the state dict (only called when a snapshot is written).
+        """
+        self._latest = (iteration, state_of)
+        if self._stop_signal is not None:
+            self._act(iteration, state_of)
+        elif time.monotonic() - self._last >= self.every_s:
+            self.save(iteration, state_of())
+
+    def _act(self, iteration: int, state_of: Callable[[], dict[str, Any]]) -> None:
+        """Write the snapshot, then let the deferred signal act (its previous handler is back)."""
+        stop, self._stop_signal = self._stop_signal, None
+        self.save(iteration, state_of())
+        if stop == signal.SIGINT:
+            raise KeyboardInterrupt(f"pretraining stopped after iteration {iteration}; "
+                                    f"a rerun resumes from {self.path}")
+        os.kill(os.getpid(), int(stop))  # type: ignore[arg-type]
+
+    @contextmanager
+    def deferring_signals(self) -> Iterator[None]:
+        """Within the block (main thread only), SIGINT and SIGTERM wait for the end of the iteration.
+
+        The handler records the signal and restores the previous handlers, so a second
+        signal acts at once; :meth:`step` then writes the snapshot and re-raises it.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        signals = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not None]
+        previous = {s: signal.getsignal(s) for s in signals}
+
+        def restore() -> None:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+        def handler(signum: int, frame: Any) -> None:
+            self._stop_signal = signum
+            restore()
+
+        for s in signals:
+            signal.signal(s, handler)
+        try:
+            yield
+        finally:
+            restore()
+        if self._stop_signal is not None and self._latest is not None:  # it came after the last iteration
+            self._act(*self._latest)
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """The torch RNG states a training loop draws from on ``device`` (CPU, and the CUDA device's)."""
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+        state["device"] = str(device)
+    return state
+
+
+def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    """Restore :func:`rng_state`; a CUDA state is restored only on the device type it came from."""
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+__all__ = ["CHECKPOINT_EVERY_S", "CHECKPOINT_FORMAT", "TrainingCheckpoint", "checkpoint_path", "rng_state",
+           "set_rng_state"]
