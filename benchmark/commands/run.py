@@ -157,7 +157,8 @@ def _planned_and_stored(store: Store | None, s: ResolvedSuite) -> tuple[int, int
 def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
     """After Ctrl-C: what is kept and how to go on (every finished fit is already committed to the store)."""
     out = out or sys.stderr
-    print("\nnrbench run: interrupted. Every finished fit is kept; the fits in progress are lost.", file=out)
+    print("\nnrbench run: interrupted. Every finished fit is kept; the fits in progress are lost, and "
+          "autoencoder pretraining in progress resumes from its latest snapshot.", file=out)
     for s in suites:
         _, n_fits, n_done = _planned_and_stored(store, s)
         print(f"  {s.name} [{s.tier}]: {n_done} of {n_fits} planned fits stored", file=out)
