@@ -404,10 +404,14 @@ class Store:
         self.seconds_in_store += time.perf_counter() - t0
         return result
 
-    def release_claims(self, owner: Owner) -> int:
-        """Drop every claim of ``owner`` (its run ends); returns how many there were."""
+    def release_claims(self, owner: Owner, key: tuple | None = None) -> int:
+        """Drop ``owner``'s claim on ``key``, or all its claims (its run ends); returns how many there were."""
+        sql, args = "DELETE FROM claims WHERE owner=?", [owner.token]
+        if key is not None:
+            sql += f" AND {_KEY_WHERE}"
+            args.extend(key)
         with self._tx():
-            return self._con.execute("DELETE FROM claims WHERE owner=?", (owner.token,)).rowcount
+            return self._con.execute(sql, args).rowcount
 
     def live_claims(self, suite: str | None = None, tier: str | None = None) -> list[Claim]:
         """The claims that are not stale (their run still computes those fits); reads only."""
