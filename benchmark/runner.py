@@ -608,12 +608,19 @@ def _wait_for_other_runs(todo: list[FitTask], held: dict[tuple, Owner], claims: 
     """While fits of ``todo`` are held by other live runs: poll the store, run those that come free.
 
     A held fit leaves ``held`` when its run stores it (``claim`` counts it) or when its claim
-    goes stale (the run died), and then this run claims and computes it.  Every change in
+    goes stale (the run died), and then this run claims and computes it.  Every change in the
     set of runs waited for is logged once, naming them (pid and host).
     """
     told: set[Owner] = set()
     while True:
         waiting = [f for f in todo if f.key in held]
+        if waiting:  # a look first: fits refused during the executor's round may be stored or free by now
+            live = {c.key for c in claims.store.live_claims(waiting[0].suite, waiting[0].tier)}
+            free = [f for f in waiting if f.key not in live and claim(f)]  # stored meanwhile, or its run died
+            if free:
+                run_fits(free)
+                continue
+            waiting = [f for f in todo if f.key in held]
         if not waiting:
             return
         owners = {held[f.key] for f in waiting}
@@ -623,7 +630,3 @@ def _wait_for_other_runs(todo: list[FitTask], held: dict[tuple, Owner], claims: 
                 f"another run ({_holders({f.key: held[f.key] for f in waiting})}); Ctrl-C stops waiting and "
                 "keeps every stored fit")
         claims.poll()
-        live = {c.key for c in claims.store.live_claims(waiting[0].suite, waiting[0].tier)}
-        free = [f for f in waiting if f.key not in live and claim(f)]  # stored meanwhile, or its run died
-        if free:
-            run_fits(free)

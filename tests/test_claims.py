@@ -225,18 +225,30 @@ def test_a_failure_in_the_other_run_is_reported_as_its_and_not_retried(tmp_path)
     assert len(_computed(log)) == 1
 
 
-def test_a_waiting_run_takes_over_the_fits_of_a_run_whose_lease_ran_out(tmp_path):
-    suite, log = _suite(tmp_path, n_ae=1, runs=3)
+def test_a_waiting_run_takes_over_the_fits_of_a_run_killed_meanwhile(tmp_path):
+    suite, fits_log = _suite(tmp_path, n_ae=1, runs=3)
     tasks = build_tasks(suite)[1]
     path = tmp_path / "r.sqlite"
-    with Store(path) as st:
-        st.claim(tasks[0].key, _other(), lease_s=1.0)  # its node is lost: nobody renews the lease
-        said: list[str] = []
-        summary = run_suite(suite, st, LocalExecutor(0), progress=False, log=said.append, lease_s=1.0)
-        assert (summary.ok, summary.by_other_run) == (3, 0)
-        assert st.count(status="ok") == 3 and st.live_claims() == []
-    assert len(_computed(log)) == 3
-    assert any("waiting for 1 fit" in m for m in said)
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # the other run's process
+    said: list[str] = []
+
+    def log(msg: str) -> None:  # once this run waits for it, the other run is killed (kill -9)
+        said.append(msg)
+        if "waiting for" in msg:
+            victim.kill()
+            victim.wait()
+
+    try:
+        with Store(path) as st:
+            st.claim(tasks[0].key, Owner(socket.gethostname(), victim.pid, "victim"), lease_s=3600)
+            summary = run_suite(suite, st, LocalExecutor(0), progress=False, log=log, lease_s=1.0)
+            assert (summary.ok, summary.by_other_run) == (3, 0)
+            assert st.count(status="ok") == 3 and st.live_claims() == []
+    finally:
+        victim.kill()
+        victim.wait()
+    assert len(_computed(fits_log)) == 3  # its fit was computed here, once
+    assert len(said) == 1 and f"pid {victim.pid} on host" in said[0]
 
 
 def test_claims_are_released_after_error_rows_and_after_ctrl_c(tmp_path):
