@@ -25,9 +25,20 @@ from benchmark.store import KEY_COLUMNS, SCHEMA_VERSION, Store
 from benchmark.suites import resolve
 
 TESTS = Path(__file__).resolve().parent
-#: Imports first, then waits for the start time in argv[1], so that two runs really start together.
-SCRIPT = ("import sys, time, harness_fixtures as hf; hf.register(); from benchmark.cli import main; "
-          "start = float(sys.argv.pop(1)); time.sleep(max(0.0, start - time.time())); sys.exit(main(sys.argv[1:]))")
+#: `nrbench` that imports everything first, then marks itself ready in the folder argv[1] and waits until
+#: argv[2] runs are, so that the runs really start together (not one done before the other imported torch).
+SCRIPT = """
+import os, sys, time
+from pathlib import Path
+import harness_fixtures as hf
+hf.register()
+from benchmark.cli import main
+ready, n = Path(sys.argv.pop(1)), int(sys.argv.pop(1))
+(ready / str(os.getpid())).touch()
+while len(list(ready.iterdir())) < n:
+    time.sleep(0.01)
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -164,8 +175,10 @@ def test_two_real_runs_on_one_store_compute_each_fit_once(tmp_path):
     suite, log = _suite(tmp_path, n_ae=2, runs=4, delay=0.3)
     store = tmp_path / "shared.sqlite"
     n_fits = len(build_tasks(suite)[1])
-    start = str(time.time() + 8.0)  # both have imported everything by then
-    cmd = [sys.executable, "-c", SCRIPT, start, "--quiet", "run", str(tmp_path / "claims.toml"), "--store", str(store)]
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    cmd = [sys.executable, "-c", SCRIPT, str(ready), "2", "--quiet", "run", str(tmp_path / "claims.toml"),
+           "--store", str(store)]
     procs = [subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
