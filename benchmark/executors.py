@@ -17,6 +17,14 @@ which alone writes the store.
   ``resources={"GPU": 1}`` when the device is CUDA.
 
 Under the same seeds all executors give the same rows (tests/test_executors.py).
+
+Work sharing between concurrent runs (:mod:`benchmark.claims`): ``run`` takes a ``claim``
+callback, called in the client just before a fit is handed out; a fit it refuses (another
+run holds it, or has stored it) is dropped.  So that a second run finds fits left to
+claim, the pool and Dask executors keep only as many fits in flight as there are workers
+(Dask: worker threads), and hand out a fit only once its autoencoder is ready; pretrainings
+are still all submitted at once (concurrent pretrainings of one autoencoder share its cache
+entry, :mod:`methods.pretrain`).
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ import logging
 import os
 import signal
 import threading
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,6 +42,46 @@ from benchmark import runner
 from benchmark.protocol import FitTask, PretrainTask
 
 EXECUTORS = ("local", "dask")
+#: Seconds between two looks at a Dask cluster's size (it may grow or shrink, e.g. dask-jobqueue).
+_CAPACITY_REFRESH_S = 10.0
+
+ClaimFn = Callable[[FitTask], bool]
+
+
+def _take_all(task: FitTask) -> bool:
+    """The ``claim`` of a run without claims: every fit is ours."""
+    return True
+
+
+class _FitQueue:
+    """The fits not yet handed out, in order; each is claimed only when it is about to be submitted."""
+
+    def __init__(self, fits: Sequence[FitTask], claim: ClaimFn) -> None:
+        self._fits = list(fits)
+        self._claim = claim
+
+    def __bool__(self) -> bool:
+        return bool(self._fits)
+
+    def needs(self, pretrain_key: tuple) -> bool:
+        """Whether a fit still queued uses this autoencoder."""
+        return any(f.pretrain_key == pretrain_key for f in self._fits)
+
+    def take(self, ready: Callable[[tuple], bool]) -> FitTask | None:
+        """The first queued fit whose autoencoder is ready (or that needs none) and that ``claim`` grants.
+
+        Fits that ``claim`` refuses leave the queue; None when no fit can be handed out now.
+        """
+        i = 0
+        while i < len(self._fits):
+            f = self._fits[i]
+            if f.pretrain_key is None or ready(f.pretrain_key):
+                del self._fits[i]
+                if self._claim(f):
+                    return f
+                continue
+            i += 1
+        return None
 
 
 def _torch_threads(workers: int) -> int:
@@ -60,18 +110,24 @@ class LocalExecutor:
         return [runner.prepare_dataset(d) for d in datasets]
 
     def run(self, pretrains: Sequence[PretrainTask], fits: Sequence[FitTask],
-            on_result: Callable[[runner.FitResult], None], progress: bool = True) -> None:
-        """Run the pretrainings and the fits; ``on_result`` gets every fit's result in the client."""
+            on_result: Callable[[runner.FitResult], None], progress: bool = True,
+            claim: ClaimFn | None = None) -> None:
+        """Run the pretrainings and the fits; ``on_result`` gets every fit's result in the client.
+
+        ``claim(fit)`` is asked just before each fit starts; a fit it refuses is not run.
+        """
         if self.workers == 0:
-            self._run_inline(pretrains, fits, on_result, progress)
+            self._run_inline(pretrains, fits, on_result, progress, claim or _take_all)
         else:
-            self._run_pool(pretrains, fits, on_result)
+            self._run_pool(pretrains, fits, on_result, claim or _take_all)
 
     def _run_inline(self, pretrains: Sequence[PretrainTask], fits: Sequence[FitTask],
-                    on_result: Callable[[runner.FitResult], None], progress: bool) -> None:
+                    on_result: Callable[[runner.FitResult], None], progress: bool, claim: ClaimFn) -> None:
         by_key = {p.key: p for p in pretrains}
         current: dict[tuple, Any] = {}
         for f in fits:  # ordered by data set and autoencoder seed: hold one network at a time
+            if not claim(f):
+                continue
             ae = None
             if f.pretrain_key is not None:
                 if f.pretrain_key not in current:
@@ -81,23 +137,34 @@ class LocalExecutor:
             on_result(runner.run_fit(f, ae, progress=progress))
 
     def _run_pool(self, pretrains: Sequence[PretrainTask], fits: Sequence[FitTask],
-                  on_result: Callable[[runner.FitResult], None]) -> None:
+                  on_result: Callable[[runner.FitResult], None], claim: ClaimFn) -> None:
         import multiprocessing as mp
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init,
                                  initargs=(_torch_threads(self.workers),)) as pool:
-            waiting: dict[tuple, list[FitTask]] = {}
+            queue = _FitQueue(fits, claim)
+            ready: dict[tuple, Any] = {}  # finished pretrainings still needed by a queued fit
             futs: dict[Any, tuple[str, Any]] = {}
             for p in pretrains:
                 futs[pool.submit(runner.run_pretrain, p)] = ("pre", p)
-            for f in fits:
-                if f.pretrain_key is None:
-                    futs[pool.submit(runner.run_fit, f, None)] = ("fit", f)
-                else:
-                    waiting.setdefault(f.pretrain_key, []).append(f)
-            while futs:
+            n_fits = 0
+            while True:
+                while n_fits < self.workers:  # one fit in flight per worker: the rest stays claimable
+                    f = queue.take(ready.__contains__)
+                    if f is None:
+                        break
+                    ae = ready.get(f.pretrain_key) if f.pretrain_key is not None else None
+                    if isinstance(ae, runner.Failed):
+                        on_result(runner.failed_result(f, ae))
+                    else:
+                        futs[pool.submit(runner.run_fit, f, ae)] = ("fit", f)
+                        n_fits += 1
+                for k in [k for k in ready if not queue.needs(k)]:
+                    del ready[k]
+                if not futs:
+                    break
                 done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
                 for fut in done:
                     kind, task = futs.pop(fut)
@@ -106,12 +173,9 @@ class LocalExecutor:
                     except Exception as exc:  # noqa: BLE001 - a crashed worker process
                         value = runner.Failed(f"worker failed: {type(exc).__name__}: {exc}")
                     if kind == "pre":
-                        for f in waiting.pop(task.key, []):
-                            if isinstance(value, runner.Failed):
-                                on_result(runner.failed_result(f, value))
-                            else:
-                                futs[pool.submit(runner.run_fit, f, value)] = ("fit", f)
+                        ready[task.key] = value
                     else:
+                        n_fits -= 1
                         if isinstance(value, runner.Failed):
                             value = runner.failed_result(task, value)
                         on_result(value)
@@ -134,6 +198,7 @@ class DaskExecutor:
         self.device = device
         self._client = None
         self._cluster = None
+        self._capacity_at: tuple[float, int] | None = None  # (when, worker threads)
 
     def __repr__(self) -> str:
         where = self.scheduler or f"LocalCluster(n_workers={self.n_workers}, processes={self.processes})"
@@ -205,37 +270,69 @@ class DaskExecutor:
         futs = [c.submit(runner.prepare_dataset, d, pure=False) for d in datasets]
         return c.gather(futs)
 
+    def _capacity(self) -> int:
+        """How many fits to keep in flight: the cluster's worker threads (at least 1), re-read now and then."""
+        now = time.monotonic()
+        if self._capacity_at is None or now - self._capacity_at[0] > _CAPACITY_REFRESH_S:
+            try:
+                n = sum(self.client().nthreads().values())
+            except Exception:  # noqa: BLE001 - a scheduler that does not answer: keep the last value
+                n = self._capacity_at[1] if self._capacity_at else 1
+            self._capacity_at = (now, max(1, int(n)))
+        return self._capacity_at[1]
+
     def run(self, pretrains: Sequence[PretrainTask], fits: Sequence[FitTask],
-            on_result: Callable[[runner.FitResult], None], progress: bool = True) -> None:
-        """Submit pretrainings, then fits that take the pretraining futures; write results as they finish."""
+            on_result: Callable[[runner.FitResult], None], progress: bool = True,
+            claim: ClaimFn | None = None) -> None:
+        """Submit the pretrainings, then each fit (with its pretraining future) once that one has finished
+        and ``claim(fit)`` grants it, keeping as many fits in flight as the cluster has worker threads;
+        write results as they finish."""
         import dask
         from distributed import as_completed
 
         c = self.client()
         gpu = self._gpu()
         ann = {"resources": {"GPU": 1}} if gpu else {}
-        pre_futs = {}
+        queue = _FitQueue(fits, claim or _take_all)
+        pre_futs: dict[tuple, Any] = {}
         # the GPU resource is both annotated and passed to submit (submit's own argument is what the scheduler uses)
         with dask.annotate(**ann):
             for p in pretrains:
-                pre_futs[p.key] = c.submit(runner.run_pretrain, p, pure=False, key=f"pretrain-{p.key[0]}-{p.key[1]}",
-                                           **ann)
-        fit_futs = {}
-        for f in fits:
-            if f.pretrain_key is not None:
-                with dask.annotate(**ann):
-                    fut = c.submit(runner.run_fit, f, pre_futs[f.pretrain_key], pure=False, **ann)
+                pre_futs[p.key] = c.submit(runner.run_pretrain, p, pure=False,
+                                           key=f"pretrain-{p.key[0]}-{p.key[1]}-{uuid.uuid4().hex[:8]}", **ann)
+        pre_of = {fut: k for k, fut in pre_futs.items()}
+        ready: set[tuple] = set()
+        fit_futs: dict[Any, FitTask] = {}
+        pending = as_completed(list(pre_futs.values()))
+
+        def hand_out() -> None:
+            while len(fit_futs) < self._capacity():
+                f = queue.take(ready.__contains__)
+                if f is None:
+                    break
+                if f.pretrain_key is not None:
+                    with dask.annotate(**ann):
+                        fut = c.submit(runner.run_fit, f, pre_futs[f.pretrain_key], pure=False, **ann)
+                else:
+                    fut = c.submit(runner.run_fit, f, None, pure=False)
+                fit_futs[fut] = f
+                pending.add(fut)
+            for k in [k for k in ready if k in pre_futs and not queue.needs(k)]:
+                pre_futs.pop(k).release()  # submitted fits keep their own reference on the cluster
+
+        hand_out()
+        for fut in pending:
+            if fut in pre_of:
+                ready.add(pre_of.pop(fut))  # its value stays on the cluster; a failure reaches the fits
             else:
-                fut = c.submit(runner.run_fit, f, None, pure=False)
-            fit_futs[fut] = f
-        for fut in as_completed(list(fit_futs)):
-            task = fit_futs.pop(fut)
-            try:
-                res = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a lost worker
-                res = runner.failed_result(task, runner.Failed(f"dask task failed: {type(exc).__name__}: {exc}"))
-            on_result(res)
-            fut.release()
+                task = fit_futs.pop(fut)
+                try:
+                    res = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker
+                    res = runner.failed_result(task, runner.Failed(f"dask task failed: {type(exc).__name__}: {exc}"))
+                on_result(res)
+                fut.release()
+            hand_out()
         for fut in pre_futs.values():
             fut.release()
 

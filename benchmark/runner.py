@@ -19,6 +19,12 @@ Worker-side functions (:func:`prepare_dataset`, :func:`run_pretrain`,
 :class:`Failed` or an ``error`` row, so one failing method does not stop the
 suite.  They never touch the store: the client (:func:`run_suite`) writes each
 result -- artefact first, atomically, then the row in its own transaction.
+
+Concurrent runs of one suite on one store share its fits (:mod:`benchmark.claims`): the
+client claims each fit just before its executor hands it out and skips fits another live
+run holds.  When only those are left it waits for them, looking at the store every few
+seconds, and takes over any whose run died, so that a finished ``nrbench run`` still means
+"every fit of the suite is stored", whichever run computed it.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.claims import ClaimResult, Owner, RunClaims
 from benchmark.protocol import ARTEFACT_POINTS, FitTask, PretrainTask, build_tasks, fit_seed, subset_seed
 from benchmark.store import Store
 
@@ -67,10 +74,12 @@ class RunSummary:
     tier: str
     total: int = 0
     already_done: int = 0
+    by_other_run: int = 0  # stored by a concurrent run of the suite while this one ran (any status)
     ok: int = 0
     errors: int = 0
     skipped: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (task, message)
+    other_failures: list[tuple[str, str]] = field(default_factory=list)  # error rows of concurrent runs
     skip_reasons: dict[str, str] = field(default_factory=dict)  # dataset id -> reason
     wall_s: float = 0.0
     store_s: float = 0.0
@@ -471,28 +480,46 @@ def run_fit(task: FitTask, ae: Any = None, progress: bool = False) -> FitResult:
 
 
 # --------------------------------------------------------------------------- client
-def write_result(store: Store, result: FitResult) -> bool:
-    """Artefact first (atomic), then the row in its own transaction.
+def write_result(store: Store, result: FitResult, owner: Owner | None = None) -> bool:
+    """Artefact first (atomic), then the row in its own transaction, which also drops ``owner``'s claim.
 
     Returns False when the store already held an ``ok`` row under the key (another run of the
-    same suite on the same store finished this fit first); that row is kept.
+    same suite on the same store finished this fit first, e.g. after taking over a claim that
+    had looked stale); that row is kept.
     """
     row = dict(result.row)
     if store.is_done(result.key):
+        if owner is not None:
+            store.release_claims(owner, result.key)
         return False
     if result.arrays and row.get("status") == "ok":
         row["artefact"] = store.write_artefact(result.key, result.arrays)
-    return store.put(row)
+    return store.put(row, owner=owner)
+
+
+def _task_name(row: dict[str, Any]) -> str:
+    return f"{row['dataset']}/{row['label']} ae={row['ae_seed']} run={row['run_seed']}"
+
+
+def _holders(held: dict[tuple, Owner]) -> str:
+    """``"pid 12 on host a (3 fits), pid 40 on host b (1 fit)"``."""
+    counts: dict[Owner, int] = {}
+    for o in held.values():
+        counts[o] = counts.get(o, 0) + 1
+    return ", ".join(f"{o.describe()} ({n} fit{'' if n == 1 else 's'})" for o, n in counts.items())
 
 
 def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
-              log: Callable[[str], None] | None = None, whole: Any = None) -> RunSummary:
+              log: Callable[[str], None] | None = None, whole: Any = None,
+              lease_s: float | None = None) -> RunSummary:
     """Run every pending fit of ``suite`` on ``executor`` and write the results to ``store``.
 
     Fits whose ``ok`` row exists are skipped (resume); the rest run, pretraining
     only the autoencoders they need.  ``whole`` is the unfiltered suite when ``suite`` is a
     selection of it (``--only-*``): the store records the whole one, which the reports
-    plan from.  Returns the :class:`RunSummary`.
+    plan from.  Each fit is claimed in the store before it runs (``lease_s``: the claims'
+    lease, default :func:`benchmark.claims.lease_seconds`); fits claimed by another live run
+    are left to it and waited for.  Returns the :class:`RunSummary`.
     """
     from tqdm.auto import tqdm
 
@@ -509,44 +536,97 @@ def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
             f"{len(pending)} to run")
     bar = tqdm(total=len(pending), desc=f"{suite.name} [{suite.tier}]", unit="fit", disable=not progress,
                dynamic_ncols=True)
+    held: dict[tuple, Owner] = {}  # fits another live run holds: left to it, waited for
+
+    def by_other_run(task: FitTask, res: ClaimResult) -> None:
+        summary.by_other_run += 1
+        if res.status == "error":
+            summary.other_failures.append((task.describe(), res.error or ""))
+        bar.update(1)
 
     def on_result(res: FitResult) -> None:
-        written = write_result(store, res)
+        written = write_result(store, res, claims.owner)
         st = res.row["status"]
         if not written:  # a concurrent run of this suite stored the fit first
-            summary.already_done += 1
+            summary.by_other_run += 1
         elif st == "ok":
             summary.ok += 1
         elif st == "skipped":
             summary.skipped += 1
         else:
             summary.errors += 1
-            summary.failures.append((f"{res.row['dataset']}/{res.row['label']} ae={res.row['ae_seed']} "
-                                     f"run={res.row['run_seed']}", res.row.get("error") or ""))
+            summary.failures.append((_task_name(res.row), res.row.get("error") or ""))
         bar.update(1)
         bar.set_postfix(ok=summary.ok, failed=summary.errors, skipped=summary.skipped, refresh=False)
 
-    if pending:
-        needed_ds = {f.dataset["id"]: f.dataset for f in pending}
-        infos = executor.map_prepare(list(needed_ds.values()))
-        runnable = []
-        for did, info in zip(needed_ds, infos):
-            if isinstance(info, Failed):
-                if info.skipped:
-                    summary.skip_reasons[did] = info.message
-                    log(f"{suite.name} [{suite.tier}]: skipping data set {did!r}: {info.message}")
-                else:
-                    log(f"{suite.name} [{suite.tier}]: data set {did!r} failed: {info.message}")
-                for f in pending:
-                    if f.dataset["id"] == did:
-                        on_result(failed_result(f, info))
-            else:
-                runnable.append(did)
-        todo = [f for f in pending if f.dataset["id"] in runnable]
-        needed_pre = {f.pretrain_key for f in todo if f.pretrain_key is not None}
-        pre = [p for p in pretrains if p.key in needed_pre]
-        executor.run(pre, todo, on_result, progress=progress)
+    def claim(task: FitTask) -> bool:
+        res = claims.claim(task.key)
+        if res.outcome == "held":
+            held[task.key] = res.holder
+            return False
+        held.pop(task.key, None)
+        if res.outcome == "done":
+            by_other_run(task, res)
+            return False
+        return True
+
+    failed_ds: dict[str, Failed] = {}  # data sets that could not be built: their fits get rows at once
+
+    def run_fits(todo: list[FitTask]) -> None:
+        for f in todo:
+            if f.dataset["id"] in failed_ds and claim(f):
+                on_result(failed_result(f, failed_ds[f.dataset["id"]]))
+        rest = [f for f in todo if f.dataset["id"] not in failed_ds]
+        if rest:
+            needed_pre = {f.pretrain_key for f in rest if f.pretrain_key is not None}
+            executor.run([p for p in pretrains if p.key in needed_pre], rest, on_result, progress=progress,
+                         claim=claim)
+
+    with RunClaims(store, lease_s) as claims:
+        if pending:
+            needed_ds = {f.dataset["id"]: f.dataset for f in pending}
+            infos = executor.map_prepare(list(needed_ds.values()))
+            for did, info in zip(needed_ds, infos):
+                if isinstance(info, Failed):
+                    failed_ds[did] = info
+                    if info.skipped:
+                        summary.skip_reasons[did] = info.message
+                        log(f"{suite.name} [{suite.tier}]: skipping data set {did!r}: {info.message}")
+                    else:
+                        log(f"{suite.name} [{suite.tier}]: data set {did!r} failed: {info.message}")
+            run_fits(pending)
+            _wait_for_other_runs(pending, held, claims, claim, run_fits, log, f"{suite.name} [{suite.tier}]")
     bar.close()
     summary.wall_s = time.perf_counter() - t_start
     summary.store_s = store.seconds_in_store - store_s0
     return summary
+
+
+def _wait_for_other_runs(todo: list[FitTask], held: dict[tuple, Owner], claims: RunClaims,
+                         claim: Callable[[FitTask], bool], run_fits: Callable[[list[FitTask]], None],
+                         log: Callable[[str], None], name: str) -> None:
+    """While fits of ``todo`` are held by other live runs: poll the store, run those that come free.
+
+    A held fit leaves ``held`` when its run stores it (``claim`` counts it) or when its claim
+    goes stale (the run died), and then this run claims and computes it.  Every change in the
+    set of runs waited for is logged once, naming them (pid and host).
+    """
+    told: set[Owner] = set()
+    while True:
+        waiting = [f for f in todo if f.key in held]
+        if waiting:  # a look first: fits refused during the executor's round may be stored or free by now
+            live = {c.key for c in claims.store.live_claims(waiting[0].suite, waiting[0].tier)}
+            free = [f for f in waiting if f.key not in live and claim(f)]  # stored meanwhile, or its run died
+            if free:
+                run_fits(free)
+                continue
+            waiting = [f for f in todo if f.key in held]
+        if not waiting:
+            return
+        owners = {held[f.key] for f in waiting}
+        if owners != told:  # once, and again when the set of runs waited for changes (not at every fit)
+            told = owners
+            log(f"{name}: waiting for {len(waiting)} fit{'' if len(waiting) == 1 else 's'} being computed by "
+                f"another run ({_holders({f.key: held[f.key] for f in waiting})}); Ctrl-C stops waiting and "
+                "keeps every stored fit")
+        claims.poll()

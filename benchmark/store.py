@@ -28,6 +28,12 @@ overwrite a result; ``error`` and ``skipped`` rows are retried by the next run
 and replaced.
 
 Only the client process of an executor writes to the store.
+
+``claims`` (one row per fit being computed: key, owner host/pid/token, lease) lets concurrent
+runs of one suite on one store share the fits instead of each computing all of them
+(:mod:`benchmark.claims`).  It is an additive table, created on open like the others, so a
+store written before it existed opens unchanged and keeps :data:`SCHEMA_VERSION`; an older
+nrbench ignores the table.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.claims import Claim, ClaimResult, Owner
 from benchmark.fileio import atomic_write
 
 SCHEMA_VERSION = "1"
@@ -80,6 +87,7 @@ _RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("timestamp", "TEXT"),
 )
 RUN_COLUMNS = tuple(c for c, _ in _RUN_COLUMNS)
+_KEY_WHERE = " AND ".join(f"{c}=?" for c in KEY_COLUMNS)  # one row of runs or claims, by key
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -87,6 +95,12 @@ CREATE TABLE IF NOT EXISTS suites (name TEXT, tier TEXT, config TEXT, PRIMARY KE
 CREATE TABLE IF NOT EXISTS runs (
     {", ".join(f"{c} {t}" for c, t in _RUN_COLUMNS)},
     UNIQUE ({", ".join(KEY_COLUMNS)})
+);
+CREATE TABLE IF NOT EXISTS claims (
+    {", ".join(f"{c} {t}" for c, t in _RUN_COLUMNS if c in KEY_COLUMNS)},
+    owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    claimed_at REAL NOT NULL, expires_at REAL NOT NULL,
+    PRIMARY KEY ({", ".join(KEY_COLUMNS)})
 );
 """
 
@@ -310,8 +324,7 @@ class Store:
     def is_done(self, key: tuple) -> bool:
         """Whether an ``ok`` row exists under this key."""
         t0 = time.perf_counter()
-        where = " AND ".join(f"{c}=?" for c in KEY_COLUMNS)
-        r = self._con.execute(f"SELECT 1 FROM runs WHERE {where} AND status='ok'", tuple(key)).fetchone()
+        r = self._con.execute(f"SELECT 1 FROM runs WHERE {_KEY_WHERE} AND status='ok'", tuple(key)).fetchone()
         self.seconds_in_store += time.perf_counter() - t0
         return r is not None
 
@@ -335,12 +348,14 @@ class Store:
         with np.load(self.path.parent / relpath, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
 
-    def put(self, row: Mapping[str, Any]) -> bool:
+    def put(self, row: Mapping[str, Any], owner: Owner | None = None) -> bool:
         """Write one task's row in its own transaction; return True when it was written.
 
         Required: the key columns, ``label``, ``params`` (a dict) and ``status``.
         An existing ``ok`` row under the same key is never replaced (the call
-        returns False); an ``error`` or ``skipped`` row is replaced.
+        returns False); an ``error`` or ``skipped`` row is replaced.  With ``owner``,
+        that run's claim on the key is released in the same transaction, so a fit is
+        never both unclaimed and without its row.
         """
         t0 = time.perf_counter()
         rec = self._encode(row)
@@ -351,8 +366,65 @@ class Store:
                f"ON CONFLICT({', '.join(KEY_COLUMNS)}) DO UPDATE SET {updates} WHERE runs.status != 'ok'")
         with self._tx():
             cur = self._con.execute(sql, [rec[c] for c in RUN_COLUMNS])
+            written = cur.rowcount > 0
+            if owner is not None:
+                self._con.execute(f"DELETE FROM claims WHERE {_KEY_WHERE} AND owner=?",
+                                  (*row_key(rec), owner.token))
         self.seconds_in_store += time.perf_counter() - t0
-        return cur.rowcount > 0
+        return written
+
+    # -------------------------------------------------------------- claims
+    def claim(self, key: tuple, owner: Owner, lease_s: float, since: float | None = None) -> ClaimResult:
+        """Claim fit ``key`` for ``owner`` for ``lease_s`` seconds, atomically (``BEGIN IMMEDIATE``).
+
+        ``done`` when the fit has an ``ok`` row, or an ``error`` row written at or after ``since``
+        (epoch seconds: a concurrent run tried it during this one; retrying it now would double a
+        failure's cost); ``held`` when another owner's claim is live; else ``claimed`` (a stale
+        claim is taken over; ``owner``'s own claim is renewed).  See :mod:`benchmark.claims`.
+        """
+        t0 = time.perf_counter()
+        key = tuple(key)
+        now = time.time()
+        with self._tx():
+            row = self._con.execute(f"SELECT status, error, timestamp FROM runs WHERE {_KEY_WHERE}", key).fetchone()
+            if row is not None and (row[0] == "ok" or (row[0] == "error" and _written_since(row[2], since))):
+                result = ClaimResult("done", status=row[0], error=row[1])
+            else:
+                held = self._con.execute(f"SELECT owner, host, pid, claimed_at, expires_at FROM claims "
+                                         f"WHERE {_KEY_WHERE}", key).fetchone()
+                other = _claim_of(key, held) if held is not None and held[0] != owner.token else None
+                if other is not None and not other.stale(now):
+                    result = ClaimResult("held", holder=other.owner)
+                else:
+                    self._con.execute(
+                        f"INSERT OR REPLACE INTO claims({', '.join(KEY_COLUMNS)}, owner, host, pid, claimed_at, "
+                        f"expires_at) VALUES ({', '.join('?' for _ in KEY_COLUMNS)}, ?, ?, ?, ?, ?)",
+                        (*key, owner.token, owner.host, owner.pid, now, now + lease_s))
+                    result = ClaimResult("claimed")
+        self.seconds_in_store += time.perf_counter() - t0
+        return result
+
+    def release_claims(self, owner: Owner, key: tuple | None = None) -> int:
+        """Drop ``owner``'s claim on ``key``, or all its claims (its run ends); returns how many there were."""
+        sql, args = "DELETE FROM claims WHERE owner=?", [owner.token]
+        if key is not None:
+            sql += f" AND {_KEY_WHERE}"
+            args.extend(key)
+        with self._tx():
+            return self._con.execute(sql, args).rowcount
+
+    def live_claims(self, suite: str | None = None, tier: str | None = None) -> list[Claim]:
+        """The claims that are not stale (their run still computes those fits); reads only."""
+        sql = f"SELECT {', '.join(KEY_COLUMNS)}, owner, host, pid, claimed_at, expires_at FROM claims WHERE 1=1"
+        args: list[Any] = []
+        for col, val in (("suite", suite), ("tier", tier)):
+            if val is not None:
+                sql += f" AND {col}=?"
+                args.append(val)
+        now = time.time()
+        n = len(KEY_COLUMNS)
+        claims = [_claim_of(tuple(r[:n]), r[n:]) for r in self._con.execute(sql, args)]
+        return [c for c in claims if not c.stale(now)]
 
     @staticmethod
     def _encode(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -442,6 +514,25 @@ class Store:
     def failures(self, suite: str | None = None, tier: str | None = None) -> list[dict[str, Any]]:
         """Rows with status ``error``."""
         return [r for r in self.rows(suite, tier) if r["status"] == "error"]
+
+
+def _claim_of(key: tuple, rec: tuple) -> Claim:
+    """A :class:`~benchmark.claims.Claim` from ``(owner, host, pid, claimed_at, expires_at)``."""
+    token, host, pid, claimed_at, expires_at = rec
+    return Claim(key, Owner(host, int(pid), token), float(claimed_at), float(expires_at))
+
+
+def _written_since(timestamp: str | None, since: float | None) -> bool:
+    """Whether a row's ISO ``timestamp`` is at or after ``since`` (epoch seconds; the row has 1 s resolution)."""
+    if since is None or not timestamp:
+        return False
+    try:
+        written = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return False
+    if written.tzinfo is None:
+        written = written.replace(tzinfo=timezone.utc)
+    return written.timestamp() >= math.floor(since)
 
 
 class _Transaction:

@@ -10,13 +10,16 @@
 - method ``slow-kmeans``: k-means that sleeps ``delay`` seconds, to kill a run mid-way;
 - method ``interrupt``: raises ``KeyboardInterrupt`` in fit, as Ctrl-C during a fit does;
 - method ``ragged``: k-means with per-subspace projections ``V_`` of different widths, as
-  ISAAC's when it finds subspaces of different dimensions.
+  ISAAC's when it finds subspaces of different dimensions;
+- method ``counted-kmeans``: :class:`SlowKMeans` that also appends a line to the file ``log``
+  at every fit, so tests count the fits really computed, across processes.
 
 ``write_suite(path, ...)`` writes a tiny suite file using them.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -74,6 +77,20 @@ class SlowKMeans(BaseEstimator, ClusterMixin):
         return self
 
 
+class CountedKMeans(SlowKMeans):
+    """:class:`SlowKMeans` that appends ``"<pid> <random_state>"`` to the file ``log`` when a fit starts."""
+
+    def __init__(self, n_clusters: int = 3, random_state: int | None = None, delay: float = 0.0,
+                 log: str = "") -> None:
+        super().__init__(n_clusters, random_state, delay)
+        self.log = log
+
+    def fit(self, X, y=None):
+        with open(self.log, "a") as fh:  # one short O_APPEND write per fit: lines never interleave
+            fh.write(f"{os.getpid()} {self.random_state}\n")
+        return super().fit(X, y)
+
+
 class Interrupting(BaseEstimator, ClusterMixin):
     """Raises ``KeyboardInterrupt`` in fit (the user pressed Ctrl-C during this fit)."""
 
@@ -117,6 +134,7 @@ def register() -> None:
         mr.MethodSpec("slow-kmeans", "SlowKM", "harness_fixtures:SlowKMeans", "raw", "single", "sleeps"),
         mr.MethodSpec("interrupt", "Ctrl-C", "harness_fixtures:Interrupting", "raw", "single", "Ctrl-C in fit"),
         mr.MethodSpec("ragged", "Ragged", "harness_fixtures:RaggedProjections", "raw", "single", "ragged V_"),
+        mr.MethodSpec("counted-kmeans", "CountKM", "harness_fixtures:CountedKMeans", "raw", "single", "counts fits"),
     ):
         mr.METHODS.setdefault(spec.name, spec)
 

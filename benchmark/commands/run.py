@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from benchmark.claims import DEFAULT_LEASE_S, ENV_LEASE
 from benchmark.suites import TIERS
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 HELP = "run comparison suites (papers' tables and figures) into the result store; resumable"
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Run one or more suites -- each reproduces a table or figure of the ENRC (AAAI 2020) or
 ACe/DeC (IJCAI 2021) paper -- under the papers' protocol: N autoencoders are pretrained
 per data set and shared by every method; each method runs R times per autoencoder; the
@@ -31,6 +32,13 @@ suite the fits run anew, and the tables use only the current configuration's row
 'error' row and the suite goes on; the command then exits with status 1 and lists the
 failures.  Data sets whose raw files (or bpy, for rendered sets) are missing are
 skipped with a one-line reason and 'skipped' rows.
+
+Runs of the same suite on the same store at the same time (two terminals, two SLURM
+jobs) share its fits: each fit is claimed in the store before it runs, and a fit that
+another live run has claimed is left to it.  When only such fits are left, a run waits
+for them (so that its end still means the suite is stored) and takes over those of a run
+that died: at once on the same host, else when its claim's lease runs out
+(${ENV_LEASE}, default {DEFAULT_LEASE_S:g} s; a live run renews its claims).
 
 Tiers: quick (minutes on 2 CPU cores, generated data only; what CI runs), standard
 (every data set at reduced budgets; a laptop CPU overnight), paper (the published
@@ -76,7 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "ENRC, any case); with several suites, each suite runs those it has")
     parser.add_argument("--dry-run", action="store_true",
                         help="resolve and validate the suites (names, and parameter types; values are checked when "
-                             "a run builds them), print the tasks and what is already done; write and run nothing")
+                             "a run builds them), print the tasks, what is already done and what another run is "
+                             "computing now; write and run nothing")
 
 
 def _print_table(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
@@ -154,6 +163,20 @@ def _planned_and_stored(store: Store | None, s: ResolvedSuite) -> tuple[int, int
     return len(pre), len(fits), sum(f.key in done for f in fits)
 
 
+def _claimed_elsewhere(store: Store | None, s: ResolvedSuite) -> str:
+    """``", 3 being computed by another run (pid 12 on host a)"`` for pending fits with a live claim; reads only."""
+    from benchmark.protocol import build_tasks
+
+    if store is None:
+        return ""
+    keys = {f.key for f in build_tasks(s)[1]}
+    claims = [c for c in store.live_claims(s.name, s.tier) if c.key in keys]
+    if not claims:
+        return ""
+    owners = ", ".join(sorted({c.owner.describe() for c in claims}))
+    return f", {len(claims)} being computed by another run ({owners})"
+
+
 def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
     """After Ctrl-C: what is kept and how to go on (every finished fit is already committed to the store)."""
     out = out or sys.stderr
@@ -212,7 +235,8 @@ def run(args: argparse.Namespace) -> int:
         for s in resolved:
             n_pre, n_fits, n_done = _planned_and_stored(store, s)
             filtered = " (the whole suite's)" if args.only_datasets or args.only_methods else ""
-            print(f"{s.name} [{s.tier}]: {_count(n_fits, 'fit')} ({n_done} done), {_count(n_pre, 'autoencoder')}; "
+            print(f"{s.name} [{s.tier}]: {_count(n_fits, 'fit')} ({n_done} done{_claimed_elsewhere(store, s)}), "
+                  f"{_count(n_pre, 'autoencoder')}; "
                   f"est. {s.est_cost or 'unknown'}{filtered}")
             for d in s.datasets:
                 ms = [m for m in s.methods if d["id"] in m["datasets"]]
@@ -260,14 +284,17 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     _print_table(store, resolved)
     store_s = sum(x.store_s for x in summaries)
+    by_other = sum(x.by_other_run for x in summaries)
     print(f"\nnrbench run: {sum(x.ok for x in summaries)} ok, {sum(x.errors for x in summaries)} failed, "
-          f"{sum(x.skipped for x in summaries)} skipped, {sum(x.already_done for x in summaries)} already done; "
+          f"{sum(x.skipped for x in summaries)} skipped, {sum(x.already_done for x in summaries)} already done"
+          f"{f', {by_other} stored by another run meanwhile' if by_other else ''}; "
           f"{wall:.1f} s wall, {store_s:.2f} s in the store ({100 * store_s / max(wall, 1e-9):.2f} %); "
           f"store: {store.path}")
     for x in summaries:
         for did, reason in x.skip_reasons.items():
             print(f"  skipped {x.suite} [{x.tier}] {did}: {reason}")
-    failures = [(x, t, m) for x in summaries for t, m in x.failures]
+    failures = ([(x, t, m) for x in summaries for t, m in x.failures]
+                + [(x, f"{t} (in another run)", m) for x in summaries for t, m in x.other_failures])
     store.close()
     if failures:
         print(f"nrbench run: {len(failures)} task(s) failed:", file=sys.stderr)
