@@ -20,6 +20,8 @@ import traceback
 import warnings
 from collections.abc import Sequence
 
+from benchmark.termination import EXIT_TERMINATED, Terminated
+
 COMMANDS: dict[str, str] = {
     "list": "benchmark.commands.list_cmd",
     "generate": "benchmark.commands.generate",
@@ -107,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.formatwarning = before
         sys.stdout.flush()  # buffered output meets a closed pipe here, inside the handler below
         return rc
+    except Terminated:
+        print("nrbench: terminated (SIGTERM)", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("nrbench: interrupted", file=sys.stderr)
         return 130

@@ -336,3 +336,26 @@ def test_dry_run_and_report_read_claims_and_create_none(tmp_path, capsys):
     assert "2 fits (0 done, 1 being computed by another run (pid 1 on host another-host.example))" in out
     assert main(["report", "--store", str(path)]) in (0, 1)
     assert _claims(path) == before
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does_and_releases_its_claims(tmp_path):
+    """A scheduler's SIGTERM (scancel, a time limit): exit 143, the summary of what is kept, no claim left."""
+    _, log = _suite(tmp_path, n_ae=1, runs=40, delay=0.2)
+    store = tmp_path / "term.sqlite"
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    cmd = [sys.executable, "-c", SCRIPT, str(ready), "1", "--quiet", "run", str(tmp_path / "claims.toml"),
+           "--store", str(store)]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while len(_computed(log)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    proc.terminate()  # SIGTERM
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "nrbench run: interrupted. Every finished fit is kept" in err
+    assert err.rstrip().endswith("nrbench: terminated (SIGTERM)")
+    assert _claims(store) == []  # released: another run need not wait for the lease
+    with Store(store) as st:  # a fit is logged when computed, before its row is stored: the last may be lost
+        assert len(_computed(log)) - 1 <= st.count(status="ok") < 40

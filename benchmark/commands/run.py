@@ -194,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
     from benchmark import suites as suites_mod
     from benchmark.executors import check_executor, make_executor
     from benchmark.store import Store, default_store_path
+    from benchmark.termination import sigterm_as_interrupt
     from generators.availability import availability
 
     quiet = bool(getattr(args, "quiet", False))
@@ -271,8 +272,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     summaries = []
     try:
-        for s in resolved:
-            summaries.append(run_suite(s, store, executor, progress=not quiet, whole=wholes[id(s)]))
+        with sigterm_as_interrupt():
+            for s in resolved:
+                summaries.append(run_suite(s, store, executor, progress=not quiet, whole=wholes[id(s)]))
     except KeyboardInterrupt:
         _print_interrupted(store, resolved)
         if hasattr(executor, "close"):
