@@ -81,6 +81,9 @@ _BELOW = {"\u0323", "\u0326", "\u0327", "\u0331"}
 #: How a character without a LaTeX mapping is written: visible in the PDF and searchable, never dropped.
 UNKNOWN_FORMAT = "[U+{:04X}]"
 
+#: Characters of the text shown either side of an unmapped one in the warning (a caption is long).
+WARN_CONTEXT = 30
+
 
 #: Greek capitals that LaTeX writes as the Latin letters they look like (there is no ``\Alpha``).
 _LATIN_CAPITALS = {"alpha": "A", "beta": "B", "epsilon": "E", "zeta": "Z", "eta": "H", "iota": "I",
@@ -123,18 +126,21 @@ def _accented(ch: str) -> str | None:
     return tok
 
 
-def _unknown(ch: str, text: str, where: str) -> str:
+def _unknown(ch: str, text: str, i: int, where: str) -> str:
     """The visible stand-in of a character without a LaTeX mapping, with a warning naming it and its text.
 
     Not an error: such text often comes from an exception message or a user's label, after
     hours of runs, and one odd character must not stop the report; not dropped either, so the
-    author sees in the PDF where it was (the warning says which character and which text).
+    author sees in the PDF where it was (the warning says which character and which text:
+    ``text`` around its position ``i``, cut to :data:`WARN_CONTEXT` characters either side).
     """
     import warnings
 
     name = unicodedata.name(ch, "unnamed character")
+    lo, hi = max(0, i - WARN_CONTEXT), i + WARN_CONTEXT + 1
+    excerpt = ("..." if lo > 0 else "") + text[lo:hi] + ("..." if hi < len(text) else "")
     stand_in = UNKNOWN_FORMAT.format(ord(ch))
-    warnings.warn(f"LaTeX has no mapping for U+{ord(ch):04X} {name} ({ch!r}) in {where or 'the text'} {text!r}; "
+    warnings.warn(f"LaTeX has no mapping for U+{ord(ch):04X} {name} ({ch!r}) in {where or 'the text'} {excerpt!r}; "
                   f"it is written as {stand_in}: change the label, or replace it in the .tex",
                   UserWarning, stacklevel=3)
     return stand_in
@@ -152,7 +158,7 @@ def latex_escape(text: str, where: str = "") -> str:
     out: list[str] = []
     math_open = False  # adjacent math symbols share one $...$
     text = unicodedata.normalize("NFC", str(text))  # a decomposed "e" + U+0301 is one é
-    for ch in text:
+    for i, ch in enumerate(text):
         if ch in _SPECIAL:
             tok = _SPECIAL[ch]
         elif ord(ch) < 128:
@@ -160,7 +166,7 @@ def latex_escape(text: str, where: str = "") -> str:
         elif ch in _SYMBOLS:
             tok = _SYMBOLS[ch]
         else:
-            tok = _greek(ch) or _accented(ch) or _unknown(ch, text, where)
+            tok = _greek(ch) or _accented(ch) or _unknown(ch, text, i, where)
         is_math = tok.startswith("$") and tok.endswith("$") and len(tok) > 2
         if is_math and math_open:
             out[-1] = out[-1][:-1] + tok[1:]

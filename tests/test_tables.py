@@ -258,6 +258,9 @@ def test_a_character_without_mapping_is_shown_and_warned_not_dropped():
     with pytest.warns(UserWarning, match=r"U\+2603 SNOWMAN \('☃'\) in a label 'snow☃man'; it is written as "
                                          r"\[U\+2603\]"):
         assert latex_escape("snow☃man", "a label") == "snow[U+2603]man"
+    long = "x" * 100 + "☃" + "y" * 100  # a long caption: the warning quotes the part around the character
+    with pytest.warns(UserWarning, match=r"in a caption '\.\.\.x{30}☃y{30}\.\.\.'; it is written as"):
+        assert latex_escape(long, "a caption") == "x" * 100 + "[U+2603]" + "y" * 100
     table = T.Table(name="s-quick-nmi", kind="nmi", title="t", row_header=["Method"], rows=[["A☃"]],
                     columns=["X"], cells=[[T.Cell("0.50", kind="value")]], caption="c")
     with pytest.warns(UserWarning, match=r"in table s-quick-nmi: the row label 'A☃'"):
