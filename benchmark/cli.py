@@ -86,8 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                       line: str | None = None) -> str:
-    """``nrbench: warning: <message>`` (the CLI's format; Python's adds the file, line and source)."""
-    return f"nrbench: warning: {message}\n"
+    """``nrbench: warning: <message>`` (the CLI's format; Python's adds the file, line and source).
+
+    A category with a ``cli_label`` (``reports.source.Note``: "note") is printed with that word instead.
+    """
+    return f"nrbench: {getattr(category, 'cli_label', 'warning')}: {message}\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,7 +47,6 @@ from reports.catalog import FIGURE_INFO
 from reports.source import MissingArtefactError, artefact_keys, load_artefact
 from reports.tables import dataset_label, method_order
 
-TIER_PREFERENCE = ("paper", "standard", "quick")
 FORMATS = ("png", "pdf")
 PNG_DPI = 150
 
@@ -107,11 +106,22 @@ def _missing(figure: str, what: str, frame: pd.DataFrame, tier: str | None = Non
                                 + (f", or plot tier {stored[0]!r} with --tier {stored[0]}" if stored else ""))
 
 
-def _one_tier(frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Rows of the highest stored tier (paper > standard > quick > others); a partial run is noted by the caller."""
-    tiers = list(dict.fromkeys(frame["tier"]))
-    tiers.sort(key=lambda t: TIER_PREFERENCE.index(t) if t in TIER_PREFERENCE else len(TIER_PREFERENCE))
-    return frame[frame["tier"] == tiers[0]], tiers[0]
+def _one_tier(f: pd.DataFrame, frame: pd.DataFrame, configs: dict | None) -> tuple[pd.DataFrame, str]:
+    """Rows of the tier to draw: the most complete stored one, a tie to the higher (:func:`choose_tier`).
+
+    ``f`` holds the rows the figure could draw, ``frame`` all rows (the fits of every method count
+    towards a tier's completeness).  With more than one tier stored, which one and why is said as a
+    :class:`reports.source.Note`; a partial run is also noted under the figure by the caller.
+    """
+    import warnings
+
+    from reports.source import Note
+    from reports.tables import choose_tier
+
+    choice = choose_tier(f, configs, rows=frame[frame["suite"].isin(set(f["suite"]))])
+    if choice.note:
+        warnings.warn(choice.note, Note, stacklevel=3)
+    return f[f["tier"] == choice.tier], choice.tier
 
 
 def _drawable(cells: pd.DataFrame, figure: str, frame: pd.DataFrame, tier: str | None,
@@ -208,7 +218,7 @@ def fig_acedec_fig1a(frame: pd.DataFrame, suite: str | None = None, configs: dic
     if f.empty or len({k for key, k in k_of.items() if key[1] in set(f["tier"])}) < 2:
         raise _missing("acedec-fig1a", "NMI results of DCN and ACe/DeC+DCN on SYNTH-k with at least two noise "
                        "levels k", frame, tier)
-    f, tier_used = _one_tier(f)
+    f, tier_used = _one_tier(f, frame, configs)
     cells, notes = _drawable(aggregate(f, warn=False), "acedec-fig1a", frame, tier,
                              lambda r: f"{r.label} at k={k_of[(r.suite, r.tier, r.dataset)]}")
     fig = _new_figure(6.0, 4.0)
@@ -265,7 +275,7 @@ def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | N
     if f.empty:
         raise _missing("acedec-fig4", "NMI results of DCN / ACe/DeC+DCN over a learning-rate grid (params 'lr')",
                        frame, tier)
-    f, tier_used = _one_tier(f)
+    f, tier_used = _one_tier(f, frame, configs)
     names = _labels(configs, f.iloc[0])
     cells, notes = _drawable(aggregate(f, warn=False), "acedec-fig4", frame, tier,
                              lambda r: f"{r.label} on {dataset_label(r.dataset, names)}")

@@ -34,6 +34,16 @@ class MissingArtefactError(RuntimeError):
     """A figure needs run artefacts (or rows) that the store does not hold."""
 
 
+class Note(UserWarning):
+    """Information the user should see on the terminal but that is not a problem (e.g. which tier a figure draws).
+
+    A warning category, so library callers can filter it like any warning; the CLI prints it as
+    ``nrbench: note: ...`` (``cli_label``) instead of ``warning``.
+    """
+
+    cli_label = "note"
+
+
 def resolve_store_path(path: str | Path | None) -> Path:
     """The store file to read; a missing file is a one-line ``FileNotFoundError``."""
     p = Path(path).expanduser() if path is not None else default_store_path()

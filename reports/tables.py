@@ -467,12 +467,13 @@ def build_tables(frame: pd.DataFrame, suite: str | None = None, tier: str | None
     return tables
 
 
-def incomplete_text(frame: pd.DataFrame, suite: str, tier: str, config: dict) -> str | None:
-    """A caption sentence when fits that the suite's stored config plans have no row yet, else None.
+def fit_progress(frame: pd.DataFrame, suite: str, tier: str, config: dict) -> tuple[int, int] | None:
+    """(stored, planned): how many of the fits that (suite, tier)'s stored config plans have a row in ``frame``.
 
     The planned fits are :func:`benchmark.protocol.build_tasks` of the config (the last run's, so
-    the data sets and methods that run selected); a row of any status counts as stored.  Without
-    it, a table of a stopped run would read as the suite's result.
+    the data sets and methods that run selected); a row of any status counts as stored.  None
+    without a plan (no config recorded, e.g. a hand-made store).  The one count behind the
+    tables' "Incomplete" sentence and the figures' choice of tier (:func:`choose_tier`).
     """
     from types import SimpleNamespace
 
@@ -484,12 +485,80 @@ def incomplete_text(frame: pd.DataFrame, suite: str, tier: str, config: dict) ->
     planned = {(f.dataset["id"], f.method["label"], f.ae_seed, f.run_seed) for f in build_tasks(plan)[1]}
     rows = frame[(frame["suite"] == suite) & (frame["tier"] == tier)]
     stored = set(zip(rows["dataset"], rows["label"], rows["ae_seed"].astype(int), rows["run_seed"].astype(int)))
-    missing = planned - stored
-    if not missing:
+    return len(planned & stored), len(planned)
+
+
+def incomplete_text(frame: pd.DataFrame, suite: str, tier: str, config: dict) -> str | None:
+    """A caption sentence when fits that the suite's stored config plans have no row yet, else None.
+
+    Counted by :func:`fit_progress`.  Without it, a table of a stopped run would read as the
+    suite's result.
+    """
+    progress = fit_progress(frame, suite, tier, config)
+    if progress is None or progress[0] == progress[1]:
         return None
+    done, planned = progress
     # plain words, no command line: '--' would become a dash in the LaTeX caption
-    return (f"Incomplete: {len(planned) - len(missing)} of the {len(planned)} planned fits are stored; "
+    return (f"Incomplete: {done} of the {planned} planned fits are stored; "
             f"running suite {suite} at tier {tier} again runs the rest.")
+
+
+@dataclass(frozen=True)
+class TierChoice:
+    """The tier a figure draws when none is asked for, and why (``note``: None when only one is stored)."""
+
+    tier: str
+    note: str | None
+
+
+def _tier_rank(tier: str) -> int:
+    """Higher for a higher tier (paper > standard > quick); a tier nrbench does not define ranks lowest."""
+    from benchmark.suites import TIERS
+
+    return TIERS.index(tier) if tier in TIERS else -1
+
+
+def choose_tier(candidates: pd.DataFrame, configs: dict | None, rows: pd.DataFrame | None = None) -> TierChoice:
+    """The most complete tier of ``candidates`` (rows a figure could draw); a tie goes to the higher tier.
+
+    Completeness is the share of a tier's planned fits that are stored (:func:`fit_progress`, the
+    count of the tables' "Incomplete" sentence), summed over the suites ``candidates`` holds at that
+    tier and counted in ``rows`` (default: ``candidates``; pass all rows of the suites so that fits
+    of methods the figure does not draw count too).  A tier without a recorded plan counts as
+    complete, as its tables carry no "Incomplete" sentence.  Why not simply the highest tier: a
+    paper run stopped after one fit would replace a complete standard figure with one point.
+    """
+    rows = candidates if rows is None else rows
+    progress: dict[str, tuple[int, int] | None] = {}
+    for tier in dict.fromkeys(candidates["tier"]):
+        counts = [fit_progress(rows, s, tier, (configs or {}).get((s, tier), {}))
+                  for s in dict.fromkeys(candidates.loc[candidates["tier"] == tier, "suite"])]
+        known = [c for c in counts if c is not None]
+        progress[tier] = (sum(c[0] for c in known), sum(c[1] for c in known)) if known else None
+
+    def share(tier: str) -> float:
+        p = progress[tier]
+        return 1.0 if p is None or p[1] == 0 else p[0] / p[1]
+
+    def state(tier: str) -> str:
+        p = progress[tier]
+        if p is None:
+            return "no recorded plan"
+        return "complete" if p[0] == p[1] else f"{p[0]} of {p[1]} fits"
+
+    order = sorted(progress, key=lambda t: (share(t), _tier_rank(t)), reverse=True)
+    best, others = order[0], order[1:]
+    if not others:
+        return TierChoice(best, None)
+    tied = [t for t in others if share(t) == share(best)]
+    why = state(best)
+    if tied:
+        why += ", the higher of the equally complete tiers"
+    elif share(best) < 1.0:
+        why += ", the most complete"
+    rest = [f"tier {t!r} {'is' if state(t) == 'complete' else 'has'} {state(t)}"
+            for t in sorted(others, key=_tier_rank, reverse=True)]
+    return TierChoice(best, f"drawing tier {best!r} ({why}); {', '.join(rest)}; choose another with --tier")
 
 
 def mixed_versions_text(frame: pd.DataFrame, suite: str, tier: str) -> str | None:

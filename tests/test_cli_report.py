@@ -153,3 +153,42 @@ def test_csv_on_stdout_parses_as_one_table(store, capsys):
     cells = pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False)
     assert {"suite", "tier", "dataset", "label", "metric", "mean", "std", "n_ae", "n_missing"} <= set(cells.columns)
     assert set(cells["suite"]) == {"enrc-table1", "acedec-table1"}
+
+
+def test_plot_says_which_tier_it_draws_and_why(tmp_path, capsys):
+    """quick complete, paper barely started: the complete tier is drawn and the terminal says why."""
+    from benchmark.protocol import build_tasks
+    from benchmark.suites import resolve
+    from reports.synthetic import run_row
+
+    rows, configs = [], {}
+    for tier, n in (("quick", None), ("paper", 1)):
+        suite = resolve("acedec-fig1a", tier)
+        configs[("acedec-fig1a", tier)] = suite.to_config()
+        rows += [dict(run_row(t.suite, t.dataset["id"], t.method["method"], t.ae_seed, t.run_seed, tier=tier,
+                              label=t.method["label"], params=t.method["params"], nmi=(0.7,)), params_hash=t.key[4])
+                 for t in build_tasks(suite)[1][:n]]
+    path = write_rows(tmp_path / "t.sqlite", rows, suites=configs)
+    # a subprocess: pytest records warnings in-process, the CLI prints them on stderr
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NRBENCH_HOME=str(tmp_path))
+    argv = [sys.executable, "-m", "benchmark.cli", "plot", "acedec-fig1a", "--store", str(path),
+            "--out", str(tmp_path / "figs")]
+    res = subprocess.run(argv, capture_output=True, env=env, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ("nrbench: note: drawing tier 'quick' (complete); tier 'paper' has 1 of 240 fits; choose "
+                          "another with --tier\n")
+    assert res.stdout.splitlines() == [str(tmp_path / "figs" / f"acedec-fig1a.{x}") for x in ("png", "pdf")]
+    res = subprocess.run([*argv, "--tier", "quick"], capture_output=True, env=env, text=True, timeout=300, check=False)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+
+
+def test_plot_help_names_the_default_tier_rule(capsys):
+    with pytest.raises(SystemExit):
+        main(["plot", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "default: the most complete stored tier" in out and "a tie going to the higher tier" in out
+    assert "the highest stored" not in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from reports.aggregate import mean_ci95
@@ -191,3 +192,92 @@ def test_noise_dims():
     assert noise_dims("synth-25") == 25 and noise_dims("synth_k10") == 10
     assert noise_dims("synth", {"noise_dims": 5}) == 5
     assert noise_dims("mnist") is None
+
+
+# --------------------------------------------------------------------------- which tier a figure draws
+def _planned_rows(tier: str, n: int | None = None) -> tuple[list[dict], dict]:
+    """The first ``n`` (default all) planned fits of acedec-fig1a at ``tier`` as rows, and the suite's config."""
+    from benchmark.protocol import build_tasks
+    from benchmark.suites import resolve
+    from reports.synthetic import run_row
+
+    suite = resolve("acedec-fig1a", tier)
+    rows = []
+    for t in build_tasks(suite)[1][:n]:
+        row = run_row(t.suite, t.dataset["id"], t.method["method"], t.ae_seed, t.run_seed, tier=tier,
+                      label=t.method["label"], params=t.method["params"], clusterings=("cluster",), nmi=(0.7,))
+        rows.append(dict(row, params_hash=t.key[4]))
+    return rows, suite.to_config()
+
+
+@pytest.fixture(scope="module")
+def tiered(tmp_path_factory):
+    """acedec-fig1a with quick and standard complete (18 and 60 fits) and paper barely started (1 of 240)."""
+    rows, configs = [], {}
+    for tier, n in (("quick", None), ("standard", None), ("paper", 1)):
+        r, cfg = _planned_rows(tier, n)
+        rows += r
+        configs[("acedec-fig1a", tier)] = cfg
+    path = write_rows(tmp_path_factory.mktemp("tiers") / "t.sqlite", rows, suites=configs)
+    return load_runs(path), configs, path
+
+
+def _title(fig) -> str:
+    return fig.axes[0].get_title()
+
+
+def test_a_complete_tier_is_drawn_not_a_barely_started_higher_one(tiered):
+    from reports.source import Note
+
+    frame, configs, _ = tiered
+    two = frame[frame["tier"] != "standard"]
+    with pytest.warns(Note) as notes:
+        fig = draw("acedec-fig1a", two, configs=configs)
+    assert "(quick tier)" in _title(fig)
+    assert [str(w.message) for w in notes if w.category is Note] == [
+        "drawing tier 'quick' (complete); tier 'paper' has 1 of 240 fits; choose another with --tier"]
+
+
+def test_equally_complete_tiers_draw_the_higher(tiered):
+    from reports.source import Note
+
+    frame, configs, _ = tiered
+    with pytest.warns(Note) as notes:
+        fig = draw("acedec-fig1a", frame, configs=configs)
+    assert "(standard tier)" in _title(fig)
+    assert [str(w.message) for w in notes if w.category is Note] == [
+        "drawing tier 'standard' (complete, the higher of the equally complete tiers); tier 'paper' has 1 of 240 "
+        "fits, tier 'quick' is complete; choose another with --tier"]
+
+
+def test_an_asked_tier_or_a_single_stored_tier_draws_without_a_note(tiered):
+    import warnings
+
+    from reports.source import Note
+
+    frame, configs, _ = tiered
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Note)
+        assert "(quick tier)" in _title(draw("acedec-fig1a", frame, configs=configs, tier="quick"))
+        assert "(standard tier)" in _title(draw("acedec-fig1a", frame[frame["tier"] == "standard"], configs=configs))
+
+
+def test_choose_tier_shares_and_ties(tiered):
+    """Partial tiers: the largest share wins; an equal share goes to the higher tier."""
+    from reports.tables import TierChoice, choose_tier
+
+    frame, configs, _ = tiered
+    q, s, p = (frame[frame["tier"] == t] for t in ("quick", "standard", "paper"))
+    half = pd.concat([q.iloc[:9], s.iloc[:30], p])
+    assert choose_tier(half, configs) == TierChoice(
+        "standard", "drawing tier 'standard' (30 of 60 fits, the higher of the equally complete tiers); tier "
+        "'paper' has 1 of 240 fits, tier 'quick' has 9 of 18 fits; choose another with --tier")
+    more = pd.concat([q.iloc[:10], s.iloc[:30]])
+    assert choose_tier(more, configs) == TierChoice(
+        "quick", "drawing tier 'quick' (10 of 18 fits, the most complete); tier 'standard' has 30 of 60 fits; "
+        "choose another with --tier")
+    assert choose_tier(q, configs) == TierChoice("quick", None)
+    # without recorded plans (a hand-made store) every tier counts as complete: the highest is drawn
+    assert choose_tier(half, {}) == TierChoice(
+        "paper", "drawing tier 'paper' (no recorded plan, the higher of the equally complete tiers); tier "
+        "'standard' has no recorded plan, tier 'quick' has no recorded plan; choose another with --tier")

@@ -220,3 +220,88 @@ def test_footnotes_are_listed_in_letter_order():
     notes.skip("no raw files", "Z")
     assert notes.lines() == ["(a) over 1 of 2 autoencoders", "(b) err: RuntimeError: boom [X on Y]",
                              "–: skipped: no raw files [Z]"]
+
+
+#: Characters a user or an error message may put into a label, caption or note (the brief's list and more).
+NON_ASCII = "≠ √ ∞ ✓ ≈ ≤ ≥ × ° … – — ‘’ “” é ü ß ï ç ǘ ș Ø æ œ ł µ ½ ± € ™ x₀ x⁵ ﬁ → ⇒ ∈ ∅ ¬ · • ′ −"
+
+
+def test_latex_escape_non_ascii_exact():
+    """Math symbols as math, typography and accented letters as kernel commands: exact strings."""
+    assert latex_escape("a ≠ b") == r"a $\neq$ b"
+    assert latex_escape("√∞") == r"$\surd\infty$"  # adjacent math shares one $...$
+    assert latex_escape("✓") == r"$\surd$"  # amssymb's \checkmark would need a package the paper may not load
+    assert latex_escape("10° – 20°") == r"10\textdegree{} -- 20\textdegree{}"
+    assert latex_escape("a—b…") == r"a---b\ldots{}"
+    assert latex_escape("“it’s”") == "``it's''"
+    assert latex_escape("Café Zürich Straße") == r"Caf\'{e} Z\"{u}rich Stra\ss{}e"
+    assert latex_escape("naïve") == r"na\"{\i}ve"  # the dotless i under an accent
+    assert latex_escape("ǘ") == r"\'{\"{u}}"
+    assert latex_escape("e\u0301") == r"\'{e}"  # decomposed input: one letter
+    assert latex_escape("λ≠β") == r"$\lambda\neq\beta$"
+    assert latex_escape("x₀ x²") == r"x\textsubscript{0} x\textsuperscript{2}"
+    assert latex_escape("a\u00a0b") == "a~b"
+    assert latex_escape("≈ ≤ ≥ ×") == r"$\approx$ $\leq$ $\geq$ $\times$"
+
+
+def test_latex_escape_output_is_ascii_for_every_mapped_character():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none of these may fall through to the stand-in
+        out = latex_escape(NON_ASCII)
+    assert out.isascii(), [c for c in out if not c.isascii()]
+    assert "[U+" not in out
+
+
+def test_a_character_without_mapping_is_shown_and_warned_not_dropped():
+    with pytest.warns(UserWarning, match=r"U\+2603 SNOWMAN \('☃'\) in a label 'snow☃man'; it is written as "
+                                         r"\[U\+2603\]"):
+        assert latex_escape("snow☃man", "a label") == "snow[U+2603]man"
+    long = "x" * 100 + "☃" + "y" * 100  # a long caption: the warning quotes the part around the character
+    with pytest.warns(UserWarning, match=r"in a caption '\.\.\.x{30}☃y{30}\.\.\.'; it is written as"):
+        assert latex_escape(long, "a caption") == "x" * 100 + "[U+2603]" + "y" * 100
+    table = T.Table(name="s-quick-nmi", kind="nmi", title="t", row_header=["Method"], rows=[["A☃"]],
+                    columns=["X"], cells=[[T.Cell("0.50", kind="value")]], caption="c")
+    with pytest.warns(UserWarning, match=r"in table s-quick-nmi: the row label 'A☃'"):
+        tex = render_latex(table)
+    assert "A[U+2603] &" in tex
+
+
+def test_label_key_is_ascii():
+    from reports.latex import label_key
+
+    assert label_key("enrc-table1-quick-nmi-by-clustering") == "enrc-table1-quick-nmi-by-clustering"
+    assert label_key("my_suite-quick") == "my_suite-quick"
+    assert label_key("Zürich ☃ & 1") == "Zurich-----1"
+
+
+def test_a_table_of_non_ascii_labels_compiles(tmp_path):
+    """Every character of NON_ASCII in a caption, header, row label, text cell and note; the unknown ☃ too."""
+    chars = NON_ASCII.split() + ["☃"]
+    table = T.Table(
+        name="süite-quick-nmi", kind="nmi", title="t", row_header=["Méthode ≠"], rows=[[c] for c in chars],
+        columns=["λ ✓ é", "Straße"],
+        cells=[[T.Cell("0.50 ± 0.01", kind="value"), T.Cell(f"{c} text", kind="text", bold=True)] for c in chars],
+        caption=f"Caption {NON_ASCII}.", notes=[f"(a) err: ValueError: {NON_ASCII} ☃"])
+    with pytest.warns(UserWarning, match="U\\+2603 SNOWMAN"):
+        tex = render_latex(table)
+    assert tex.isascii() and r"\label{tab:suite-quick-nmi}" in tex
+    assert "\n{}[U+2603] & " in tex  # a row starting with "[" is not read as the optional length of \\
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex not installed (CI installs texlive-latex-base + texlive-latex-recommended)")
+    # the caption is a moving argument: \listoftables writes it to the .aux and reads it back on the second pass
+    doc = latex_document([tex]).replace(r"\begin{document}", "\\begin{document}\n\\listoftables", 1)
+    (tmp_path / "u.tex").write_text(doc, encoding="ascii")
+    for _ in range(2):
+        proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "u.tex"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stdout[-2000:]
+    log = (tmp_path / "u.log").read_text(errors="replace")
+    assert "Missing character" not in log  # no glyph silently dropped by the font
+    # and inside a paper that loads nothing at all (the tables are \input into unknown preambles)
+    bare = "\\documentclass{article}\n\\usepackage{booktabs,graphicx}\n\\begin{document}\n" + tex + "\\end{document}\n"
+    (tmp_path / "b.tex").write_text(bare, encoding="ascii")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "b.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:]

@@ -21,6 +21,13 @@ traversal, cluster-/shared-space reconstructions) of the run with the lowest
 loss.  A missing input is reported in one
 line with the suite that produces it.
 
+Without --tier an NMI figure draws the most complete stored tier (the largest
+share of its planned fits stored; a tie goes to the higher tier: paper >
+standard > quick), not simply the highest one, so a paper run stopped after a
+few fits does not replace a complete standard figure.  With more than one tier
+stored, a note says which tier is drawn and why, e.g.
+  nrbench: note: drawing tier 'standard' (complete); tier 'paper' has 1 of 240 fits; ...
+
 examples:
   nrbench plot enrc-fig4 --out figures/
   nrbench plot acedec-fig1a --tier quick
@@ -39,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", metavar="S", default=None,
                         help="read this suite's results (default: the figure's own suite when stored, else any)")
     parser.add_argument("--tier", choices=TIERS, default=None,
-                        help="NMI figures: this tier (default: the highest stored, paper > standard > quick; a figure of an incomplete run says so under it)")
+                        help="NMI figures: this tier (default: the most complete stored tier, i.e. the largest share "
+                             "of its planned fits stored, a tie going to the higher tier; with several tiers stored "
+                             "the choice and why is printed; a figure of an incomplete run says so under it)")
     parser.add_argument("--dataset", metavar="D", default=None,
                         help="case-study figures: this data set (default: the papers' choice when stored)")
 
