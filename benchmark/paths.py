@@ -52,6 +52,11 @@ def models_dir() -> Path:
     return nrbench_home() / "models"
 
 
+def checkpoints_dir() -> Path:
+    """Folder of snapshots of stopped method fits, resumed by a rerun (``<home>/checkpoints``)."""
+    return nrbench_home() / "checkpoints"
+
+
 def results_dir() -> Path:
     """Default folder of result stores (``<home>/results``)."""
     return nrbench_home() / "results"

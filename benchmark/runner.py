@@ -38,13 +38,14 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmark.claims import ClaimResult, Owner, RunClaims
 from benchmark.protocol import ARTEFACT_POINTS, FitTask, PretrainTask, build_tasks, fit_seed, subset_seed
-from benchmark.store import Store
+from benchmark.store import Store, key_hash
 
 _MAX_ERROR = 2000
 
@@ -75,6 +76,7 @@ class RunSummary:
     total: int = 0
     already_done: int = 0
     by_other_run: int = 0  # stored by a concurrent run of the suite while this one ran (any status)
+    left_to_other_run: int = 0  # with wait=False: fits another live run was computing when this one ended
     ok: int = 0
     errors: int = 0
     skipped: int = 0
@@ -416,6 +418,24 @@ def _build_estimator(spec: Any, params: dict[str, Any], n_clusters: list[int], a
     return cls(**kwargs)
 
 
+def fit_checkpoint_path(key: tuple) -> Path:
+    """The snapshot file of the fit with row key ``key`` (:mod:`methods.checkpoint`), under the cache home.
+
+    Keyed by the row key (suite, tier, method, data set, parameters, seeds), so a
+    rerun of the suite, or another run that takes the fit over after this one
+    died, resumes a stopped ENRC or ACe/DeC fit instead of starting it again.
+    """
+    from benchmark.paths import checkpoints_dir
+
+    return checkpoints_dir() / f"fit-{key_hash(key)}.partial.pt"
+
+
+def _fit_takes_checkpoint(est: Any) -> bool:
+    import inspect
+
+    return "checkpoint" in inspect.signature(est.fit).parameters
+
+
 def run_fit(task: FitTask, ae: Any = None, progress: bool = False) -> FitResult:
     """Run one fit and evaluate it; every failure becomes an ``error`` row (never raises)."""
     from benchmark import method_registry
@@ -451,10 +471,14 @@ def run_fit(task: FitTask, ae: Any = None, progress: bool = False) -> FitResult:
             est.set_params(progress=True)
         elif "progress" in est.get_params():
             est.set_params(progress=False)
+        fit_kwargs: dict[str, Any] = {}
+        if _fit_takes_checkpoint(est):
+            fit_kwargs["checkpoint"] = fit_checkpoint_path(task.key)
         t0 = time.perf_counter()
         with _PeakRSS() as mem:
-            est.fit(inputs)
-        runtime = time.perf_counter() - t0
+            est.fit(inputs, **fit_kwargs)
+        # a fit resumed from its snapshot also ran before the stop: its runtime is the sum of both parts
+        runtime = time.perf_counter() - t0 + float(getattr(est, "resumed_elapsed_s_", 0.0))
         labels_pred = np.asarray(est.labels_)
         loss = getattr(est, spec.loss_attr, None)
         metrics = evaluate(labels_true, labels_pred)
@@ -511,7 +535,7 @@ def _holders(held: dict[tuple, Owner]) -> str:
 
 def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
               log: Callable[[str], None] | None = None, whole: Any = None,
-              lease_s: float | None = None) -> RunSummary:
+              lease_s: float | None = None, wait: bool = True) -> RunSummary:
     """Run every pending fit of ``suite`` on ``executor`` and write the results to ``store``.
 
     Fits whose ``ok`` row exists are skipped (resume); the rest run, pretraining
@@ -519,7 +543,9 @@ def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
     selection of it (``--only-*``): the store records the whole one, which the reports
     plan from.  Each fit is claimed in the store before it runs (``lease_s``: the claims'
     lease, default :func:`benchmark.claims.lease_seconds`); fits claimed by another live run
-    are left to it and waited for.  Returns the :class:`RunSummary`.
+    are left to it and waited for; with ``wait=False`` they are left to it without waiting
+    (counted in ``left_to_other_run``), so the run ends once nothing else is left to compute.
+    Returns the :class:`RunSummary`.
     """
     from tqdm.auto import tqdm
 
@@ -595,7 +621,15 @@ def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
                     else:
                         log(f"{suite.name} [{suite.tier}]: data set {did!r} failed: {info.message}")
             run_fits(pending)
-            _wait_for_other_runs(pending, held, claims, claim, run_fits, log, f"{suite.name} [{suite.tier}]")
+            if wait:
+                _wait_for_other_runs(pending, held, claims, claim, run_fits, log, f"{suite.name} [{suite.tier}]")
+            else:
+                left = [f for f in pending if f.key in held]
+                summary.left_to_other_run = len(left)
+                if left:
+                    log(f"{suite.name} [{suite.tier}]: not waiting (--no-wait) for {len(left)} "
+                        f"fit{'' if len(left) == 1 else 's'} being computed by another run "
+                        f"({_holders({f.key: held[f.key] for f in left})})")
     bar.close()
     summary.wall_s = time.perf_counter() - t_start
     summary.store_s = store.seconds_in_store - store_s0

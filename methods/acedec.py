@@ -243,6 +243,9 @@ class ACeDeC(LayerClusteringEstimator):
         d_in = int(np.prod(X.shape[1:]))
         self._space_scale, self._rec_scale = (1.0, 1.0) if self.reduction == "sum" else (0.5, 1.0 / d_in)
 
+    def _prepare_resume(self, X: np.ndarray) -> None:
+        self._set_scales(X)
+
     # ------------------------------------------------------------- §2.2 initialisation
     def _initialize(self, ae: Autoencoder, X: np.ndarray, Z: np.ndarray, rng: np.random.Generator,
                     gen: torch.Generator, device: torch.device) -> ClusteringLayer:

@@ -137,15 +137,47 @@ class LossGrowthGuard:
         self.reference = None if state["reference"] is None else float(state["reference"])
 
 
-def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Endless stream of index batches: a fresh permutation per epoch, drawn from ``rng``."""
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive; got {batch_size}")
-    b = min(batch_size, n)
-    while True:
-        perm = rng.permutation(n)
-        for i in range(0, n - b + 1, b):
-            yield perm[i : i + b]
+class Minibatches(Iterator[np.ndarray]):
+    """Endless stream of index batches: a fresh permutation per epoch, drawn from ``rng``.
+
+    The permutation is drawn when the epoch's first batch is taken (as a generator
+    function would), so ``rng``'s later draws (e.g. ENRC's reinitialisation
+    samples, §2.8) interleave with it in the same order on every run.
+    :meth:`state` / :meth:`restore` carry the current epoch's permutation and
+    position, so a resumed fit (:mod:`methods.checkpoint`) continues the stream
+    exactly; ``rng``'s own state is saved by the caller.
+    """
+
+    def __init__(self, n: int, batch_size: int, rng: np.random.Generator) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive; got {batch_size}")
+        self.n, self.b, self.rng = int(n), min(int(batch_size), int(n)), rng
+        self._perm: np.ndarray | None = None
+        self._pos = 0
+
+    def __next__(self) -> np.ndarray:
+        if self._perm is None or self._pos + self.b > self.n:
+            self._perm, self._pos = self.rng.permutation(self.n), 0
+        out = self._perm[self._pos:self._pos + self.b]
+        self._pos += self.b
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """The current epoch's permutation (``None`` before the first batch) and position in it."""
+        return {"perm": None if self._perm is None else torch.from_numpy(self._perm.copy()), "pos": self._pos}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state` (the permutation must be one of ``n`` points)."""
+        perm = state["perm"]
+        if perm is not None and len(perm) != self.n:
+            raise ValueError(f"a batch stream over {len(perm)} points cannot continue over n = {self.n}")
+        self._perm = None if perm is None else np.asarray(perm).astype(np.int64)
+        self._pos = int(state["pos"])
+
+
+def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Minibatches:
+    """Endless stream of index batches, a fresh permutation per epoch from ``rng`` (:class:`Minibatches`)."""
+    return Minibatches(n, batch_size, rng)
 
 
 def data_on_device(X: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -1,4 +1,11 @@
-"""Resumable pretraining: snapshots of a training run's whole state, and resuming from them.
+"""Resumable training: snapshots of a pretraining run's or a method fit's whole state, and resuming from them.
+
+Besides pretraining (below), ENRC and ACe/DeC fits use :class:`TrainingCheckpoint`
+through ``fit(X, checkpoint=path)`` (:mod:`methods.layer_estimator`: the snapshot
+holds the network, the clustering layer with its centres and Eq. (7) counts, the
+optimiser and schedule, the batch stream's epoch and the numpy generator, the
+lost-centre counts, the augmentation's generator and the initialisation's results),
+and ``nrbench run`` gives each such fit a file under ``$NRBENCH_HOME/checkpoints``.
 
 Pretraining at the papers' budgets takes hours on a CPU (``paper-dec``: about
 1.9 h on two threads; DEC's ``dec-sae`` schedule: 300,000 iterations), and a
@@ -62,12 +69,14 @@ class TrainingCheckpoint:
     snapshots; ``0`` saves after every iteration (tests).
     """
 
-    def __init__(self, path: str | os.PathLike, key: str, every_s: float = CHECKPOINT_EVERY_S) -> None:
+    def __init__(self, path: str | os.PathLike, key: str, every_s: float = CHECKPOINT_EVERY_S,
+                 what: str = "pretraining") -> None:
         if not float(every_s) >= 0:
             raise ValueError(f"checkpoint interval must be >= 0 seconds; got {every_s!r}")
         self.path = Path(path)
         self.key = str(key)
         self.every_s = float(every_s)
+        self.what = str(what)
         self._last = time.monotonic()
         self._stop_signal: int | None = None
         self._latest: tuple[int, Callable[[], dict[str, Any]]] | None = None
@@ -81,18 +90,18 @@ class TrainingCheckpoint:
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is started over
-            warnings.warn(f"{self.path}: unreadable pretraining snapshot ({type(exc).__name__}: {exc}); "
+            warnings.warn(f"{self.path}: unreadable {self.what} snapshot ({type(exc).__name__}: {exc}); "
                           f"starting from the beginning", RuntimeWarning, stacklevel=2)
             return None
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or state.get("key") != self.key:
-            warnings.warn(f"{self.path}: the pretraining snapshot belongs to another run or format; "
+            warnings.warn(f"{self.path}: the {self.what} snapshot belongs to another run or format; "
                           f"starting from the beginning", RuntimeWarning, stacklevel=2)
             return None
         return state
 
     def announce(self, iteration: int, total: int) -> None:
         """Tell the user (stderr) that the run goes on from a snapshot rather than from the start."""
-        print(f"nrbench: resuming pretraining from its snapshot at iteration {iteration:,} of {total:,} "
+        print(f"nrbench: resuming {self.what} from its snapshot at iteration {iteration:,} of {total:,} "
               f"({self.path})", file=sys.stderr, flush=True)
 
     def save(self, iteration: int, state: dict[str, Any]) -> None:
@@ -124,7 +133,7 @@ class TrainingCheckpoint:
         stop, self._stop_signal = self._stop_signal, None
         self.save(iteration, state_of())
         if stop == signal.SIGINT:
-            raise KeyboardInterrupt(f"pretraining stopped after iteration {iteration}; "
+            raise KeyboardInterrupt(f"{self.what} stopped after iteration {iteration}; "
                                     f"a rerun resumes from {self.path}")
         os.kill(os.getpid(), int(stop))  # type: ignore[arg-type]
 
@@ -138,7 +147,8 @@ class TrainingCheckpoint:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        signals = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not None]
+        # a signal the process ignores (SIG_IGN, e.g. Ctrl-C in a Dask worker) stays ignored
+        signals = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) not in (None, signal.SIG_IGN)]
         previous = {s: signal.getsignal(s) for s in signals}
 
         def restore() -> None:

@@ -25,8 +25,12 @@ the embedding used for the assignments the same one the labels come from.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
 import numbers
+import os
+import time
 from typing import Any
 
 import numpy as np
@@ -40,6 +44,7 @@ from methods.autoencoders import Autoencoder
 from methods.base import (
     DivergedError,
     LossGrowthGuard,
+    Minibatches,
     check_finite_loss,
     check_fit_input,
     check_real,
@@ -47,7 +52,15 @@ from methods.base import (
     minibatches,
     unfitted_on_error,
 )
-from methods.clustering_layer import ClusteringLayer, LostCenterMonitor, compression_terms, reinitialize_center
+from methods.checkpoint import CHECKPOINT_EVERY_S, TrainingCheckpoint
+from methods.clustering_layer import (
+    ClusteringLayer,
+    LostCenterMonitor,
+    SigmoidBetas,
+    SoftmaxBetas,
+    compression_terms,
+    reinitialize_center,
+)
 from methods.device import inference_rows, resolve_device, torch_generator
 
 
@@ -102,11 +115,25 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
 
     # ------------------------------------------------------------- fit
     @unfitted_on_error
-    def fit(self, X: np.ndarray, y: Any = None) -> LayerClusteringEstimator:
+    def fit(self, X: np.ndarray, y: Any = None, *, checkpoint: str | os.PathLike | None = None,
+            checkpoint_every: float = CHECKPOINT_EVERY_S) -> LayerClusteringEstimator:
         """Initialise the layer on the pretrained embedding, train jointly, and label every point.
 
         A fit that raises (bad input, a NaN or diverged loss) leaves the estimator
         unfitted (:func:`methods.base.unfitted_on_error`): nothing of it can predict.
+
+        ``checkpoint``: a file for snapshots of the fit (:mod:`methods.checkpoint`),
+        written after the initialisation, every ``checkpoint_every`` seconds of the
+        joint phase, and at Ctrl-C / SIGTERM (main thread: the signal waits for the
+        end of the iteration).  A later ``fit`` of the same estimator (the same
+        hyperparameters, ``random_state``, network and X) with the same file resumes
+        from it and ends with the labels of an uninterrupted fit (bit for bit on
+        CPU); ``resumed_from_`` says at which iteration (0: from the start) and
+        ``resumed_elapsed_s_`` how long the stopped fits had run (0.0).  A
+        snapshot of another fit is ignored with a warning.  The file is deleted when
+        the fit finishes, or when it diverges (a rerun would only diverge again).
+        An ``augmentation``'s randomness is restored when it keeps it in a
+        ``generator`` attribute, as :class:`methods.augment.Augmenter` does.
         """
         self._check_common()
         ks = self._cluster_counts()
@@ -119,6 +146,11 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         if max(ks) > n:
             raise ValueError(f"n_clusters: {max(ks)} clusters exceed the number of samples n = {n}")
         device = resolve_device(self.device)
+        ckpt = None
+        if checkpoint is not None:
+            ckpt = TrainingCheckpoint(checkpoint, fit_key(self, X, ae0), every_s=checkpoint_every,
+                                      what=f"the {type(self).__name__} fit")
+        t0 = time.perf_counter()
         rng = as_generator(self.random_state)
         gen = torch_generator(int(rng.integers(2**62)))
         ae = copy.deepcopy(ae0).to(device).eval()
@@ -128,21 +160,36 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         # hyperparameter holds, so a refit or a clone with the same random_state gives the same labels
         self._augment = copy.deepcopy(getattr(self, "augmentation", None))
 
-        Z = encode_all(ae, X, device)
-        layer = self._initialize(ae, X, Z, rng, gen, device).to(device)
-        self.betas_init_ = layer.betas().detach().cpu().numpy()
-        self.V_init_ = layer.V.detach().cpu().numpy().copy()
-        labels_init, self.loss_terms_start_ = self._evaluate_with(ae, layer, X)
-        self.labels_init_ = labels_init.astype(np.int64)
-
-        self.n_iter_, self.reinit_events_, self.converged_ = self._joint_phase(ae, layer, X, rng, device)
-        labels, terms = self._evaluate_with(ae, layer, X)
-        self._check_final_growth(terms)
+        resume = ckpt.load() if ckpt is not None else None
+        if resume is None:
+            Z = encode_all(ae, X, device)
+            layer = self._initialize(ae, X, Z, rng, gen, device).to(device)
+            self.betas_init_ = layer.betas().detach().cpu().numpy()
+            self.V_init_ = layer.V.detach().cpu().numpy().copy()
+            labels_init, self.loss_terms_start_ = self._evaluate_with(ae, layer, X)
+            self.labels_init_ = labels_init.astype(np.int64)
+            self.resumed_from_, elapsed = 0, 0.0
+        else:
+            ckpt.announce(int(resume["iteration"]), int(self.max_iter))
+            layer = self._restore(resume, ae, X, device)
+            self.resumed_from_, elapsed = int(resume["iteration"]), float(resume["elapsed_s"])
+        try:
+            self.n_iter_, self.reinit_events_, self.converged_ = self._joint_phase(
+                ae, layer, X, rng, device, ckpt, resume, elapsed - t0)
+            labels, terms = self._evaluate_with(ae, layer, X)
+            self._check_final_growth(terms)
+        except DivergedError:
+            if ckpt is not None:
+                ckpt.discard()
+            raise
+        self.resumed_elapsed_s_ = elapsed
         self.autoencoder_ = ae
         self.clustering_layer_ = layer
         self.loss_ = float(sum(terms.values()))
         self.loss_terms_ = terms
         self._publish(labels)
+        if ckpt is not None:
+            ckpt.discard()
         return self
 
     def _check_final_growth(self, terms: dict[str, float]) -> None:
@@ -156,8 +203,48 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
             raise DivergedError(f"training diverged by iteration {self.n_iter_}: final {detail} (total {end:.6g} > "
                                 f"{float(factor):g} x the loss after initialisation {start:.6g})")
 
+    # ------------------------------------------------------------- snapshots (methods.checkpoint)
+    #: attributes set by the initialisation that a resumed fit takes from the snapshot
+    _init_attributes: tuple[str, ...] = ("betas_init_", "V_init_", "labels_init_", "loss_terms_start_",
+                                         "init_loss_", "init_losses_")
+
+    def _restore(self, state: dict[str, Any], ae: Autoencoder, X: np.ndarray,
+                 device: torch.device) -> ClusteringLayer:
+        """The network, the layer and the initialisation's attributes of a snapshot (the rest: ``_joint_phase``)."""
+        ae.load_state_dict(state["autoencoder"])
+        for name, value in state["init"].items():
+            setattr(self, name, value.numpy() if isinstance(value, torch.Tensor) else value)
+        self._prepare_resume(X)
+        return layer_from_state(state["layer"]).to(device)
+
+    def _prepare_resume(self, X: np.ndarray) -> None:
+        """Subclass hook: derived settings the initialisation would have set (e.g. ACe/DeC's loss scales)."""
+
+    def _snapshot(self, ae: Autoencoder, layer: ClusteringLayer, opt: torch.optim.Optimizer, sched: Any,
+                  guard: LossGrowthGuard, monitor: LostCenterMonitor, batches: Minibatches,
+                  rng: np.random.Generator, events: list[tuple[int, int, int]], prev_labels: np.ndarray | None,
+                  elapsed: float) -> dict[str, Any]:
+        init = {name: torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray) else v
+                for name in self._init_attributes if (v := getattr(self, name, None)) is not None}
+        aug = getattr(self._augment, "generator", None)
+        return {
+            "autoencoder": ae.state_dict(), "layer": layer_state(layer), "init": init,
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "guard": guard.state(),
+            "monitor": torch.from_numpy(monitor.counts.copy()), "batches": batches.state(),
+            "rng": rng.bit_generator.state, "events": [list(e) for e in events],
+            "prev_labels": None if prev_labels is None else torch.from_numpy(prev_labels.copy()),
+            "augment_rng": aug.get_state() if isinstance(aug, torch.Generator) else None,
+            "elapsed_s": float(elapsed),
+        }
+
     def _joint_phase(self, ae: Autoencoder, layer: ClusteringLayer, X: np.ndarray, rng: np.random.Generator,
-                     device: torch.device) -> tuple[int, list[tuple[int, int, int]], bool]:
+                     device: torch.device, ckpt: TrainingCheckpoint | None = None,
+                     resume: dict[str, Any] | None = None,
+                     clock_offset: float = 0.0) -> tuple[int, list[tuple[int, int, int]], bool]:
+        """ENRC §2.7-2.8 / ACe/DeC §2.2's training loop; from ``resume`` (a snapshot) when given.
+
+        ``clock_offset``: added to ``time.perf_counter()`` gives the fit's elapsed time (for snapshots).
+        """
         n = X.shape[0]
         opt, sched = self._make_optimizer(ae, layer)
         guard = LossGrowthGuard(self.divergence_factor)
@@ -168,34 +255,59 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         epoch = max(1, n // min(int(self.batch_size), n))
         prev_labels: np.ndarray | None = None
         converged = False
-        it = 0
+        start = 0
+        if resume is not None:
+            opt.load_state_dict(resume["optimizer"])
+            sched.load_state_dict(resume["scheduler"])
+            guard.restore(resume["guard"])
+            monitor.counts = resume["monitor"].numpy().astype(np.int64).copy()
+            batches.restore(resume["batches"])
+            rng.bit_generator.state = resume["rng"]
+            events = [(int(a), int(b), int(c)) for a, b, c in resume["events"]]
+            prev_labels = None if resume["prev_labels"] is None else resume["prev_labels"].numpy().copy()
+            aug = getattr(self._augment, "generator", None)
+            if isinstance(aug, torch.Generator) and resume["augment_rng"] is not None:
+                aug.set_state(resume["augment_rng"].to(aug.get_state().device))
+            start = int(resume["iteration"])
+
+        def state_of() -> dict[str, Any]:
+            return self._snapshot(ae, layer, opt, sched, guard, monitor, batches, rng, events, prev_labels,
+                                  clock_offset + time.perf_counter())
+
+        it = start
         owner = layer.owner.cpu().numpy()
-        bar = tqdm(range(1, int(self.max_iter) + 1), desc=type(self).__name__, disable=not self.progress,
-                   leave=False)
-        for it in bar:
-            if it == int(self.lr_step) + 1:
-                layer.set_alpha(float(self.alpha) / 2)
-            xb = Xt[next(batches)].to(device)
-            terms, counts = self._train_step(ae, layer, opt, sched, xb, it)
-            guard.check(it, terms)
-            if self.reinit:
-                for g in monitor.update(counts, it):
-                    s = int(owner[g])
-                    k = int(g) - layer.offsets[s]
-                    sample = rng.choice(n, size=min(int(self.reinit_sample), n), replace=False)
-                    zs = torch.as_tensor(encode_all(ae, X[np.sort(sample)], device), device=device)
-                    reinitialize_center(layer, s, k, zs, int(self.reinit_steps))
-                    monitor.reset(int(g))
-                    events.append((it, s, k))
-            if self.progress and it % 50 == 0:
-                bar.set_postfix({k: f"{float(v.detach()):.3g}" for k, v in terms.items()})
-            if self.tol is not None and it % epoch == 0:
-                labels = self._assign_all(ae, layer, X, device)
-                if prev_labels is not None and float((labels != prev_labels).any(1).mean()) < float(self.tol):
-                    converged = True
-                    break
-                prev_labels = labels
-        bar.close()
+        signals = ckpt.deferring_signals() if ckpt is not None else contextlib.nullcontext()
+        with signals:
+            if ckpt is not None and resume is None:
+                ckpt.save(0, state_of())  # the initialisation (ENRC: 100 NrKmeans rounds) is not redone
+            bar = tqdm(range(start + 1, int(self.max_iter) + 1), desc=type(self).__name__,
+                       disable=not self.progress, leave=False, initial=start, total=int(self.max_iter))
+            for it in bar:
+                if it == int(self.lr_step) + 1:
+                    layer.set_alpha(float(self.alpha) / 2)
+                xb = Xt[next(batches)].to(device)
+                terms, counts = self._train_step(ae, layer, opt, sched, xb, it)
+                guard.check(it, terms)
+                if self.reinit:
+                    for g in monitor.update(counts, it):
+                        s = int(owner[g])
+                        k = int(g) - layer.offsets[s]
+                        sample = rng.choice(n, size=min(int(self.reinit_sample), n), replace=False)
+                        zs = torch.as_tensor(encode_all(ae, X[np.sort(sample)], device), device=device)
+                        reinitialize_center(layer, s, k, zs, int(self.reinit_steps))
+                        monitor.reset(int(g))
+                        events.append((it, s, k))
+                if self.progress and it % 50 == 0:
+                    bar.set_postfix({k: f"{float(v.detach()):.3g}" for k, v in terms.items()})
+                if self.tol is not None and it % epoch == 0:
+                    labels = self._assign_all(ae, layer, X, device)
+                    if prev_labels is not None and float((labels != prev_labels).any(1).mean()) < float(self.tol):
+                        converged = True
+                        break
+                    prev_labels = labels
+                if ckpt is not None:
+                    ckpt.step(it, state_of)
+            bar.close()
         return it, events, converged
 
     def _make_optimizer(self, ae: Autoencoder, layer: ClusteringLayer) -> tuple[torch.optim.Optimizer, Any]:
@@ -293,6 +405,44 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         X = check_fit_input(X, self.autoencoder_)
         return self._assign_all(self.autoencoder_, self.clustering_layer_, X, self.clustering_layer_.V.device)
 
+
+def fit_key(est: LayerClusteringEstimator, X: np.ndarray, autoencoder: Autoencoder) -> str:
+    """What identifies a fit for its snapshot: class, hyperparameters, the network's weights and X.
+
+    Display and placement settings (``progress``, ``device``, ``n_jobs``) are left
+    out: a fit stopped on one device may resume on another.
+    """
+    h = hashlib.sha256(type(est).__name__.encode())
+    params = est.get_params(deep=False)
+    for name in sorted(set(params) - {"autoencoder", "progress", "device", "n_jobs"}):
+        h.update(f"{name}={params[name]!r};".encode())
+    for name, t in autoencoder.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    h.update(repr(X.shape).encode())
+    h.update(np.ascontiguousarray(X).tobytes())
+    return h.hexdigest()[:24]
+
+
+def layer_state(layer: ClusteringLayer) -> dict[str, Any]:
+    """Everything that rebuilds ``layer`` exactly (:func:`layer_from_state`), as tensors and plain values."""
+    return {"betas_kind": type(layer.betas).__name__, "params": layer.state_dict(),
+            "n_clusters": list(layer.n_clusters), "centers": layer.centers_mb.centers.clone(),
+            "counts": layer.centers_mb.counts.clone(), "alpha": layer.centers_mb.alpha,
+            "centers_space": layer.centers_space, "beta_power": layer.beta_power}
+
+
+def layer_from_state(state: dict[str, Any]) -> ClusteringLayer:
+    """The :class:`ClusteringLayer` saved by :func:`layer_state` (on the CPU)."""
+    kinds = {cls.__name__: cls for cls in (SoftmaxBetas, SigmoidBetas)}
+    params = state["params"]
+    betas = kinds[state["betas_kind"]](np.full(tuple(next(
+        v for k, v in params.items() if k.startswith("betas.")).shape), 0.5))
+    layer = ClusteringLayer(params["V"], betas, state["n_clusters"], state["centers"], alpha=state["alpha"],
+                            centers_space=state["centers_space"], beta_power=state["beta_power"])
+    layer.load_state_dict(params)
+    layer.centers_mb.counts = state["counts"].clone()
+    return layer
 
 
 @torch.no_grad()

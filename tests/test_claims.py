@@ -359,3 +359,36 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_releases_its_claims(tmp_path):
     assert _claims(store) == []  # released: another run need not wait for the lease
     with Store(store) as st:  # a fit is logged when computed, before its row is stored: the last may be lost
         assert len(_computed(log)) - 1 <= st.count(status="ok") < 40
+
+
+def test_no_wait_leaves_a_fit_claimed_by_a_live_run_to_it_and_ends(tmp_path):
+    suite, log = _suite(tmp_path, n_ae=1, runs=3)
+    tasks = build_tasks(suite)[1]
+    path = tmp_path / "r.sqlite"
+    other = _other()
+    said: list[str] = []
+    with Store(path) as st:
+        st.claim(tasks[1].key, other, lease_s=3600)
+        summary = run_suite(suite, st, LocalExecutor(0), progress=False, lease_s=1.0, wait=False,
+                            log=said.append)
+        assert (summary.ok, summary.by_other_run, summary.left_to_other_run, summary.errors) == (2, 0, 1, 0)
+        assert st.count(status="ok") == 2
+        assert [c.key for c in st.live_claims()] == [tasks[1].key]  # the other run's, untouched
+    assert len(_computed(log)) == 2
+    assert said == ["claims [quick]: not waiting (--no-wait) for 1 fit being computed by another run "
+                    "(pid 1 on host another-host.example (1 fit))"]
+
+
+def test_no_wait_on_the_command_line_says_what_it_left(tmp_path, capsys):
+    from benchmark.cli import main
+
+    suite, log = _suite(tmp_path, n_ae=1, runs=2)
+    tasks = build_tasks(suite)[1]
+    path = tmp_path / "r.sqlite"
+    with Store(path) as st:
+        st.claim(tasks[0].key, _other(), lease_s=3600)
+    assert main(["run", str(tmp_path / "claims.toml"), "--store", str(path), "--no-wait"]) == 0
+    out, err = capsys.readouterr()
+    assert "1 ok, 0 failed, 0 skipped, 0 already done, 1 left to another run (--no-wait: not stored yet)" in out
+    assert "not waiting (--no-wait) for 1 fit" in err
+    assert len(_computed(log)) == 1

@@ -38,7 +38,9 @@ jobs) share its fits: each fit is claimed in the store before it runs, and a fit
 another live run has claimed is left to it.  When only such fits are left, a run waits
 for them (so that its end still means the suite is stored) and takes over those of a run
 that died: at once on the same host, else when its claim's lease runs out
-(${ENV_LEASE}, default {DEFAULT_LEASE_S:g} s; a live run renews its claims).
+(${ENV_LEASE}, default {DEFAULT_LEASE_S:g} s; a live run renews its claims).  With
+--no-wait a run ends instead once only other runs' fits are left, and says how many
+(e.g. a SLURM array of workers, then one run without --no-wait before `nrbench report`).
 
 Tiers: quick (minutes on 2 CPU cores, generated data only; what CI runs), standard
 (every data set at reduced budgets; a laptop CPU overnight), paper (the published
@@ -82,6 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only-methods", nargs="+", metavar="NAME", default=None,
                         help="run only these methods (suite ids, method names or table labels such as "
                              "ENRC, any case); with several suites, each suite runs those it has")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="end once only fits another live run is computing are left, instead of waiting for "
+                             "them (their rows may not be stored yet when this run ends)")
     parser.add_argument("--dry-run", action="store_true",
                         help="resolve and validate the suites (names, and parameter types; values are checked when "
                              "a run builds them), print the tasks, what is already done and what another run is "
@@ -180,8 +185,8 @@ def _claimed_elsewhere(store: Store | None, s: ResolvedSuite) -> str:
 def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
     """After Ctrl-C: what is kept and how to go on (every finished fit is already committed to the store)."""
     out = out or sys.stderr
-    print("\nnrbench run: interrupted. Every finished fit is kept; the fits in progress are lost, and "
-          "autoencoder pretraining in progress resumes from its latest snapshot.", file=out)
+    print("\nnrbench run: interrupted. Every finished fit is kept. Autoencoder pretraining and ENRC / ACe/DeC "
+          "fits in progress resume from their latest snapshots; other fits in progress start again.", file=out)
     for s in suites:
         _, n_fits, n_done = _planned_and_stored(store, s)
         print(f"  {s.name} [{s.tier}]: {n_done} of {n_fits} planned fits stored", file=out)
@@ -274,7 +279,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with sigterm_as_interrupt():
             for s in resolved:
-                summaries.append(run_suite(s, store, executor, progress=not quiet, whole=wholes[id(s)]))
+                summaries.append(run_suite(s, store, executor, progress=not quiet, whole=wholes[id(s)],
+                                           wait=not getattr(args, "no_wait", False)))
     except KeyboardInterrupt:
         _print_interrupted(store, resolved)
         if hasattr(executor, "close"):
@@ -287,9 +293,11 @@ def run(args: argparse.Namespace) -> int:
     _print_table(store, resolved)
     store_s = sum(x.store_s for x in summaries)
     by_other = sum(x.by_other_run for x in summaries)
+    left = sum(x.left_to_other_run for x in summaries)
     print(f"\nnrbench run: {sum(x.ok for x in summaries)} ok, {sum(x.errors for x in summaries)} failed, "
           f"{sum(x.skipped for x in summaries)} skipped, {sum(x.already_done for x in summaries)} already done"
-          f"{f', {by_other} stored by another run meanwhile' if by_other else ''}; "
+          f"{f', {by_other} stored by another run meanwhile' if by_other else ''}"
+          f"{f', {left} left to another run (--no-wait: not stored yet)' if left else ''}; "
           f"{wall:.1f} s wall, {store_s:.2f} s in the store ({100 * store_s / max(wall, 1e-9):.2f} %); "
           f"store: {store.path}")
     for x in summaries:
