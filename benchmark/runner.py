@@ -423,7 +423,7 @@ def fit_checkpoint_path(key: tuple) -> Path:
 
     Keyed by the row key (suite, tier, method, data set, parameters, seeds), so a
     rerun of the suite, or another run that takes the fit over after this one
-    died, resumes a stopped ENRC or ACe/DeC fit instead of starting it again.
+    died, resumes a stopped deep fit (ENRC, ACe/DeC, DCN, DEC/IDEC) instead of starting it again.
     """
     from benchmark.paths import checkpoints_dir
 

@@ -1,11 +1,12 @@
 """Resumable training: snapshots of a pretraining run's or a method fit's whole state, and resuming from them.
 
-Besides pretraining (below), ENRC and ACe/DeC fits use :class:`TrainingCheckpoint`
-through ``fit(X, checkpoint=path)`` (:mod:`methods.layer_estimator`: the snapshot
-holds the network, the clustering layer with its centres and Eq. (7) counts, the
-optimiser and schedule, the batch stream's epoch and the numpy generator, the
-lost-centre counts, the augmentation's generator and the initialisation's results),
-and ``nrbench run`` gives each such fit a file under ``$NRBENCH_HOME/checkpoints``.
+Besides pretraining (below), the deep methods' fits (ENRC, ACe/DeC, DCN, DEC/IDEC)
+use a :class:`FitCheckpoint` through ``fit(X, checkpoint=path)``.  Their snapshots
+hold the network, the centres (with ENRC's Eq. (7) counts, DCN's cluster counts), the
+optimiser and schedule, the batch stream's epoch and the numpy generator, and what
+the loop carries (ENRC's lost-centre counts and the initialisation's results, DEC's
+target distribution P, the labels of the last ``tol`` check, an augmentation's
+generator).  ``nrbench run`` gives each such fit a file under ``$NRBENCH_HOME/checkpoints``.
 
 Pretraining at the papers' budgets takes hours on a CPU (``paper-dec``: about
 1.9 h on two threads; DEC's ``dec-sae`` schedule: 300,000 iterations), and a
@@ -35,6 +36,8 @@ diverges (a rerun would only diverge again).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import signal
 import sys
@@ -46,6 +49,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from benchmark.fileio import atomic_write
@@ -169,6 +173,96 @@ class TrainingCheckpoint:
             self._act(*self._latest)
 
 
+def fit_key(estimator: Any, X: np.ndarray, autoencoder: torch.nn.Module) -> str:
+    """What identifies a method fit for its snapshot: class, hyperparameters, the network's weights and X.
+
+    Display and placement settings (``progress``, ``device``, ``n_jobs``) are left
+    out: a fit stopped on one device may resume on another.
+    """
+    h = hashlib.sha256(type(estimator).__name__.encode())
+    params = estimator.get_params(deep=False)
+    for name in sorted(set(params) - {"autoencoder", "progress", "device", "n_jobs"}):
+        h.update(f"{name}={params[name]!r};".encode())
+    for name, t in autoencoder.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    h.update(repr(X.shape).encode())
+    h.update(np.ascontiguousarray(X).tobytes())
+    return h.hexdigest()[:24]
+
+
+class FitCheckpoint(TrainingCheckpoint):
+    """The snapshot file of one method fit (``fit(X, checkpoint=path)``), keyed by :func:`fit_key`.
+
+    Also keeps the fit's elapsed time across resumptions (``elapsed()``: seconds
+    of this fit, the stopped runs' included), which snapshots store as ``elapsed_s``.
+    """
+
+    def __init__(self, path: str | os.PathLike, estimator: Any, X: np.ndarray, autoencoder: torch.nn.Module,
+                 every_s: float = CHECKPOINT_EVERY_S) -> None:
+        super().__init__(path, fit_key(estimator, X, autoencoder), every_s=every_s,
+                         what=f"the {type(estimator).__name__} fit")
+        self._t0 = time.perf_counter()
+        self.elapsed_before = 0.0
+
+    def resume(self, total: int) -> dict[str, Any] | None:
+        """The stored snapshot of this fit (announced on stderr), or ``None``: start from the beginning."""
+        state = self.load()
+        if state is not None:
+            self.announce(int(state["iteration"]), int(total))
+            self.elapsed_before = float(state["elapsed_s"])
+        return state
+
+    def elapsed(self) -> float:
+        """Seconds this fit has run, those of the runs it resumed from included."""
+        return self.elapsed_before + time.perf_counter() - self._t0
+
+    def save(self, iteration: int, state: dict[str, Any]) -> None:
+        """:meth:`TrainingCheckpoint.save`, with the elapsed time added as ``elapsed_s``."""
+        super().save(iteration, {**state, "elapsed_s": self.elapsed()})
+
+
+def record_resume(estimator: Any, resume: dict[str, Any] | None, ckpt: FitCheckpoint | None) -> None:
+    """Set ``resumed_from_`` (iteration; 0: from the start) and ``resumed_elapsed_s_`` on a fitted estimator."""
+    estimator.resumed_from_ = int(resume["iteration"]) if resume is not None else 0
+    estimator.resumed_elapsed_s_ = ckpt.elapsed_before if ckpt is not None else 0.0
+
+
+def augmentation_rng_state(augmentation: Any) -> torch.Tensor | None:
+    """The state of an augmentation's own ``generator`` (:class:`methods.augment.Augmenter`); ``None`` without one."""
+    gen = getattr(augmentation, "generator", None)
+    return gen.get_state() if isinstance(gen, torch.Generator) else None
+
+
+def set_augmentation_rng_state(augmentation: Any, state: torch.Tensor | None) -> None:
+    """Restore :func:`augmentation_rng_state` (on the generator's own device)."""
+    gen = getattr(augmentation, "generator", None)
+    if isinstance(gen, torch.Generator) and state is not None:
+        gen.set_state(state.to(gen.get_state().device))
+
+
+def signals_of(ckpt: TrainingCheckpoint | None) -> contextlib.AbstractContextManager[None]:
+    """Ctrl-C / SIGTERM deferred to the end of an iteration when there is a snapshot to write."""
+    return ckpt.deferring_signals() if ckpt is not None else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def training(ckpt: TrainingCheckpoint | None) -> Iterator[None]:
+    """A fit's training loop: :func:`signals_of`, and the snapshot deleted when the fit diverges.
+
+    A diverged fit's snapshot would only make a rerun diverge again (``DivergedError``).
+    """
+    from methods.base import DivergedError
+
+    with signals_of(ckpt):
+        try:
+            yield
+        except DivergedError:
+            if ckpt is not None:
+                ckpt.discard()
+            raise
+
+
 def rng_state(device: torch.device) -> dict[str, Any]:
     """The torch RNG states a training loop draws from on ``device`` (CPU, and the CUDA device's)."""
     state: dict[str, Any] = {"cpu": torch.get_rng_state()}
@@ -185,5 +279,18 @@ def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-__all__ = ["CHECKPOINT_EVERY_S", "CHECKPOINT_FORMAT", "TrainingCheckpoint", "checkpoint_path", "rng_state",
-           "set_rng_state"]
+__all__ = [
+    "CHECKPOINT_EVERY_S",
+    "CHECKPOINT_FORMAT",
+    "FitCheckpoint",
+    "TrainingCheckpoint",
+    "augmentation_rng_state",
+    "checkpoint_path",
+    "fit_key",
+    "record_resume",
+    "rng_state",
+    "set_augmentation_rng_state",
+    "set_rng_state",
+    "signals_of",
+    "training",
+]

@@ -38,6 +38,7 @@ initialisation) are :func:`methods.base.start_single_fit`.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,14 @@ from methods.base import (
     minibatches,
     start_single_fit,
     unfitted_on_error,
+)
+from methods.checkpoint import (
+    CHECKPOINT_EVERY_S,
+    FitCheckpoint,
+    augmentation_rng_state,
+    record_resume,
+    set_augmentation_rng_state,
+    training,
 )
 from methods.device import inference_rows
 
@@ -141,8 +150,13 @@ class DCN(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
         return hasattr(self, "labels_")
 
     @unfitted_on_error
-    def fit(self, X: np.ndarray, y: Any = None) -> DCN:
-        """k-means on the pretrained embedding, then ``max_iter`` joint mini-batch iterations."""
+    def fit(self, X: np.ndarray, y: Any = None, *, checkpoint: str | os.PathLike | None = None,
+            checkpoint_every: float = CHECKPOINT_EVERY_S) -> DCN:
+        """k-means on the pretrained embedding, then ``max_iter`` joint mini-batch iterations.
+
+        ``checkpoint``: a snapshot file, as for :meth:`methods.enrc.ENRC.fit` (the k-means
+        initialisation runs again on resume; it is deterministic under ``random_state``).
+        """
         lam = check_real(self.lambda_, "lambda_", 0.0, strict=False)
         if self.augmentation is not None and not callable(self.augmentation):
             raise ValueError(f"augmentation must be None or a callable batch -> batch; got {self.augmentation!r}")
@@ -158,38 +172,62 @@ class DCN(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
         augment = copy.deepcopy(self.augmentation)
         epoch = max(1, n // min(batch_size, n))
         prev = self.init_labels_
+        ckpt = FitCheckpoint(checkpoint, self, X, self.autoencoder, checkpoint_every) if checkpoint is not None else None
+        resume = ckpt.resume(max_iter) if ckpt is not None else None
+        first = 0
+        if resume is not None:
+            ae.load_state_dict(resume["autoencoder"])
+            centers.centers = resume["centers"].to(device)
+            centers.counts = resume["counts"].to(device)
+            opt.load_state_dict(resume["optimizer"])
+            batches.restore(resume["batches"])
+            rng.bit_generator.state = resume["rng"]
+            prev = resume["prev"].numpy().copy()
+            set_augmentation_rng_state(augment, resume["augment_rng"])
+            first = int(resume["iteration"])
+
+        def state_of() -> dict[str, Any]:
+            return {"autoencoder": ae.state_dict(), "centers": centers.centers.clone(),
+                    "counts": centers.counts.clone(), "optimizer": opt.state_dict(), "batches": batches.state(),
+                    "rng": rng.bit_generator.state, "prev": torch.from_numpy(prev.copy()),
+                    "augment_rng": augmentation_rng_state(augment)}
+
         converged = False
-        it = 0
-        bar = tqdm(range(1, max_iter + 1), desc="DCN", disable=not self.progress, leave=False)
-        for it in bar:
-            xb = batch(Xt, next(batches), device)
-            z = ae.encode(xb)
-            with torch.no_grad():
-                assign, _ = nearest_center(z.detach(), centers.centers)
-                mu = centers.update(z.detach(), assign)[assign]
-            comp = ((z - mu) ** 2).sum(1).mean()
-            rec = squared_error(xb, ae.decode(z))
-            if augment is not None:
-                x_aug = augment(xb)
-                if x_aug.shape != xb.shape:
-                    raise ValueError(f"augmentation must keep the batch shape {tuple(xb.shape)}; "
-                                     f"got {tuple(x_aug.shape)}")
-                z_aug = ae.encode(x_aug)
-                comp = 0.5 * (comp + ((z_aug - mu) ** 2).sum(1).mean())
-                rec = 0.5 * (rec + squared_error(x_aug, ae.decode(z_aug)))
-            check_finite_loss(it, {"compression": comp, "reconstruction": rec})
-            loss = 0.5 * lam * comp + rec
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if self.progress and it % 50 == 0:
-                bar.set_postfix(comp=f"{float(comp.detach()):.3g}", rec=f"{float(rec.detach()):.3g}")
-            if tol is not None and it % epoch == 0:
-                labels = self._assign(ae, centers.centers, X, device)[0]
-                if float(np.mean(labels != prev)) < tol:
-                    converged = True
-                    break
-                prev = labels
+        it = first
+        bar = tqdm(range(first + 1, max_iter + 1), desc="DCN", disable=not self.progress, leave=False,
+                   initial=first, total=max_iter)
+        with training(ckpt):
+            for it in bar:
+                xb = batch(Xt, next(batches), device)
+                z = ae.encode(xb)
+                with torch.no_grad():
+                    assign, _ = nearest_center(z.detach(), centers.centers)
+                    mu = centers.update(z.detach(), assign)[assign]
+                comp = ((z - mu) ** 2).sum(1).mean()
+                rec = squared_error(xb, ae.decode(z))
+                if augment is not None:
+                    x_aug = augment(xb)
+                    if x_aug.shape != xb.shape:
+                        raise ValueError(f"augmentation must keep the batch shape {tuple(xb.shape)}; "
+                                         f"got {tuple(x_aug.shape)}")
+                    z_aug = ae.encode(x_aug)
+                    comp = 0.5 * (comp + ((z_aug - mu) ** 2).sum(1).mean())
+                    rec = 0.5 * (rec + squared_error(x_aug, ae.decode(z_aug)))
+                check_finite_loss(it, {"compression": comp, "reconstruction": rec})
+                loss = 0.5 * lam * comp + rec
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if self.progress and it % 50 == 0:
+                    bar.set_postfix(comp=f"{float(comp.detach()):.3g}", rec=f"{float(rec.detach()):.3g}")
+                if tol is not None and it % epoch == 0:
+                    labels = self._assign(ae, centers.centers, X, device)[0]
+                    if float(np.mean(labels != prev)) < tol:
+                        converged = True
+                        break
+                    prev = labels
+                if ckpt is not None:
+                    ckpt.step(it, state_of)
         bar.close()
 
         self.autoencoder_ = ae
@@ -201,7 +239,11 @@ class DCN(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
         self.loss_ = 0.5 * lam * self.loss_terms_["compression"] + rec_all
         self.n_iter_ = it
         self.converged_ = converged
+        record_resume(self, resume, ckpt)
+        if ckpt is not None:
+            ckpt.discard()
         return self
+
 
     @staticmethod
     def _assign(ae: Autoencoder, centers: torch.Tensor, X: np.ndarray,

@@ -28,6 +28,7 @@ keep the network in eval mode (dropout off, BatchNorm frozen).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ from methods.base import (
     start_single_fit,
     unfitted_on_error,
 )
+from methods.checkpoint import CHECKPOINT_EVERY_S, FitCheckpoint, record_resume, training
 from methods.device import inference_rows
 
 
@@ -136,8 +138,13 @@ class DEC(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
         return total
 
     @unfitted_on_error
-    def fit(self, X: np.ndarray, y: Any = None) -> DEC:
-        """k-means on the pretrained embedding, then self-training on the target distribution."""
+    def fit(self, X: np.ndarray, y: Any = None, *, checkpoint: str | os.PathLike | None = None,
+            checkpoint_every: float = CHECKPOINT_EVERY_S) -> DEC:
+        """k-means on the pretrained embedding, then self-training on the target distribution.
+
+        ``checkpoint``: a snapshot file, as for :meth:`methods.enrc.ENRC.fit` (the k-means
+        initialisation runs again on resume; it is deterministic under ``random_state``).
+        """
         alpha = check_real(self.alpha, "alpha")
         interval = check_int(self.update_interval, "update_interval", 1)
         self._gamma()  # validates IDEC's gamma
@@ -147,33 +154,57 @@ class DEC(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
         centers = torch.nn.Parameter(start.init_centers)
         opt = torch.optim.Adam([*ae.parameters(), centers], lr=start.lr)
         Xt = data_on_device(X, device)
-        batches = minibatches(n, start.batch_size, start.rng)
+        rng = start.rng
+        batches = minibatches(n, start.batch_size, rng)
         P = torch.empty(0)
         prev: np.ndarray | None = None
         converged = False
-        it = 0
-        bar = tqdm(range(1, start.max_iter + 1), desc=type(self).__name__, disable=not self.progress, leave=False)
-        for it in bar:
-            if (it - 1) % interval == 0:  # DEC §3.1.3: refresh P from the full data
-                Q = self._soft_all(ae, centers.detach(), X, device, alpha)
-                labels = Q.argmax(1).cpu().numpy()
-                if tol is not None and prev is not None and float(np.mean(labels != prev)) < tol:
-                    converged = True
-                    it -= 1
-                    break
-                prev = labels
-                P = target_distribution(Q)
-            idx = next(batches)
-            xb = batch(Xt, idx, device)
-            z = ae.encode(xb)
-            terms = self._terms(ae, xb, z, P[torch.as_tensor(idx, device=device)], centers, alpha)
-            check_finite_loss(it, terms)
-            loss = self._total(terms)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if self.progress and it % 50 == 0:
-                bar.set_postfix({k_: f"{float(v.detach()):.3g}" for k_, v in terms.items()})
+        ckpt = FitCheckpoint(checkpoint, self, X, self.autoencoder, checkpoint_every) if checkpoint is not None else None
+        resume = ckpt.resume(start.max_iter) if ckpt is not None else None
+        first = 0
+        if resume is not None:
+            ae.load_state_dict(resume["autoencoder"])
+            with torch.no_grad():
+                centers.copy_(resume["centers"])
+            opt.load_state_dict(resume["optimizer"])
+            batches.restore(resume["batches"])
+            rng.bit_generator.state = resume["rng"]
+            P = resume["P"].to(device)
+            prev = None if resume["prev"] is None else resume["prev"].numpy().copy()
+            first = int(resume["iteration"])
+
+        def state_of() -> dict[str, Any]:
+            return {"autoencoder": ae.state_dict(), "centers": centers.detach().clone(), "optimizer": opt.state_dict(),
+                    "batches": batches.state(), "rng": rng.bit_generator.state, "P": P.detach().cpu().clone(),
+                    "prev": None if prev is None else torch.from_numpy(prev.copy())}
+
+        it = first
+        bar = tqdm(range(first + 1, start.max_iter + 1), desc=type(self).__name__, disable=not self.progress,
+                   leave=False, initial=first, total=start.max_iter)
+        with training(ckpt):
+            for it in bar:
+                if (it - 1) % interval == 0:  # DEC §3.1.3: refresh P from the full data
+                    Q = self._soft_all(ae, centers.detach(), X, device, alpha)
+                    labels = Q.argmax(1).cpu().numpy()
+                    if tol is not None and prev is not None and float(np.mean(labels != prev)) < tol:
+                        converged = True
+                        it -= 1
+                        break
+                    prev = labels
+                    P = target_distribution(Q)
+                idx = next(batches)
+                xb = batch(Xt, idx, device)
+                z = ae.encode(xb)
+                terms = self._terms(ae, xb, z, P[torch.as_tensor(idx, device=device)], centers, alpha)
+                check_finite_loss(it, terms)
+                loss = self._total(terms)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if self.progress and it % 50 == 0:
+                    bar.set_postfix({k_: f"{float(v.detach()):.3g}" for k_, v in terms.items()})
+                if ckpt is not None:
+                    ckpt.step(it, state_of)
         bar.close()
 
         self.autoencoder_ = ae
@@ -195,6 +226,9 @@ class DEC(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
         self.loss_ = float(self._total(terms_all))
         self.n_iter_ = it
         self.converged_ = converged
+        record_resume(self, resume, ckpt)
+        if ckpt is not None:
+            ckpt.discard()
         return self
 
     @staticmethod

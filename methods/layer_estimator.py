@@ -25,12 +25,9 @@ the embedding used for the assignments the same one the labels come from.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import hashlib
 import numbers
 import os
-import time
 from typing import Any
 
 import numpy as np
@@ -52,7 +49,14 @@ from methods.base import (
     minibatches,
     unfitted_on_error,
 )
-from methods.checkpoint import CHECKPOINT_EVERY_S, TrainingCheckpoint
+from methods.checkpoint import (
+    CHECKPOINT_EVERY_S,
+    FitCheckpoint,
+    augmentation_rng_state,
+    record_resume,
+    set_augmentation_rng_state,
+    signals_of,
+)
 from methods.clustering_layer import (
     ClusteringLayer,
     LostCenterMonitor,
@@ -146,11 +150,7 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         if max(ks) > n:
             raise ValueError(f"n_clusters: {max(ks)} clusters exceed the number of samples n = {n}")
         device = resolve_device(self.device)
-        ckpt = None
-        if checkpoint is not None:
-            ckpt = TrainingCheckpoint(checkpoint, fit_key(self, X, ae0), every_s=checkpoint_every,
-                                      what=f"the {type(self).__name__} fit")
-        t0 = time.perf_counter()
+        ckpt = FitCheckpoint(checkpoint, self, X, ae0, checkpoint_every) if checkpoint is not None else None
         rng = as_generator(self.random_state)
         gen = torch_generator(int(rng.integers(2**62)))
         ae = copy.deepcopy(ae0).to(device).eval()
@@ -160,7 +160,7 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         # hyperparameter holds, so a refit or a clone with the same random_state gives the same labels
         self._augment = copy.deepcopy(getattr(self, "augmentation", None))
 
-        resume = ckpt.load() if ckpt is not None else None
+        resume = ckpt.resume(int(self.max_iter)) if ckpt is not None else None
         if resume is None:
             Z = encode_all(ae, X, device)
             layer = self._initialize(ae, X, Z, rng, gen, device).to(device)
@@ -168,21 +168,18 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
             self.V_init_ = layer.V.detach().cpu().numpy().copy()
             labels_init, self.loss_terms_start_ = self._evaluate_with(ae, layer, X)
             self.labels_init_ = labels_init.astype(np.int64)
-            self.resumed_from_, elapsed = 0, 0.0
         else:
-            ckpt.announce(int(resume["iteration"]), int(self.max_iter))
             layer = self._restore(resume, ae, X, device)
-            self.resumed_from_, elapsed = int(resume["iteration"]), float(resume["elapsed_s"])
         try:
             self.n_iter_, self.reinit_events_, self.converged_ = self._joint_phase(
-                ae, layer, X, rng, device, ckpt, resume, elapsed - t0)
+                ae, layer, X, rng, device, ckpt, resume)
             labels, terms = self._evaluate_with(ae, layer, X)
             self._check_final_growth(terms)
         except DivergedError:
             if ckpt is not None:
                 ckpt.discard()
             raise
-        self.resumed_elapsed_s_ = elapsed
+        record_resume(self, resume, ckpt)
         self.autoencoder_ = ae
         self.clustering_layer_ = layer
         self.loss_ = float(sum(terms.values()))
@@ -222,29 +219,23 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
 
     def _snapshot(self, ae: Autoencoder, layer: ClusteringLayer, opt: torch.optim.Optimizer, sched: Any,
                   guard: LossGrowthGuard, monitor: LostCenterMonitor, batches: Minibatches,
-                  rng: np.random.Generator, events: list[tuple[int, int, int]], prev_labels: np.ndarray | None,
-                  elapsed: float) -> dict[str, Any]:
+                  rng: np.random.Generator, events: list[tuple[int, int, int]],
+                  prev_labels: np.ndarray | None) -> dict[str, Any]:
         init = {name: torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray) else v
                 for name in self._init_attributes if (v := getattr(self, name, None)) is not None}
-        aug = getattr(self._augment, "generator", None)
         return {
             "autoencoder": ae.state_dict(), "layer": layer_state(layer), "init": init,
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "guard": guard.state(),
             "monitor": torch.from_numpy(monitor.counts.copy()), "batches": batches.state(),
             "rng": rng.bit_generator.state, "events": [list(e) for e in events],
             "prev_labels": None if prev_labels is None else torch.from_numpy(prev_labels.copy()),
-            "augment_rng": aug.get_state() if isinstance(aug, torch.Generator) else None,
-            "elapsed_s": float(elapsed),
+            "augment_rng": augmentation_rng_state(self._augment),
         }
 
     def _joint_phase(self, ae: Autoencoder, layer: ClusteringLayer, X: np.ndarray, rng: np.random.Generator,
-                     device: torch.device, ckpt: TrainingCheckpoint | None = None,
-                     resume: dict[str, Any] | None = None,
-                     clock_offset: float = 0.0) -> tuple[int, list[tuple[int, int, int]], bool]:
-        """ENRC §2.7-2.8 / ACe/DeC §2.2's training loop; from ``resume`` (a snapshot) when given.
-
-        ``clock_offset``: added to ``time.perf_counter()`` gives the fit's elapsed time (for snapshots).
-        """
+                     device: torch.device, ckpt: FitCheckpoint | None = None,
+                     resume: dict[str, Any] | None = None) -> tuple[int, list[tuple[int, int, int]], bool]:
+        """ENRC §2.7-2.8 / ACe/DeC §2.2's training loop; from ``resume`` (a snapshot) when given."""
         n = X.shape[0]
         opt, sched = self._make_optimizer(ae, layer)
         guard = LossGrowthGuard(self.divergence_factor)
@@ -265,19 +256,15 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
             rng.bit_generator.state = resume["rng"]
             events = [(int(a), int(b), int(c)) for a, b, c in resume["events"]]
             prev_labels = None if resume["prev_labels"] is None else resume["prev_labels"].numpy().copy()
-            aug = getattr(self._augment, "generator", None)
-            if isinstance(aug, torch.Generator) and resume["augment_rng"] is not None:
-                aug.set_state(resume["augment_rng"].to(aug.get_state().device))
+            set_augmentation_rng_state(self._augment, resume["augment_rng"])
             start = int(resume["iteration"])
 
         def state_of() -> dict[str, Any]:
-            return self._snapshot(ae, layer, opt, sched, guard, monitor, batches, rng, events, prev_labels,
-                                  clock_offset + time.perf_counter())
+            return self._snapshot(ae, layer, opt, sched, guard, monitor, batches, rng, events, prev_labels)
 
         it = start
         owner = layer.owner.cpu().numpy()
-        signals = ckpt.deferring_signals() if ckpt is not None else contextlib.nullcontext()
-        with signals:
+        with signals_of(ckpt):
             if ckpt is not None and resume is None:
                 ckpt.save(0, state_of())  # the initialisation (ENRC: 100 NrKmeans rounds) is not redone
             bar = tqdm(range(start + 1, int(self.max_iter) + 1), desc=type(self).__name__,
@@ -404,24 +391,6 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         self._check_fitted()
         X = check_fit_input(X, self.autoencoder_)
         return self._assign_all(self.autoencoder_, self.clustering_layer_, X, self.clustering_layer_.V.device)
-
-
-def fit_key(est: LayerClusteringEstimator, X: np.ndarray, autoencoder: Autoencoder) -> str:
-    """What identifies a fit for its snapshot: class, hyperparameters, the network's weights and X.
-
-    Display and placement settings (``progress``, ``device``, ``n_jobs``) are left
-    out: a fit stopped on one device may resume on another.
-    """
-    h = hashlib.sha256(type(est).__name__.encode())
-    params = est.get_params(deep=False)
-    for name in sorted(set(params) - {"autoencoder", "progress", "device", "n_jobs"}):
-        h.update(f"{name}={params[name]!r};".encode())
-    for name, t in autoencoder.state_dict().items():
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    h.update(repr(X.shape).encode())
-    h.update(np.ascontiguousarray(X).tobytes())
-    return h.hexdigest()[:24]
 
 
 def layer_state(layer: ClusteringLayer) -> dict[str, Any]:

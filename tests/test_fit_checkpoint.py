@@ -29,6 +29,8 @@ from methods.augment import Augmenter
 from methods.autoencoders import from_config
 from methods.base import DivergedError
 from methods.checkpoint import TrainingCheckpoint
+from methods.dcn import DCN
+from methods.dec import DEC, IDEC
 from methods.enrc import ENRC
 from methods.layer_estimator import LayerClusteringEstimator
 from methods.pretrain import resolve_arch
@@ -232,6 +234,62 @@ def test_without_checkpoint_nothing_is_written(X, ae, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+# --------------------------------------------------------------------------- DCN, DEC, IDEC
+def _single(kind: str, ae, **kw):
+    if kind == "dcn":
+        return DCN(4, ae, max_iter=45, batch_size=64, random_state=3, progress=False, **kw)
+    if kind == "dcn-aug":
+        return DCN(4, ae, max_iter=45, batch_size=64, random_state=3, progress=False,
+                   augmentation=Augmenter(rotation=0, shift=0, zoom=0.3, lighting=0.2, seed=4, image_shape=(2, 2)),
+                   **kw)
+    cls = DEC if kind == "dec" else IDEC
+    return cls(4, ae, max_iter=45, batch_size=64, update_interval=10, tol=None, random_state=3, progress=False, **kw)
+
+
+def _same_single(a, b) -> None:
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    np.testing.assert_array_equal(a.init_labels_, b.init_labels_)
+    assert a.loss_ == b.loss_ and a.n_iter_ == b.n_iter_ and a.converged_ == b.converged_
+    sa, sb = a.autoencoder_.state_dict(), b.autoencoder_.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+# 10 and 11: just before and after DEC's target-distribution refresh at iteration 11 (update_interval 10)
+@pytest.mark.parametrize("k", [1, 10, 11, 29, 45])
+@pytest.mark.parametrize("kind", ["dcn", "dcn-aug", "dec", "idec"])
+def test_a_stopped_dcn_dec_or_idec_fit_resumes_to_the_uninterrupted_result(synth2_ae, tmp_path, capsys, kind, k):
+    X, _, ae = synth2_ae
+    ref = _single(kind, ae).fit(X)
+    path = tmp_path / f"{kind}.pt"
+    _stopped(lambda: _single(kind, ae).fit(X, checkpoint=path), k)
+    got = _single(kind, ae).fit(X, checkpoint=path)
+    assert got.resumed_from_ == k and ref.resumed_from_ == 0
+    name = {"dcn": "DCN", "dcn-aug": "DCN", "dec": "DEC", "idec": "IDEC"}[kind]
+    assert f"resuming the {name} fit from its snapshot at iteration {k} of 45" in capsys.readouterr().err
+    _same_single(ref, got)
+    assert not path.exists()
+
+
+# the stop falls in the last epoch before the check that meets tol, so the resumed fit needs the
+# previous check's labels (``prev``) to stop where the uninterrupted one does
+@pytest.mark.parametrize("kind, k", [("dcn", 60), ("dec", 43)])
+def test_dcn_and_dec_resume_inside_tol_early_stopping(synth2_ae, tmp_path, kind, k):
+    X, _, ae = synth2_ae
+    kw = {"max_iter": 400, "tol": 0.005}  # converges at iteration 63 (DCN) and 45 (DEC)
+    if kind == "dec":
+        kw["update_interval"] = 5
+    make = (lambda: DCN(4, ae, batch_size=64, random_state=3, progress=False, **kw)) if kind == "dcn" else \
+        (lambda: DEC(4, ae, batch_size=64, random_state=3, progress=False, **kw))
+    ref = make().fit(X)
+    assert ref.converged_ and ref.n_iter_ == {"dcn": 63, "dec": 45}[kind]
+    path = tmp_path / "tol.pt"
+    _stopped(lambda: make().fit(X, checkpoint=path), k)
+    got = make().fit(X, checkpoint=path)
+    assert got.resumed_from_ == k
+    _same_single(ref, got)
+
+
 # --------------------------------------------------------------------------- the harness
 DATASETS = """
 [datasets.planted]
@@ -270,10 +328,10 @@ def _fit_tasks(suite):
     return build_tasks(suite)[1]
 
 
-def test_the_registry_enrc_and_acedec_take_a_checkpoint():
+def test_the_registry_deep_methods_take_a_checkpoint():
     import inspect
 
-    for name in ("enrc", "acedec", "acedec-aug"):
+    for name in ("enrc", "acedec", "acedec-aug", "dcn", "dcn-aug", "dec", "idec"):
         assert "checkpoint" in inspect.signature(mr.get(name).load().fit).parameters
 
 

@@ -185,7 +185,7 @@ def _claimed_elsewhere(store: Store | None, s: ResolvedSuite) -> str:
 def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
     """After Ctrl-C: what is kept and how to go on (every finished fit is already committed to the store)."""
     out = out or sys.stderr
-    print("\nnrbench run: interrupted. Every finished fit is kept. Autoencoder pretraining and ENRC / ACe/DeC "
+    print("\nnrbench run: interrupted. Every finished fit is kept. Autoencoder pretraining and the deep methods' "
           "fits in progress resume from their latest snapshots; other fits in progress start again.", file=out)
     for s in suites:
         _, n_fits, n_done = _planned_and_stored(store, s)
