@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "run": "benchmark.commands.run",
     "report": "benchmark.commands.report",
     "plot": "benchmark.commands.plot",
+    "cache": "benchmark.commands.cache",
 }
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
