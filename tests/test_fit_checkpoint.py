@@ -313,6 +313,10 @@ def test_a_suite_rerun_resumes_its_stopped_enrc_fit(tmp_path, capsys, k):
     _stopped(lambda: run_suite(suite, st, LocalExecutor(0), progress=False, log=lambda m: None), k)
     (task,) = [t for t in _fit_tasks(suite)]
     assert fit_checkpoint_path(task.key).exists() and len(st.frame()) == 0
+    from benchmark.cli import main
+
+    assert main(["run", str(tmp_path / "t.toml"), "--dry-run", "--store", str(tmp_path / "r.sqlite")]) == 0
+    assert "t [quick]: 1 fit (0 done, 1 resumes from its snapshot), 1 autoencoder" in capsys.readouterr().out
     summary = run_suite(suite, st, LocalExecutor(0), progress=False, log=lambda m: None)
     assert summary.ok == 1, summary.failures
     assert f"resuming the ENRC fit from its snapshot at iteration {k} of 30" in capsys.readouterr().err

@@ -89,8 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "them (their rows may not be stored yet when this run ends)")
     parser.add_argument("--dry-run", action="store_true",
                         help="resolve and validate the suites (names, and parameter types; values are checked when "
-                             "a run builds them), print the tasks, what is already done and what another run is "
-                             "computing now; write and run nothing")
+                             "a run builds them), print the tasks, what is already done, what another run is "
+                             "computing now and which fits resume from snapshots; write and run nothing")
 
 
 def _print_table(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
@@ -182,6 +182,16 @@ def _claimed_elsewhere(store: Store | None, s: ResolvedSuite) -> str:
     return f", {len(claims)} being computed by another run ({owners})"
 
 
+def _resumable(store: Store | None, s: ResolvedSuite) -> str:
+    """``", 2 resume from snapshots"`` for pending fits with a fit snapshot under the cache home; reads only."""
+    from benchmark.protocol import build_tasks
+    from benchmark.runner import fit_checkpoint_path
+
+    done = store.done_keys(s.name, s.tier) if store is not None else set()
+    n = sum(fit_checkpoint_path(f.key).exists() for f in build_tasks(s)[1] if f.key not in done)
+    return f", {n} resume{'s' if n == 1 else ''} from {'its snapshot' if n == 1 else 'snapshots'}" if n else ""
+
+
 def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
     """After Ctrl-C: what is kept and how to go on (every finished fit is already committed to the store)."""
     out = out or sys.stderr
@@ -189,7 +199,7 @@ def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | 
           "fits in progress resume from their latest snapshots; other fits in progress start again.", file=out)
     for s in suites:
         _, n_fits, n_done = _planned_and_stored(store, s)
-        print(f"  {s.name} [{s.tier}]: {n_done} of {n_fits} planned fits stored", file=out)
+        print(f"  {s.name} [{s.tier}]: {n_done} of {n_fits} planned fits stored{_resumable(store, s)}", file=out)
     print(f"  store: {store.path}\n  Run the same command again to resume with the rest.", file=out)
 
 
@@ -241,7 +251,8 @@ def run(args: argparse.Namespace) -> int:
         for s in resolved:
             n_pre, n_fits, n_done = _planned_and_stored(store, s)
             filtered = " (the whole suite's)" if args.only_datasets or args.only_methods else ""
-            print(f"{s.name} [{s.tier}]: {_count(n_fits, 'fit')} ({n_done} done{_claimed_elsewhere(store, s)}), "
+            print(f"{s.name} [{s.tier}]: {_count(n_fits, 'fit')} ({n_done} done{_claimed_elsewhere(store, s)}"
+                  f"{_resumable(store, s)}), "
                   f"{_count(n_pre, 'autoencoder')}; "
                   f"est. {s.est_cost or 'unknown'}{filtered}")
             for d in s.datasets:
