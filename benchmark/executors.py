@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -44,6 +45,8 @@ from benchmark.protocol import FitTask, PretrainTask
 EXECUTORS = ("local", "dask")
 #: Seconds between two looks at a Dask cluster's size (it may grow or shrink, e.g. dask-jobqueue).
 _CAPACITY_REFRESH_S = 10.0
+#: After Ctrl-C, how long nrbench waits for the Dask workers' running training loops to save their snapshots.
+SNAPSHOT_WAIT_S = 30.0
 
 ClaimFn = Callable[[FitTask], bool]
 
@@ -251,12 +254,35 @@ class DaskExecutor:
         """
         if interrupted:
             logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            if self._client is not None:
+                self._snapshot_workers()
         if self._client is not None:
             self._client.close()
             self._client = None
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+    def _snapshot_workers(self) -> None:
+        """After Ctrl-C: every worker's running pretraining and fits write their snapshots before the shutdown.
+
+        The workers leave Ctrl-C to nrbench (see :meth:`client`), so no signal reaches
+        their training loops; without this they would keep only their periodic
+        snapshots (up to :data:`methods.checkpoint.CHECKPOINT_EVERY_S` old).
+        """
+        from methods.checkpoint import snapshot_running
+
+        try:
+            saved = self._client.run(snapshot_running, SNAPSHOT_WAIT_S)
+        except Exception as exc:  # noqa: BLE001 - workers already gone: their periodic snapshots remain
+            print(f"nrbench run: the Dask workers could not be asked for snapshots ({type(exc).__name__}); "
+                  f"their runs in progress resume from their latest periodic snapshots", file=sys.stderr)
+            return
+        n = sum(int(v) for v in saved.values())
+        if n:
+            print(f"nrbench run: {n} training run{'' if n == 1 else 's'} in progress on the Dask workers "
+                  f"saved {'its snapshot' if n == 1 else 'their snapshots'}; a rerun resumes "
+                  f"{'it' if n == 1 else 'them'}", file=sys.stderr)
 
     def __enter__(self) -> DaskExecutor:
         return self

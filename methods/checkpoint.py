@@ -81,6 +81,9 @@ class TrainingCheckpoint:
         self.key = str(key)
         self.every_s = float(every_s)
         self.what = str(what)
+        self._requested = threading.Event()  # snapshot_running(): save at the end of the current iteration
+        self._answered = threading.Event()  # set once a requested snapshot is written (or the loop ended)
+        self.saved_on_request = False
         self._last = time.monotonic()
         self._stop_signal: int | None = None
         self._latest: tuple[int, Callable[[], dict[str, Any]]] | None = None
@@ -129,8 +132,19 @@ class TrainingCheckpoint:
         self._latest = (iteration, state_of)
         if self._stop_signal is not None:
             self._act(iteration, state_of)
+        elif self._requested.is_set():
+            self._requested.clear()
+            self.save(iteration, state_of())
+            self.saved_on_request = True
+            self._answered.set()
         elif time.monotonic() - self._last >= self.every_s:
             self.save(iteration, state_of())
+
+    def request_snapshot(self) -> None:
+        """Ask the training loop (another thread) to save at the end of its current iteration."""
+        self.saved_on_request = False
+        self._answered.clear()
+        self._requested.set()
 
     def _act(self, iteration: int, state_of: Callable[[], dict[str, Any]]) -> None:
         """Write the snapshot, then let the deferred signal act (its previous handler is back)."""
@@ -143,14 +157,21 @@ class TrainingCheckpoint:
 
     @contextmanager
     def deferring_signals(self) -> Iterator[None]:
-        """Within the block (main thread only), SIGINT and SIGTERM wait for the end of the iteration.
+        """The training loop's block: in the main thread, SIGINT and SIGTERM wait for the end of the iteration.
 
         The handler records the signal and restores the previous handlers, so a second
         signal acts at once; :meth:`step` then writes the snapshot and re-raises it.
+        In any thread the loop is registered for :func:`snapshot_running` meanwhile.
         """
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
+        with _running(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            with self._signals_deferred():
+                yield
+
+    @contextmanager
+    def _signals_deferred(self) -> Iterator[None]:
         # a signal the process ignores (SIG_IGN, e.g. Ctrl-C in a Dask worker) stays ignored
         signals = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) not in (None, signal.SIG_IGN)]
         previous = {s: signal.getsignal(s) for s in signals}
@@ -171,6 +192,43 @@ class TrainingCheckpoint:
             restore()
         if self._stop_signal is not None and self._latest is not None:  # it came after the last iteration
             self._act(*self._latest)
+
+
+#: The training loops running in this process (inside ``deferring_signals``), for :func:`snapshot_running`.
+_RUNNING: set[TrainingCheckpoint] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+@contextmanager
+def _running(ckpt: TrainingCheckpoint) -> Iterator[None]:
+    with _RUNNING_LOCK:
+        _RUNNING.add(ckpt)
+    try:
+        yield
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(ckpt)
+        ckpt._answered.set()  # a loop that ended (or raised) answers any request: nothing left to save
+
+
+def snapshot_running(timeout_s: float = 30.0) -> int:
+    """Make every training loop running in this process write its snapshot now; returns how many did.
+
+    Each loop saves at the end of its current iteration (so the snapshot is
+    consistent) and goes on training.  Used where no signal reaches the loop:
+    a Dask worker runs fits in a worker thread and leaves Ctrl-C to ``nrbench``,
+    which calls this on every worker before it shuts the cluster down
+    (:meth:`benchmark.executors.DaskExecutor.close`).  Waits at most
+    ``timeout_s`` seconds in all (one iteration of a loop, normally).
+    """
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for c in running:
+        c.request_snapshot()
+    deadline = time.monotonic() + float(timeout_s)
+    for c in running:
+        c._answered.wait(max(0.0, deadline - time.monotonic()))
+    return sum(c.saved_on_request for c in running)
 
 
 def fit_key(estimator: Any, X: np.ndarray, autoencoder: torch.nn.Module) -> str:
@@ -292,5 +350,6 @@ __all__ = [
     "set_augmentation_rng_state",
     "set_rng_state",
     "signals_of",
+    "snapshot_running",
     "training",
 ]

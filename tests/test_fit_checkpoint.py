@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 
 import harness_fixtures as hf
@@ -346,3 +348,57 @@ def test_fit_checkpoint_paths_are_per_row_key_under_the_home(tmp_path):
     b = fit_checkpoint_path(("s", "quick", "enrc", "d", "h", 0, 1))
     assert a != b and a.parent == b.parent == checkpoints_dir()
     assert Path(os.environ["NRBENCH_HOME"]) in a.parents
+
+
+# --------------------------------------------------------------------------- snapshots on request (Dask workers)
+def _long_enrc_fit(X, ae, path: str) -> int:
+    est = _enrc(ae, max_iter=6000).fit(X, checkpoint=path)
+    return est.n_iter_
+
+
+def _wait_for(path: Path, timeout_s: float = 120.0) -> None:
+    t0 = time.monotonic()
+    while not path.exists():
+        assert time.monotonic() - t0 < timeout_s, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def test_snapshot_running_makes_a_loop_in_another_thread_save_and_go_on(X, ae, tmp_path):
+    from methods.checkpoint import snapshot_running
+
+    assert snapshot_running(timeout_s=1) == 0  # nothing running: returns at once
+    path = tmp_path / "thread.pt"
+    out: dict = {}
+    t = threading.Thread(target=lambda: out.update(n=_long_enrc_fit(X, ae, str(path))))
+    t.start()
+    _wait_for(path)  # the snapshot after the initialisation (iteration 0)
+    time.sleep(0.3)
+    assert snapshot_running() == 1
+    it = torch.load(path, weights_only=True)["iteration"]
+    t.join()
+    assert 0 < it < 6000 and out["n"] == 6000  # saved mid-fit, and the fit went on to the end
+    assert not path.exists()
+
+
+def test_ctrl_c_on_a_dask_run_makes_the_workers_save_their_running_fits(X, ae, tmp_path, monkeypatch, capsys):
+    """Dask workers ignore Ctrl-C; nrbench asks them for snapshots before it shuts the cluster down."""
+    import distributed  # noqa: F401 - before dask's config is read
+
+    from benchmark.executors import DaskExecutor
+
+    path = tmp_path / "dask.pt"
+    seen: dict = {}
+    real = DaskExecutor._snapshot_workers
+
+    def spy(self):  # read the snapshot before the in-process worker finishes the fit (and deletes it)
+        real(self)
+        seen["iteration"] = torch.load(path, weights_only=True)["iteration"]
+    monkeypatch.setattr(DaskExecutor, "_snapshot_workers", spy)
+    ex = DaskExecutor(n_workers=1, processes=False)
+    ex.client().submit(_long_enrc_fit, X, ae, str(path), pure=False)
+    _wait_for(path)
+    time.sleep(0.3)
+    ex.close(interrupted=True)
+    assert seen["iteration"] > 0
+    assert "nrbench run: 1 training run in progress on the Dask workers saved its snapshot; a rerun resumes it" \
+        in capsys.readouterr().err
