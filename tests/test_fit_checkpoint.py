@@ -402,3 +402,29 @@ def test_ctrl_c_on_a_dask_run_makes_the_workers_save_their_running_fits(X, ae, t
     assert seen["iteration"] > 0
     assert "nrbench run: 1 training run in progress on the Dask workers saved its snapshot; a rerun resumes it" \
         in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the batch stream
+def test_the_batch_stream_continues_exactly_from_its_state():
+    """Minibatches draws a permutation per epoch from rng (the last partial batch dropped); state() +
+    the generator's state continue the stream exactly, mid-epoch and at an epoch boundary."""
+    from methods.base import minibatches
+
+    rng = np.random.default_rng(7)
+    perm1 = np.random.default_rng(7).permutation(10)
+    s = minibatches(10, 3, rng)
+    assert [next(s).tolist() for _ in range(3)] == [perm1[0:3].tolist(), perm1[3:6].tolist(), perm1[6:9].tolist()]
+    for taken in (1, 3):  # mid-epoch, and at the boundary (the next batch starts a new epoch)
+        a = minibatches(10, 3, np.random.default_rng(1))
+        for _ in range(taken):
+            next(a)
+        state, rng_state = a.state(), a.rng.bit_generator.state
+        want = [next(a).tolist() for _ in range(7)]
+        b = minibatches(10, 3, np.random.default_rng(99))
+        b.restore(state)
+        b.rng.bit_generator.state = rng_state
+        assert [next(b).tolist() for _ in range(7)] == want
+    with pytest.raises(ValueError, match="cannot continue over n = 11"):
+        minibatches(11, 3, np.random.default_rng(0)).restore(state)
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        minibatches(10, 0, np.random.default_rng(0))
