@@ -264,7 +264,7 @@ class DaskExecutor:
             self._cluster = None
 
     def _snapshot_workers(self) -> None:
-        """After Ctrl-C: every worker's running pretraining and fits write their snapshots before the shutdown.
+        """After Ctrl-C: every worker's running pretraining and fits write their snapshots and stop.
 
         The workers leave Ctrl-C to nrbench (see :meth:`client`), so no signal reaches
         their training loops; without this they would keep only their periodic
@@ -273,7 +273,7 @@ class DaskExecutor:
         from methods.checkpoint import snapshot_running
 
         try:
-            saved = self._client.run(snapshot_running, SNAPSHOT_WAIT_S)
+            saved = self._client.run(snapshot_running, SNAPSHOT_WAIT_S, stop=True)
         except Exception as exc:  # noqa: BLE001 - workers already gone: their periodic snapshots remain
             print(f"nrbench run: the Dask workers could not be asked for snapshots ({type(exc).__name__}); "
                   f"their runs in progress resume from their latest periodic snapshots", file=sys.stderr)

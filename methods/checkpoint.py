@@ -83,6 +83,7 @@ class TrainingCheckpoint:
         self.what = str(what)
         self._requested = threading.Event()  # snapshot_running(): save at the end of the current iteration
         self._answered = threading.Event()  # set once a requested snapshot is written (or the loop ended)
+        self._stop_after_snapshot = False
         self.saved_on_request = False
         self._last = time.monotonic()
         self._stop_signal: int | None = None
@@ -137,12 +138,19 @@ class TrainingCheckpoint:
             self.save(iteration, state_of())
             self.saved_on_request = True
             self._answered.set()
+            if self._stop_after_snapshot:
+                raise TrainingStopped(f"{self.what} stopped after iteration {iteration} on request; "
+                                      f"a rerun resumes from {self.path}")
         elif time.monotonic() - self._last >= self.every_s:
             self.save(iteration, state_of())
 
-    def request_snapshot(self) -> None:
-        """Ask the training loop (another thread) to save at the end of its current iteration."""
+    def request_snapshot(self, stop: bool = False) -> None:
+        """Ask the training loop (another thread) to save at the end of its current iteration.
+
+        ``stop``: then end the loop with :class:`TrainingStopped` instead of going on.
+        """
         self.saved_on_request = False
+        self._stop_after_snapshot = bool(stop)
         self._answered.clear()
         self._requested.set()
 
@@ -194,6 +202,10 @@ class TrainingCheckpoint:
             self._act(*self._latest)
 
 
+class TrainingStopped(RuntimeError):
+    """A training loop ended on request after writing its snapshot (:func:`snapshot_running` with ``stop``)."""
+
+
 #: The training loops running in this process (inside ``deferring_signals``), for :func:`snapshot_running`.
 _RUNNING: set[TrainingCheckpoint] = set()
 _RUNNING_LOCK = threading.Lock()
@@ -211,20 +223,23 @@ def _running(ckpt: TrainingCheckpoint) -> Iterator[None]:
         ckpt._answered.set()  # a loop that ended (or raised) answers any request: nothing left to save
 
 
-def snapshot_running(timeout_s: float = 30.0) -> int:
+def snapshot_running(timeout_s: float = 30.0, stop: bool = False) -> int:
     """Make every training loop running in this process write its snapshot now; returns how many did.
 
     Each loop saves at the end of its current iteration (so the snapshot is
-    consistent) and goes on training.  Used where no signal reaches the loop:
-    a Dask worker runs fits in a worker thread and leaves Ctrl-C to ``nrbench``,
-    which calls this on every worker before it shuts the cluster down
-    (:meth:`benchmark.executors.DaskExecutor.close`).  Waits at most
-    ``timeout_s`` seconds in all (one iteration of a loop, normally).
+    consistent), then goes on training, or with ``stop`` ends with
+    :class:`TrainingStopped` (its snapshot kept for a rerun).  Used where no
+    signal reaches the loop: a Dask worker runs fits in a worker thread and leaves
+    Ctrl-C to ``nrbench``, which calls this with ``stop=True`` on every worker
+    before it shuts the cluster down (:meth:`benchmark.executors.DaskExecutor.close`;
+    a remote cluster's workers then stop the orphaned fits instead of finishing
+    them for nobody).  Waits at most ``timeout_s`` seconds in all (one iteration of
+    a loop, normally).
     """
     with _RUNNING_LOCK:
         running = list(_RUNNING)
     for c in running:
-        c.request_snapshot()
+        c.request_snapshot(stop=stop)
     deadline = time.monotonic() + float(timeout_s)
     for c in running:
         c._answered.wait(max(0.0, deadline - time.monotonic()))
@@ -342,6 +357,7 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "FitCheckpoint",
     "TrainingCheckpoint",
+    "TrainingStopped",
     "augmentation_rng_state",
     "checkpoint_path",
     "fit_key",

@@ -380,26 +380,45 @@ def test_snapshot_running_makes_a_loop_in_another_thread_save_and_go_on(X, ae, t
     assert not path.exists()
 
 
-def test_ctrl_c_on_a_dask_run_makes_the_workers_save_their_running_fits(X, ae, tmp_path, monkeypatch, capsys):
-    """Dask workers ignore Ctrl-C; nrbench asks them for snapshots before it shuts the cluster down."""
+def test_snapshot_running_with_stop_ends_the_loop_and_a_refit_resumes_it(X, ae, tmp_path):
+    from methods.checkpoint import TrainingStopped, snapshot_running
+
+    path = tmp_path / "stop.pt"
+    out: dict = {}
+
+    def work():
+        try:
+            _long_enrc_fit(X, ae, str(path))
+        except TrainingStopped as exc:
+            out["exc"] = exc
+    t = threading.Thread(target=work)
+    t.start()
+    _wait_for(path)
+    time.sleep(0.3)
+    assert snapshot_running(stop=True) == 1
+    t.join()
+    it = torch.load(path, weights_only=True)["iteration"]
+    assert 0 < it < 6000 and "on request; a rerun resumes from" in str(out["exc"])
+    got = _enrc(ae, max_iter=6000).fit(X, checkpoint=path)
+    assert got.resumed_from_ == it
+    _same_fit(_enrc(ae, max_iter=6000).fit(X), got)
+
+
+def test_ctrl_c_on_a_dask_run_makes_the_workers_save_and_stop_their_running_fits(X, ae, tmp_path, capsys):
+    """Dask workers ignore Ctrl-C; nrbench has them save and stop their fits before it shuts the cluster down."""
     import distributed  # noqa: F401 - before dask's config is read
 
     from benchmark.executors import DaskExecutor
 
     path = tmp_path / "dask.pt"
-    seen: dict = {}
-    real = DaskExecutor._snapshot_workers
-
-    def spy(self):  # read the snapshot before the in-process worker finishes the fit (and deletes it)
-        real(self)
-        seen["iteration"] = torch.load(path, weights_only=True)["iteration"]
-    monkeypatch.setattr(DaskExecutor, "_snapshot_workers", spy)
     ex = DaskExecutor(n_workers=1, processes=False)
     ex.client().submit(_long_enrc_fit, X, ae, str(path), pure=False)
     _wait_for(path)
     time.sleep(0.3)
+    t0 = time.monotonic()
     ex.close(interrupted=True)
-    assert seen["iteration"] > 0
+    assert time.monotonic() - t0 < 20  # the fit stopped; close did not wait for its 6,000 iterations
+    assert 0 < torch.load(path, weights_only=True)["iteration"] < 6000  # kept for the rerun
     assert "nrbench run: 1 training run in progress on the Dask workers saved its snapshot; a rerun resumes it" \
         in capsys.readouterr().err
 
