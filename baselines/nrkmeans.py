@@ -55,10 +55,13 @@ by, the paper / ClustPy):
 
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 from scipy.linalg import lapack
@@ -303,9 +306,34 @@ def run_subspace_kmeans(Xc: np.ndarray, S_T: np.ndarray, ks: Sequence[int], nois
     )
 
 
+def run_state(run: SubspaceRun) -> dict[str, Any]:
+    """One start's result as a snapshot entry (tensors and plain Python values: ``torch.load(weights_only=True)``)."""
+    import torch
+
+    return {"labels": torch.from_numpy(np.ascontiguousarray(run.labels)), "V": torch.from_numpy(np.ascontiguousarray(run.V)),
+            "m": [int(v) for v in run.m], "subspaces": [int(v) for v in run.subspaces],
+            "lost": [int(v) for v in run.lost],
+            "centres": {int(j): torch.from_numpy(np.ascontiguousarray(c)) for j, c in run.centres.items()},
+            "factors": {int(j): torch.from_numpy(np.ascontiguousarray(f)) for j, f in run.factors.items()},
+            "cost": float(run.cost), "cost_history": [float(c) for c in run.cost_history],
+            "n_iter": int(run.n_iter), "converged": bool(run.converged), "n_reseeded": int(run.n_reseeded)}
+
+
+def run_from_state(state: dict[str, Any]) -> SubspaceRun:
+    """The inverse of :func:`run_state` (the same arrays, bit for bit)."""
+    return SubspaceRun(
+        labels=state["labels"].numpy().copy(), V=state["V"].numpy().copy(), m=list(state["m"]),
+        subspaces=list(state["subspaces"]), lost=list(state["lost"]),
+        centres={int(j): c.numpy().copy() for j, c in state["centres"].items()},
+        factors={int(j): f.numpy().copy() for j, f in state["factors"].items()},
+        cost=float(state["cost"]), cost_history=list(state["cost_history"]), n_iter=int(state["n_iter"]),
+        converged=bool(state["converged"]), n_reseeded=int(state["n_reseeded"]))
+
+
 def best_of_runs(Xc: np.ndarray, S_T: np.ndarray, ks: Sequence[int], noise: bool, n_init: int,
                  random_state: object, max_iter: int, eig_tol: float, reorth_every: int,
-                 progress: bool, desc: str, n_jobs: int | None = None) -> tuple[SubspaceRun, list[float]]:
+                 progress: bool, desc: str, n_jobs: int | None = None, checkpoint: Any = None,
+                 resume: dict[str, Any] | None = None) -> tuple[SubspaceRun, list[float]]:
     """``n_init`` independent starts (child generators of ``random_state``); keep the lowest cost.
 
     ``n_jobs`` (joblib's convention: ``None`` or 1 serial, -1 every core) runs the starts in
@@ -314,12 +342,32 @@ def best_of_runs(Xc: np.ndarray, S_T: np.ndarray, ks: Sequence[int], noise: bool
     the same for any ``n_jobs``.  Costs agree to rounding, not bit for bit, when the workers
     run BLAS with fewer threads than the parent (joblib gives each cores / n_jobs), which sums
     in another order (``tox -e bench``, ``test_bench_nrkmeans_parallel_starts``: relative 8e-15).
+
+    ``checkpoint`` (a :class:`methods.checkpoint.TrainingCheckpoint`) is told after every
+    finished start (its ``step``): it snapshots the costs so far and the best start, every
+    ``every_s`` seconds and at a deferred Ctrl-C / SIGTERM.  ``resume`` (such a snapshot)
+    skips the starts it holds; because each start has its own child generator, the
+    remaining ones are those an uninterrupted run makes, and so is the kept start.
     """
     rng = as_generator(random_state)
     best: SubspaceRun | None = None
     losses: list[float] = []
     children = rng.spawn(n_init)
-    with tqdm(total=n_init, desc=desc, disable=not progress, leave=False) as bar:
+    if resume is not None:
+        losses = [float(c) for c in resume["losses"]]
+        best = run_from_state(resume["best"])
+        children = children[len(losses):]
+
+    def state_of() -> dict[str, Any]:
+        assert best is not None
+        return {"losses": list(losses), "best": run_state(best)}
+
+    if checkpoint is not None:
+        from methods.checkpoint import signals_of
+        deferred: Any = signals_of(checkpoint)
+    else:
+        deferred = contextlib.nullcontext()
+    with tqdm(total=n_init, initial=len(losses), desc=desc, disable=not progress, leave=False) as bar, deferred:
         def report(it: int, cost: float) -> None:
             bar.set_postfix(iter=it, cost=f"{cost:.6g}", refresh=False)
 
@@ -333,11 +381,22 @@ def best_of_runs(Xc: np.ndarray, S_T: np.ndarray, ks: Sequence[int], noise: bool
             runs = Parallel(n_jobs=n_jobs, return_as="generator")(
                 delayed(run_subspace_kmeans)(Xc, S_T, ks, noise, child, max_iter, eig_tol, reorth_every)
                 for child in children)
-        for run in runs:
-            losses.append(run.cost)
-            if best is None or run.cost < best.cost:
-                best = run
-            bar.update(1)
+        try:
+            for run in runs:
+                losses.append(float(run.cost))
+                if best is None or run.cost < best.cost:
+                    best = run
+                bar.update(1)
+                if checkpoint is not None:
+                    checkpoint.step(len(losses), state_of)
+        except BaseException:
+            # a start failed, or worker processes died of the terminal's Ctrl-C before the deferred
+            # signal could act here: keep the finished starts (and then let that signal act)
+            if checkpoint is not None:
+                checkpoint.act_on_pending_signal(len(losses), state_of if best is not None else None)
+                if best is not None and checkpoint.saved_at != len(losses):
+                    checkpoint.save(len(losses), state_of())
+            raise
     assert best is not None
     return best, losses
 
@@ -376,11 +435,14 @@ class BestOfStarts:
         """Validated cluster counts per subspace and whether the last is a noise space."""
         raise NotImplementedError
 
-    def _fit_starts(self, X: np.ndarray) -> tuple[SubspaceRun, list[int], bool, np.ndarray]:
+    def _fit_starts(self, X: np.ndarray, checkpoint: str | os.PathLike | None = None,
+                    checkpoint_every: float | None = None) -> tuple[SubspaceRun, list[int], bool, np.ndarray]:
         """Validate, run the ``n_init`` starts and set the common attributes of the kept one.
 
         Sets ``mean_``, ``loss_``, ``all_losses_``, ``cost_history_``, ``n_iter_``,
-        ``converged_``, ``n_reseeded_`` and ``V_``; returns ``(run, ks, noise, S_T)``.
+        ``converged_``, ``n_reseeded_``, ``V_``, ``resumed_from_`` and
+        ``resumed_elapsed_s_``; returns ``(run, ks, noise, S_T)``.  ``checkpoint``:
+        see the subclasses' ``fit``.
         """
         A = check_X(X)
         self.n_features_in_ = A.shape[1]
@@ -393,11 +455,26 @@ class BestOfStarts:
         if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))
                                    or n_jobs == 0):
             raise ValueError(f"n_jobs must be None or a nonzero int (-1: every core); got {n_jobs!r}")
+        ckpt = resume = None
+        if checkpoint is not None:
+            from methods.checkpoint import CHECKPOINT_EVERY_S, FitCheckpoint
+
+            every = CHECKPOINT_EVERY_S if checkpoint_every is None else checkpoint_every
+            ckpt = FitCheckpoint(checkpoint, self, A, None, every, unit="start")
+            resume = ckpt.resume(n_init)
         rng = as_generator(self.random_state)
         Xc, mean, S_T = prepare(A)
         del A  # keep one n x d float64 copy (the centred data) during the iterations
         run, losses = best_of_runs(Xc, S_T, ks, noise, n_init, rng, max_iter, tol, reorth,
-                                   self.progress, type(self).__name__, n_jobs=n_jobs)
+                                   self.progress, type(self).__name__, n_jobs=n_jobs, checkpoint=ckpt,
+                                   resume=resume)
+        if ckpt is not None:
+            from methods.checkpoint import record_resume
+
+            ckpt.discard()
+            record_resume(self, resume, ckpt)
+        else:
+            self.resumed_from_, self.resumed_elapsed_s_ = 0, 0.0
         self.mean_ = mean
         self.loss_ = float(run.cost)
         self.all_losses_ = losses
@@ -481,9 +558,20 @@ class NrKmeans(BestOfStarts, ClusterMixin, BaseEstimator):
             raise ValueError(f"n_clusters has {len(ks)} subspaces but X has only d = {d} features")
         return ks, noise
 
-    def fit(self, X: np.ndarray, y: object = None) -> NrKmeans:
-        """Run ``n_init`` starts of NrKmeans on X (n x d) and keep the one of lowest cost."""
-        run, ks, noise, S_T = self._fit_starts(X)
+    def fit(self, X: np.ndarray, y: object = None, *, checkpoint: str | os.PathLike | None = None,
+            checkpoint_every: float | None = None) -> NrKmeans:
+        """Run ``n_init`` starts of NrKmeans on X (n x d) and keep the one of lowest cost.
+
+        ``checkpoint``: a file for snapshots of the starts done so far (their costs and
+        the best start; :mod:`methods.checkpoint`), written every ``checkpoint_every``
+        seconds (default ``methods.checkpoint.CHECKPOINT_EVERY_S``) and, in the main
+        thread, at Ctrl-C / SIGTERM (deferred to the end of the current start).  A
+        later fit of the same estimator on the same X with the same file runs only the
+        remaining starts and keeps the start an uninterrupted fit keeps; the file is
+        deleted when the fit ends.  ``resumed_from_`` is the number of starts taken
+        from the snapshot (0: none), ``resumed_elapsed_s_`` how long they had run.
+        """
+        run, ks, noise, S_T = self._fit_starts(X, checkpoint, checkpoint_every)
         keep = run.subspaces
         self.labels_ = run.labels[:, keep]
         self.m_ = list(run.m)

@@ -28,6 +28,7 @@ k-means++ centres in the full space; the start of lowest J is kept.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -74,9 +75,13 @@ class SubKmeans(BestOfStarts, ClusterMixin, BaseEstimator):
             raise ValueError(f"X has d = {d} feature; SubKmeans needs d >= 2 (a cluster and a noise space)")
         return [k, 1], True
 
-    def fit(self, X: np.ndarray, y: object = None) -> SubKmeans:
-        """Run ``n_init`` SubKmeans starts on X (n x d) and keep the one of lowest cost."""
-        run, _ks, _noise, _S_T = self._fit_starts(X)
+    def fit(self, X: np.ndarray, y: object = None, *, checkpoint: str | os.PathLike | None = None,
+            checkpoint_every: float | None = None) -> SubKmeans:
+        """Run ``n_init`` SubKmeans starts on X (n x d) and keep the one of lowest cost.
+
+        ``checkpoint``, ``checkpoint_every``: resumable starts, as in :meth:`baselines.NrKmeans.fit`.
+        """
+        run, _ks, _noise, _S_T = self._fit_starts(X, checkpoint, checkpoint_every)
         self.labels_ = run.labels[:, 0].copy()
         self.m_ = int(run.m[0]) if 0 in run.subspaces else 0
         self.cluster_centers_ = run.centres[0] + self.mean_

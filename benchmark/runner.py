@@ -423,11 +423,24 @@ def fit_checkpoint_path(key: tuple) -> Path:
 
     Keyed by the row key (suite, tier, method, data set, parameters, seeds), so a
     rerun of the suite, or another run that takes the fit over after this one
-    died, resumes a stopped deep fit (ENRC, ACe/DeC, DCN, DEC/IDEC) instead of starting it again.
+    died, resumes a stopped fit (ENRC, ACe/DeC, DCN, DEC/IDEC, NrKmeans, SubKmeans) instead of starting it
+    again.
     """
     from benchmark.paths import checkpoints_dir
 
     return checkpoints_dir() / f"fit-{key_hash(key)}.partial.pt"
+
+
+def fit_has_snapshot(key: tuple) -> bool:
+    """Whether the fit with row key ``key`` resumes from a snapshot: its own, or its initialisation's.
+
+    ENRC's NrKmeans starts are snapshotted beside the fit's file
+    (:func:`methods.checkpoint.init_checkpoint_path`) until the fit's first snapshot.
+    """
+    from methods.checkpoint import init_checkpoint_path
+
+    path = fit_checkpoint_path(key)
+    return path.exists() or init_checkpoint_path(path).exists()
 
 
 def _fit_takes_checkpoint(est: Any) -> bool:

@@ -116,6 +116,7 @@ import torch
 
 from methods.autoencoders import Autoencoder
 from methods.base import DIVERGENCE_FACTOR, check_finite_loss, check_fit_input, minibatches
+from methods.checkpoint import FitCheckpoint
 from methods.clustering_layer import (
     STRONG_BETA,
     ClusteringLayer,
@@ -248,7 +249,8 @@ class ACeDeC(LayerClusteringEstimator):
 
     # ------------------------------------------------------------- §2.2 initialisation
     def _initialize(self, ae: Autoencoder, X: np.ndarray, Z: np.ndarray, rng: np.random.Generator,
-                    gen: torch.Generator, device: torch.device) -> ClusteringLayer:
+                    gen: torch.Generator, device: torch.device,
+                    checkpoint: FitCheckpoint | None = None) -> ClusteringLayer:
         k = int(self.n_clusters)
         D, n = Z.shape[1], Z.shape[0]
         self._set_scales(X)

@@ -6,7 +6,10 @@ hold the network, the centres (with ENRC's Eq. (7) counts, DCN's cluster counts)
 optimiser and schedule, the batch stream's epoch and the numpy generator, and what
 the loop carries (ENRC's lost-centre counts and the initialisation's results, DEC's
 target distribution P, the labels of the last ``tol`` check, an augmentation's
-generator).  ``nrbench run`` gives each such fit a file under ``$NRBENCH_HOME/checkpoints``.
+generator).  NrKmeans and SubKmeans (``baselines``) use it for their starts: the costs of
+the starts done and the best start so far (also ENRC's initialisation, in a file beside
+the fit's: :func:`init_checkpoint_path`).  ``nrbench run`` gives each such fit a file
+under ``$NRBENCH_HOME/checkpoints``.
 
 Pretraining at the papers' budgets takes hours on a CPU (``paper-dec``: about
 1.9 h on two threads; DEC's ``dec-sae`` schedule: 300,000 iterations), and a
@@ -65,6 +68,18 @@ def checkpoint_path(pt_path: Path) -> Path:
     return pt_path.with_suffix(".partial.pt")
 
 
+def init_checkpoint_path(fit_path: str | os.PathLike) -> Path:
+    """The snapshot file of a fit's initialisation (ENRC's NrKmeans starts), beside the fit's own.
+
+    ``fit-<key>.partial.pt`` gives ``fit-<key>.init.partial.pt`` (still a ``*.partial.pt``
+    snapshot for ``nrbench cache``); another name gets ``.init`` before its suffix.
+    """
+    p = Path(fit_path)
+    if p.name.endswith(".partial.pt"):
+        return p.with_name(p.name[: -len(".partial.pt")] + ".init.partial.pt")
+    return p.with_name(f"{p.stem}.init{p.suffix}")
+
+
 class TrainingCheckpoint:
     """Save and load one pretraining run's snapshot (see the module docstring).
 
@@ -74,13 +89,14 @@ class TrainingCheckpoint:
     """
 
     def __init__(self, path: str | os.PathLike, key: str, every_s: float = CHECKPOINT_EVERY_S,
-                 what: str = "pretraining") -> None:
+                 what: str = "pretraining", unit: str = "iteration") -> None:
         if not float(every_s) >= 0:
             raise ValueError(f"checkpoint interval must be >= 0 seconds; got {every_s!r}")
         self.path = Path(path)
         self.key = str(key)
         self.every_s = float(every_s)
         self.what = str(what)
+        self.unit = str(unit)  # what the loop counts, for the messages: "iteration", or NrKmeans' "start"
         self._requested = threading.Event()  # snapshot_running(): save at the end of the current iteration
         self._answered = threading.Event()  # set once a requested snapshot is written (or the loop ended)
         self._stop_after_snapshot = False
@@ -109,7 +125,7 @@ class TrainingCheckpoint:
 
     def announce(self, iteration: int, total: int) -> None:
         """Tell the user (stderr) that the run goes on from a snapshot rather than from the start."""
-        print(f"nrbench: resuming {self.what} from its snapshot at iteration {iteration:,} of {total:,} "
+        print(f"nrbench: resuming {self.what} from its snapshot at {self.unit} {iteration:,} of {total:,} "
               f"({self.path})", file=sys.stderr, flush=True)
 
     def save(self, iteration: int, state: dict[str, Any]) -> None:
@@ -139,10 +155,27 @@ class TrainingCheckpoint:
             self.saved_on_request = True
             self._answered.set()
             if self._stop_after_snapshot:
-                raise TrainingStopped(f"{self.what} stopped after iteration {iteration} on request; "
+                raise TrainingStopped(f"{self.what} stopped after {self.unit} {iteration} on request; "
                                       f"a rerun resumes from {self.path}")
         elif time.monotonic() - self._last >= self.every_s:
             self.save(iteration, state_of())
+
+    def act_on_pending_signal(self, iteration: int, state_of: Callable[[], dict[str, Any]] | None) -> None:
+        """If a deferred Ctrl-C / SIGTERM is pending, write the snapshot and let it act now (else nothing).
+
+        For loops whose iteration was cut short by the same signal (NrKmeans' starts in
+        worker processes, which get the terminal's Ctrl-C too): ``iteration`` is the
+        last completed one; ``state_of`` ``None`` when nothing is done yet (no snapshot).
+        """
+        if self._stop_signal is None:
+            return
+        if state_of is not None:
+            self._act(iteration, state_of)
+            return
+        stop, self._stop_signal = self._stop_signal, None
+        if stop == signal.SIGINT:
+            raise KeyboardInterrupt(f"{self.what} stopped before its first {self.unit} ended")
+        os.kill(os.getpid(), int(stop))
 
     def request_snapshot(self, stop: bool = False) -> None:
         """Ask the training loop (another thread) to save at the end of its current iteration.
@@ -159,7 +192,7 @@ class TrainingCheckpoint:
         stop, self._stop_signal = self._stop_signal, None
         self.save(iteration, state_of())
         if stop == signal.SIGINT:
-            raise KeyboardInterrupt(f"{self.what} stopped after iteration {iteration}; "
+            raise KeyboardInterrupt(f"{self.what} stopped after {self.unit} {iteration}; "
                                     f"a rerun resumes from {self.path}")
         os.kill(os.getpid(), int(stop))  # type: ignore[arg-type]
 
@@ -246,17 +279,31 @@ def snapshot_running(timeout_s: float = 30.0, stop: bool = False) -> int:
     return sum(c.saved_on_request for c in running)
 
 
-def fit_key(estimator: Any, X: np.ndarray, autoencoder: torch.nn.Module) -> str:
+def _param_text(value: Any) -> str:
+    """A hyperparameter's text for :func:`fit_key`: a numpy generator by its state (its repr names an address)."""
+    if isinstance(value, np.random.Generator):
+        return f"Generator({value.bit_generator.state!r})"
+    if isinstance(value, np.random.RandomState):
+        kind, keys, pos, has_gauss, gauss = value.get_state(legacy=True)
+        return f"RandomState({kind}, {hashlib.sha256(keys.tobytes()).hexdigest()}, {pos}, {has_gauss}, {gauss!r})"
+    return repr(value)
+
+
+def fit_key(estimator: Any, X: np.ndarray, autoencoder: torch.nn.Module | None = None) -> str:
     """What identifies a method fit for its snapshot: class, hyperparameters, the network's weights and X.
 
     Display and placement settings (``progress``, ``device``, ``n_jobs``) are left
-    out: a fit stopped on one device may resume on another.
+    out: a fit stopped on one device may resume on another.  A ``random_state``
+    that is a numpy generator counts by its state when the fit starts, so a rerun
+    with a generator seeded the same way resumes.  ``autoencoder``: ``None`` for
+    fits without a network (NrKmeans, SubKmeans).
     """
     h = hashlib.sha256(type(estimator).__name__.encode())
     params = estimator.get_params(deep=False)
     for name in sorted(set(params) - {"autoencoder", "progress", "device", "n_jobs"}):
-        h.update(f"{name}={params[name]!r};".encode())
-    for name, t in autoencoder.state_dict().items():
+        h.update(f"{name}={_param_text(params[name])};".encode())
+    state = autoencoder.state_dict() if autoencoder is not None else {}
+    for name, t in state.items():
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     h.update(repr(X.shape).encode())
@@ -271,10 +318,10 @@ class FitCheckpoint(TrainingCheckpoint):
     of this fit, the stopped runs' included), which snapshots store as ``elapsed_s``.
     """
 
-    def __init__(self, path: str | os.PathLike, estimator: Any, X: np.ndarray, autoencoder: torch.nn.Module,
-                 every_s: float = CHECKPOINT_EVERY_S) -> None:
+    def __init__(self, path: str | os.PathLike, estimator: Any, X: np.ndarray, autoencoder: torch.nn.Module | None,
+                 every_s: float = CHECKPOINT_EVERY_S, unit: str = "iteration") -> None:
         super().__init__(path, fit_key(estimator, X, autoencoder), every_s=every_s,
-                         what=f"the {type(estimator).__name__} fit")
+                         what=f"the {type(estimator).__name__} fit", unit=unit)
         self._t0 = time.perf_counter()
         self.elapsed_before = 0.0
 
@@ -361,6 +408,7 @@ __all__ = [
     "augmentation_rng_state",
     "checkpoint_path",
     "fit_key",
+    "init_checkpoint_path",
     "record_resume",
     "rng_state",
     "set_augmentation_rng_state",

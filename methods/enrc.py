@@ -80,6 +80,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from methods.autoencoders import Autoencoder
 from methods.base import DIVERGENCE_FACTOR, check_finite_loss, check_real, kmeans_plusplus, minibatches
+from methods.checkpoint import FitCheckpoint, init_checkpoint_path
 from methods.clustering_layer import (
     STRONG_BETA,
     ClusteringLayer,
@@ -234,19 +235,23 @@ class ENRC(LayerClusteringEstimator):
 
     # ------------------------------------------------------------- §2.6 initialisation
     def _initialize(self, ae: Autoencoder, X: np.ndarray, Z: np.ndarray, rng: np.random.Generator,
-                    gen: torch.Generator, device: torch.device) -> ClusteringLayer:
+                    gen: torch.Generator, device: torch.device,
+                    checkpoint: FitCheckpoint | None = None) -> ClusteringLayer:
         if self.init == "nrkmeans":
-            return self._initialize_nrkmeans(Z, rng, device)
+            return self._initialize_nrkmeans(Z, rng, device, checkpoint)
         return self._initialize_sgd(Z, rng, gen, device)
 
-    def _initialize_nrkmeans(self, Z: np.ndarray, rng: np.random.Generator, device: torch.device) -> ClusteringLayer:
+    def _initialize_nrkmeans(self, Z: np.ndarray, rng: np.random.Generator, device: torch.device,
+                             checkpoint: FitCheckpoint | None = None) -> ClusteringLayer:
         """The authors' code's init (BASELINES.md §6.2: ``run_init``, adapted from NrKmeans): NrKmeans on Z.
 
         ``init_rounds`` NrKmeans starts of at most ``init_max_iter`` iterations each;
         the one of lowest NrKmeans cost is kept.  V is its rotation (columns grouped
         subspace by subspace), the centres its cluster means in the rotated space,
         and beta_s is 0.9 on subspace s's dimensions (the §2.6 'strong' weight) and
-        0.1 / (S - 1) elsewhere.
+        0.1 / (S - 1) elsewhere.  With the fit's ``checkpoint`` the starts done so far
+        are snapshotted beside it (:func:`methods.checkpoint.init_checkpoint_path`),
+        so a fit stopped during its initialisation runs only the remaining starts.
         """
         from baselines.nrkmeans import NrKmeans  # the baseline estimator, one implementation of NrKmeans
 
@@ -258,7 +263,12 @@ class ENRC(LayerClusteringEstimator):
             warnings.simplefilter("ignore", ConvergenceWarning)
             nr = NrKmeans(ks, n_init=int(self.init_rounds), max_iter=int(self.init_max_iter),
                           random_state=int(rng.integers(2**31)), progress=bool(self.progress),
-                          n_jobs=self.n_jobs).fit(Z64)
+                          n_jobs=self.n_jobs)
+            if checkpoint is None:
+                nr.fit(Z64)
+            else:
+                nr.fit(Z64, checkpoint=init_checkpoint_path(checkpoint.path), checkpoint_every=checkpoint.every_s)
+                checkpoint.elapsed_before += nr.resumed_elapsed_s_  # the stopped runs' starts count in the fit's time
         if nr.lost_subspaces_:
             raise RuntimeError(f"ENRC init='nrkmeans': NrKmeans left clustering(s) {nr.lost_subspaces_} of "
                                f"n_clusters={ks} with no dimensions of the {D}-d embedding; use init='sgd' "

@@ -85,7 +85,8 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         raise NotImplementedError
 
     def _initialize(self, ae: Autoencoder, X: np.ndarray, Z: np.ndarray, rng: np.random.Generator,
-                    gen: torch.Generator, device: torch.device) -> ClusteringLayer:  # pragma: no cover
+                    gen: torch.Generator, device: torch.device,
+                    checkpoint: FitCheckpoint | None = None) -> ClusteringLayer:  # pragma: no cover
         raise NotImplementedError
 
     def _batch_loss(self, ae: Autoencoder, layer: ClusteringLayer, xb: torch.Tensor,
@@ -129,7 +130,8 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         ``checkpoint``: a file for snapshots of the fit (:mod:`methods.checkpoint`),
         written after the initialisation, every ``checkpoint_every`` seconds of the
         joint phase, and at Ctrl-C / SIGTERM (main thread: the signal waits for the
-        end of the iteration).  A later ``fit`` of the same estimator (the same
+        end of the iteration).  ENRC's NrKmeans starts are snapshotted while they run,
+        beside the file (:func:`methods.checkpoint.init_checkpoint_path`).  A later ``fit`` of the same estimator (the same
         hyperparameters, ``random_state``, network and X) with the same file resumes
         from it and ends with the labels of an uninterrupted fit (bit for bit on
         CPU); ``resumed_from_`` says at which iteration (0: from the start) and
@@ -163,7 +165,7 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         resume = ckpt.resume(int(self.max_iter)) if ckpt is not None else None
         if resume is None:
             Z = encode_all(ae, X, device)
-            layer = self._initialize(ae, X, Z, rng, gen, device).to(device)
+            layer = self._initialize(ae, X, Z, rng, gen, device, ckpt).to(device)
             self.betas_init_ = layer.betas().detach().cpu().numpy()
             self.V_init_ = layer.V.detach().cpu().numpy().copy()
             labels_init, self.loss_terms_start_ = self._evaluate_with(ae, layer, X)

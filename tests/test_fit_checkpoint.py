@@ -72,8 +72,15 @@ def _acedec(ae, aug: bool = False, **kw) -> ACeDeC:
 
 
 def _stop_at(m: pytest.MonkeyPatch, k: int) -> None:
-    """Fits with a checkpoint write their snapshot after iteration ``k`` and stop, as a deferred Ctrl-C does."""
+    """Fits with a checkpoint write their snapshot after iteration ``k`` and stop, as a deferred Ctrl-C does.
+
+    ENRC's initialisation (NrKmeans starts, counted in starts: ``tests/test_starts_checkpoint.py``) goes on.
+    """
+    real = TrainingCheckpoint.step
+
     def step(self, iteration, state_of):
+        if self.unit != "iteration":
+            return real(self, iteration, state_of)
         if iteration == k:
             self.save(iteration, state_of())
             raise KeyboardInterrupt

@@ -185,18 +185,19 @@ def _claimed_elsewhere(store: Store | None, s: ResolvedSuite) -> str:
 def _resumable(store: Store | None, s: ResolvedSuite) -> str:
     """``", 2 resume from snapshots"`` for pending fits with a fit snapshot under the cache home; reads only."""
     from benchmark.protocol import build_tasks
-    from benchmark.runner import fit_checkpoint_path
+    from benchmark.runner import fit_has_snapshot
 
     done = store.done_keys(s.name, s.tier) if store is not None else set()
-    n = sum(fit_checkpoint_path(f.key).exists() for f in build_tasks(s)[1] if f.key not in done)
+    n = sum(fit_has_snapshot(f.key) for f in build_tasks(s)[1] if f.key not in done)
     return f", {n} resume{'s' if n == 1 else ''} from {'its snapshot' if n == 1 else 'snapshots'}" if n else ""
 
 
 def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
     """After Ctrl-C: what is kept and how to go on (every finished fit is already committed to the store)."""
     out = out or sys.stderr
-    print("\nnrbench run: interrupted. Every finished fit is kept. Autoencoder pretraining and the deep methods' "
-          "fits in progress resume from their latest snapshots; other fits in progress start again.", file=out)
+    print("\nnrbench run: interrupted. Every finished fit is kept. Autoencoder pretraining and the fits in "
+          "progress of the deep methods, NrKmeans and SubKmeans resume from their latest snapshots; other fits in "
+          "progress start again.", file=out)
     for s in suites:
         _, n_fits, n_done = _planned_and_stored(store, s)
         print(f"  {s.name} [{s.tier}]: {n_done} of {n_fits} planned fits stored{_resumable(store, s)}", file=out)
