@@ -37,6 +37,7 @@ import copy
 import inspect
 import itertools
 import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,6 +287,22 @@ def _tier_view(doc: Mapping[str, Any], tier: str) -> tuple[dict, dict[str, dict]
     return protocol, datasets, methods, t
 
 
+def _warn_if_shadowing(path: Path) -> None:
+    """Warn when a suite file outside the shipped ones has a shipped suite's name and other contents.
+
+    Its rows are stored under that name, so ``nrbench report --suite NAME`` (and
+    ``--compare-paper``) would show the modified run in place of the shipped one's.
+    """
+    shipped = suite_files().get(path.stem)
+    if shipped is None or shipped.resolve() == path.resolve():
+        return
+    if shipped.read_bytes() != path.read_bytes():
+        warnings.warn(f"{path} has the name of the built-in suite {path.stem!r} but other contents: its results are "
+                      f"stored and reported as {path.stem!r}, in place of the built-in suite's (a report of "
+                      f"{path.stem!r} keeps only rows of one configuration); give the file and its 'name' another "
+                      "name to keep them apart", UserWarning, stacklevel=3)
+
+
 def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[str] | None = None,
             only_methods: list[str] | None = None, check: bool = True) -> ResolvedSuite:
     """Load a suite and expand one tier: overrides merged, grids expanded, deviations computed.
@@ -299,6 +316,7 @@ def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[s
         raise ValueError(f"unknown tier {tier!r}; valid: {', '.join(TIERS)}")
     path = find_suite(name_or_path)
     doc = load_file(path)
+    _warn_if_shadowing(path)
     protocol, datasets, methods, tview = _tier_view(doc, tier)
     paper_protocol, paper_ds, paper_m, _ = _tier_view(doc, "paper")
 

@@ -269,3 +269,39 @@ def test_runner_set_display_options_are_not_suite_parameters(tmp_path):
     p = _suite(tmp_path, GOOD.replace("[methods.kmeans]", "[methods.nrkmeans]\nparams = { progress = false }"))
     with pytest.raises(SuiteError, match=r"methods.nrkmeans.params.*unknown parameter\(s\) \['progress'\]"):
         resolve(p)
+
+
+def test_a_modified_copy_named_like_a_built_in_suite_warns_that_it_takes_its_place(tmp_path):
+    import warnings
+
+    from benchmark.suites import SUITES_DIR
+
+    text = (SUITES_DIR / "enrc-table1.toml").read_text()
+    same = tmp_path / "same" / "enrc-table1.toml"
+    same.parent.mkdir()
+    same.write_text(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an identical copy stores the same rows: nothing to warn about
+        resolve(same, "quick")
+        resolve("enrc-table1", "quick")
+    changed = tmp_path / "enrc-table1.toml"
+    changed.write_text(text.replace("params = { init_rounds = 2 }", "params = { init_rounds = 3 }"))
+    assert changed.read_text() != text
+    with pytest.warns(UserWarning, match="has the name of the built-in suite 'enrc-table1' but other contents"):
+        s = resolve(changed, "quick")
+    assert s.name == "enrc-table1"
+
+
+def test_the_readme_example_suite_is_a_valid_suite(tmp_path):
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    m = re.search(r"A minimal one, `my-suite.toml`:\n\n```toml\n(.*?)```", readme, re.DOTALL)
+    assert m, "README's example suite not found"
+    path = tmp_path / "my-suite.toml"
+    path.write_text(m.group(1))
+    for tier in ("quick", "standard", "paper"):
+        s = resolve(path, tier)
+        assert s.name == "my-suite"
+        assert [d["label"] for d in s.datasets] == ["SYNTH-2"]
+        assert sorted(e["method"] for e in s.methods) == ["ae-kmeans", "kmeans", "nrkmeans"]
