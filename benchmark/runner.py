@@ -546,6 +546,17 @@ def _holders(held: dict[tuple, Owner]) -> str:
     return ", ".join(f"{o.describe()} ({n} fit{'' if n == 1 else 's'})" for o, n in counts.items())
 
 
+#: Seconds between two redraws of a suite's progress bar when stderr is not a terminal (a log file).
+LOG_PROGRESS_INTERVAL_S = 30.0
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
+
+
 def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
               log: Callable[[str], None] | None = None, whole: Any = None,
               lease_s: float | None = None, wait: bool = True) -> RunSummary:
@@ -558,7 +569,10 @@ def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
     lease, default :func:`benchmark.claims.lease_seconds`); fits claimed by another live run
     are left to it and waited for; with ``wait=False`` they are left to it without waiting
     (counted in ``left_to_other_run``), so the run ends once nothing else is left to compute.
-    Returns the :class:`RunSummary`.
+    ``progress``: the suite's bar, and each pretraining's and fit's own; when stderr is not a
+    terminal (a SLURM or nohup log) only the suite's bar, redrawn at most every
+    :data:`LOG_PROGRESS_INTERVAL_S` seconds, so the log gets a line of progress, not kilobytes
+    of nested bars' cursor movements.  Returns the :class:`RunSummary`.
     """
     from tqdm.auto import tqdm
 
@@ -573,8 +587,10 @@ def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
     if summary.already_done:
         log(f"{suite.name} [{suite.tier}]: {summary.already_done} of {len(fits)} fits already in the store, "
             f"{len(pending)} to run")
+    terminal = _stderr_is_terminal()
+    fit_progress = progress and terminal
     bar = tqdm(total=len(pending), desc=f"{suite.name} [{suite.tier}]", unit="fit", disable=not progress,
-               dynamic_ncols=True)
+               dynamic_ncols=True, mininterval=0.1 if terminal else LOG_PROGRESS_INTERVAL_S)
     held: dict[tuple, Owner] = {}  # fits another live run holds: left to it, waited for
 
     def by_other_run(task: FitTask, res: ClaimResult) -> None:
@@ -618,7 +634,7 @@ def run_suite(suite: Any, store: Store, executor: Any, progress: bool = True,
         rest = [f for f in todo if f.dataset["id"] not in failed_ds]
         if rest:
             needed_pre = {f.pretrain_key for f in rest if f.pretrain_key is not None}
-            executor.run([p for p in pretrains if p.key in needed_pre], rest, on_result, progress=progress,
+            executor.run([p for p in pretrains if p.key in needed_pre], rest, on_result, progress=fit_progress,
                          claim=claim)
 
     with RunClaims(store, lease_s) as claims:

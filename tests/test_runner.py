@@ -283,3 +283,28 @@ def test_a_store_whose_rows_all_predate_the_current_key_says_so_instead_of_print
     err = capsys.readouterr().err
     assert f"{suite.name} [quick]: none of its 4 stored rows belongs to the suite's current configuration" in err
     assert f"run `nrbench run {suite.name} --tier quick`" in err
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_log_file_gets_only_the_suite_bar_a_terminal_also_the_nested_ones(tmp_path, capsys, monkeypatch,
+                                                                            terminal):
+    from benchmark import runner
+
+    monkeypatch.setattr(runner, "_stderr_is_terminal", lambda: terminal)
+    datasets = """
+[datasets.planted]
+params = { n = 300, n_clusters = [3], seed = 1 }
+preprocessing = ["zscore"]
+autoencoder = { arch = "linear", budget = { iterations = 30, finetune_iterations = 10, batch_size = 100 } }
+"""
+    path = hf.write_suite(tmp_path / "bars.toml", "[methods.emb-kmeans]\nparams = { n_init = 2 }", datasets,
+                          n_ae=1, runs=1)
+    summary = run_suite(resolve(path, "quick"), Store(tmp_path / "r.sqlite"), LocalExecutor(0), progress=True,
+                        log=lambda m: None)
+    assert summary.ok == 1
+    err = capsys.readouterr().err
+    assert "bars [quick]" in err  # the suite's bar, either way
+    assert ("pretrain linear" in err) is terminal  # the pretraining's own bar only on a terminal
+    if not terminal:
+        assert "\x1b[A" not in err  # no cursor movements of nested bars in a log file
+        assert err.count("bars [quick]") <= 3  # drawn at start and end, not per update (30 s apart)
