@@ -583,23 +583,53 @@ def mixed_versions_text(frame: pd.DataFrame, suite: str, tier: str) -> str | Non
             f"rerun the suite into a new store for results from one version.")
 
 
-def suite_datasets(config: dict) -> tuple[list[str] | None, dict[str, str], dict[str, dict]]:
-    """From a resolved suite config: data-set ids in suite order, their display labels and their params."""
+def _dataset_entries(config: dict) -> list[tuple[str, dict | None]]:
+    """(data-set id, its entry or None) of a resolved suite config, in suite order (lists, dicts and bare ids)."""
     ds = config.get("datasets") if isinstance(config, dict) else None
-    order: list[str] = []
-    labels: dict[str, str] = {}
-    params: dict[str, dict] = {}
     items = ds.items() if isinstance(ds, dict) else ((None, d) for d in (ds or []))
+    out: list[tuple[str, dict | None]] = []
     for key, d in items:
         if isinstance(d, str):
-            order.append(d)
+            out.append((d, None))
             continue
         if not isinstance(d, dict):
             continue
         ident = key or d.get("id") or d.get("name")
-        if not isinstance(ident, str):
-            continue
+        if isinstance(ident, str):
+            out.append((ident, d))
+    return out
+
+
+def synth_params(entry: dict | None, ident: str) -> dict | None:
+    """The full builder parameters (n, k, seed, rotate) of a SYNTH-k entry of a suite config, defaults filled in.
+
+    None when the entry is not SYNTH-k (its ``generator``, default the id, is not ``synth``), when there
+    is no entry (the parameters were not recorded), or when its parameters are not valid ones.  This is
+    how reports know which SYNTH-k a stored result is: the rows do not hold the data's parameters, the
+    suite config recorded with them does.
+    """
+    if not isinstance(entry, dict) or (entry.get("generator") or ident) != "synth":
+        return None
+    params = entry.get("params") or {}
+    if not isinstance(params, dict):
+        return None
+    from generators import resolve_params
+
+    try:
+        return resolve_params("synth", **params)
+    except (ValueError, TypeError):
+        return None
+
+
+def suite_datasets(config: dict) -> tuple[list[str] | None, dict[str, str], dict[str, dict]]:
+    """From a resolved suite config: data-set ids in suite order, their display labels and their params."""
+    order: list[str] = []
+    labels: dict[str, str] = {}
+    params: dict[str, dict] = {}
+    for ident, d in _dataset_entries(config):
         order.append(ident)
+        if d is None:
+            continue
         if isinstance(d.get("label"), str):
             labels[ident] = d["label"]
         if isinstance(d.get("params"), dict):

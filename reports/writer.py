@@ -120,8 +120,9 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
                 raise ValueError(f"tier {tier!r} has no results; stored tiers: {', '.join(sorted(set(sub['tier'])))}")
             sub = sub[sub["tier"] == tier]
         cells = aggregate(sub, warn=False)
-        tables = comparison_tables(cells)
-        _caption_notes(tables, sub, cells, suite_configs(store), other)
+        configs = suite_configs(store)
+        tables = comparison_tables(cells, configs=configs)
+        _caption_notes(tables, sub, cells, configs, other)
     else:
         tables = build_tables(frame, suite, tier, configs=suite_configs(store))
     rendered = [render(t, fmt) for t in tables]
