@@ -51,7 +51,8 @@ SUITE_TABLES: dict[str, tuple[str, ...]] = {
     "acedec-table3": (DIMS,),
 }
 
-#: Paper-style display names of catalogue data sets (others are shown as stored).
+#: Paper-style display names of catalogue data sets (others are shown as stored).  ``synth`` is ``SYNTH-k`` only
+#: where its parameters are not recorded; a suite config gives it its real k (:func:`suite_datasets`).
 DATASET_LABELS: dict[str, str] = {
     "nrobjects": "NR-Objects", "gtsrb": "GTSRB", "stickfigures": "Stickfigures",
     "stickfigures-file": "Stickfigures", "cmnist": "C-MNIST", "synth": "SYNTH-k",
@@ -621,8 +622,17 @@ def synth_params(entry: dict | None, ident: str) -> dict | None:
         return None
 
 
+def synth_label(params: dict) -> str:
+    """Display name of SYNTH-k with its real parameters: ``SYNTH-2``, ``SYNTH-25``, ``SYNTH-25 (rotated)``."""
+    return f"SYNTH-{int(params['k'])}" + (" (rotated)" if params.get("rotate") else "")
+
+
 def suite_datasets(config: dict) -> tuple[list[str] | None, dict[str, str], dict[str, dict]]:
-    """From a resolved suite config: data-set ids in suite order, their display labels and their params."""
+    """From a resolved suite config: data-set ids in suite order, their display labels and their params.
+
+    A SYNTH-k entry without a label of its own is labelled with its real k (:func:`synth_label`), so
+    results for different k can be told apart; without a recorded config it stays ``SYNTH-k``.
+    """
     order: list[str] = []
     labels: dict[str, str] = {}
     params: dict[str, dict] = {}
@@ -630,7 +640,11 @@ def suite_datasets(config: dict) -> tuple[list[str] | None, dict[str, str], dict
         order.append(ident)
         if d is None:
             continue
-        if isinstance(d.get("label"), str):
+        if isinstance(d.get("label"), str) and d["label"] != ident:
+            labels[ident] = d["label"]
+        elif (synth := synth_params(d, ident)) is not None:
+            labels[ident] = synth_label(synth)
+        elif isinstance(d.get("label"), str):
             labels[ident] = d["label"]
         if isinstance(d.get("params"), dict):
             params[ident] = d["params"]

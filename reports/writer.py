@@ -82,12 +82,13 @@ def _caption_notes(tables: list, frame: Any, cells: Any, configs: dict, other: d
     other configurations left out, and the nrbench version(s).
     """
     from reports.source import other_config_text
-    from reports.tables import _deviations_text, incomplete_text, mixed_versions_text
+    from reports.tables import _deviations_text, incomplete_text, mixed_versions_text, suite_datasets
 
     for t in tables:
         s, tr = t.suite, t.tier
         sub = cells[(cells["suite"] == s) & (cells["tier"] == tr)]
-        extra = [_deviations_text(sub, {}), incomplete_text(frame, s, tr, configs.get((s, tr), {})),
+        labels = suite_datasets(configs.get((s, tr), {}))[1]  # the data sets as the result tables name them
+        extra = [_deviations_text(sub, labels), incomplete_text(frame, s, tr, configs.get((s, tr), {})),
                  other_config_text(other[(s, tr)]) if other.get((s, tr)) else None,
                  mixed_versions_text(frame, s, tr)]
         t.caption += "".join(" " + x for x in extra if x)

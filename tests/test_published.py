@@ -167,18 +167,23 @@ def test_a_difference_below_the_shown_digits_is_not_minus_zero(tmp_path):
     assert "| 0.89 ± 0.01 | 0.89 ± 0.01 | +0.00 | **reproduced** |" in md and "-0.00" not in md
 
 
-def _suite_store(tmp_path, params: str, nmi: float = 1.0):
-    """A store of a custom suite (SYNTH with ``params``, k-means, 2 AEs) as `nrbench run` records it: config and rows."""
+def _suite_store(tmp_path, params: str, nmi: float = 1.0, methods: tuple[str, ...] = ("kmeans",),
+                 deviations: dict[str, list[str]] | None = None):
+    """A store of a custom suite (SYNTH with ``params``, ``methods``, 2 AEs) as `nrbench run` records it.
+
+    The suite config and one row per planned fit; ``deviations`` (method -> list) are stored with its rows.
+    """
     from benchmark.protocol import build_tasks
     from benchmark.suites import resolve
 
     path = tmp_path / "my.toml"
     path.write_text(f'name = "my"\ndescription = "custom SYNTH"\n[datasets.synth]\nparams = {params}\n'
-                    'preprocessing = []\n[methods.kmeans]\n[tiers.quick]\n'
+                    'preprocessing = []\n' + "".join(f"[methods.{m}]\n" for m in methods) + '[tiers.quick]\n'
                     'protocol = { n_autoencoders = 2, runs_per_autoencoder = 1 }\n[tiers.paper]\n')
     suite = resolve(path, "quick")
     rows = [dict(run_row(t.suite, t.dataset["id"], t.method["method"], t.ae_seed, t.run_seed, label=t.method["label"],
-                         params=t.params, clusterings=("cluster",), nmi=(nmi,)), params_hash=t.key[4])
+                         params=t.params, clusterings=("cluster",), nmi=(nmi,),
+                         deviations=(deviations or {}).get(t.method["method"], ())), params_hash=t.key[4])
             for t in build_tasks(suite)[1]]
     return write_rows(tmp_path / "s.sqlite", rows, suites={("my", "quick"): suite.to_config()})
 
@@ -195,6 +200,9 @@ def test_synth_with_another_k_is_not_compared_with_synth25(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "none of the stored results corresponds to a published table cell" in err
     assert "SYNTH-k is compared only when its recorded parameters are the paper's SYNTH-25" in err
+    # the result table names the data set by its real k
+    assert main(["report", "--store", str(store), "--suite", "my"]) == 0
+    assert "| Method | SYNTH-2 |" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("params", ["{ k = 25, rotate = true }", "{ k = 10 }"])
@@ -238,3 +246,13 @@ def test_synth_without_recorded_parameters_is_not_compared(tmp_path):
             for ae in range(2)]
     cells = aggregate(load_runs(write_rows(tmp_path / "s.sqlite", rows)))
     assert compare(cells).empty
+
+
+def test_the_comparison_caption_names_synth_as_the_result_tables_do(tmp_path):
+    """The deviations sentence of the comparison named the data set 'SYNTH-k' whatever its k."""
+    from reports.writer import report
+
+    store = _suite_store(tmp_path, "{ n = 400, k = 25 }", methods=("kmeans", "subkmeans"),
+                         deviations={"subkmeans": ["budget: max_iter=10 (paper 100)"]})
+    caption = report(store, suite="my", compare_paper=True).tables[0].caption
+    assert "budget: max_iter=10 (paper 100) (SubKmeans on SYNTH-25)" in caption and "SYNTH-k" not in caption
