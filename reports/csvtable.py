@@ -8,6 +8,11 @@
   clustering) with numeric ``mean``, ``std`` (over ``n_ae - n_missing`` values: ``n_missing``
   autoencoders have no value), ``n_ae``, ``runs_per_ae``,
   ``status``, ``marker`` and the deviations, for further analysis.
+- :func:`comparison_csv`: the paper comparison (``reports.published.compare``) in the same tidy
+  form, one line per (suite, tier, published value), with numeric means, stds and differences.
+
+Both tidy CSVs hold every suite and tier in one table (``suite`` and ``tier`` columns, one
+header), so ``nrbench report --format csv`` prints one CSV that parses as such.
 """
 
 from __future__ import annotations
@@ -53,4 +58,13 @@ def cells_csv(cells: pd.DataFrame) -> str:
     out["errors"] = [json.dumps(list(e), ensure_ascii=False) for e in out["errors"]]
     buf = io.StringIO()
     out.to_csv(buf, index=False, float_format="%.6g")
+    return buf.getvalue()
+
+
+def comparison_csv(comparison: pd.DataFrame) -> str:
+    """The paper comparison (``reports.published.compare``) as tidy CSV text: one header, every suite and tier."""
+    from reports.published import COMPARE_COLUMNS
+
+    buf = io.StringIO()
+    comparison[COMPARE_COLUMNS].to_csv(buf, index=False, float_format="%.6g")
     return buf.getvalue()

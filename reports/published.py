@@ -59,6 +59,11 @@ DATASET_ALIASES = {"mnist-full": "mnist", "stickfigures-file": "stickfigures"}
 #: A data-set id that names its number of noise dimensions (``synth-25``, ``synth_k10``), as tables read it.
 _SYNTH_ID = re.compile(r"synth[-_]k?(\d+)")
 
+#: Columns of :func:`compare` (and of the tidy comparison CSV, ``reports.csvtable.comparison_csv``).
+COMPARE_COLUMNS = ["suite", "tier", "paper", "table", "metric", "dataset_label", "clustering", "method_label",
+                   "paper_mean", "paper_std", "paper_marker", "ours_mean", "ours_std", "ours_label", "status",
+                   "marker", "delta", "verdict", "data_note"]
+
 #: Parameter names that carry DCN's λ, and augmentation switches, in stored params.
 LAMBDA_KEYS = ("lambda_", "lambda", "lam", "lmbda")
 AUG_KEYS = ("augmentation", "augment", "aug")
@@ -201,16 +206,14 @@ def compare(cells: pd.DataFrame, published: pd.DataFrame | None = None,
 
     ``configs`` (``reports.source.suite_configs``) gives each data set's generator and parameters,
     which decide which SYNTH-k it is (:func:`canonical_dataset`); without a recorded config a plain
-    ``synth`` is not compared.  Columns: suite, tier, paper, table, metric, dataset_label,
-    clustering, method_label, paper_mean, paper_std, paper_marker, ours_mean, ours_std,
-    ours_label, status, marker, delta, verdict, data_note (:func:`data_note`, ``""`` when the data
-    set is the published one in every parameter).  Published cells nobody ran are left out (see
-    :func:`unmatched`).
+    ``synth`` is not compared.  Columns: :data:`COMPARE_COLUMNS`; ``data_note`` is :func:`data_note`
+    (``""`` when the data set is the published one in every parameter).  Published cells nobody ran
+    are left out (see :func:`unmatched`).
     """
     published = load_published() if published is None else published
-    rows = []
+    rows: list[dict[str, Any]] = []
     if cells.empty:
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
     c = cells.copy()
     specs = _dataset_specs(configs)
     ident: dict[tuple[str, str, str], tuple[str, str]] = {}  # (canonical id, data note) per stored data set
@@ -246,7 +249,7 @@ def compare(cells: pd.DataFrame, published: pd.DataFrame | None = None,
                             else ("no published value" if ok else cell.status)),
                 "data_note": cell.data_note,
             })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
 
 
 def unmatched(cells: pd.DataFrame, published: pd.DataFrame | None = None,
@@ -329,6 +332,7 @@ def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None
 
 
 __all__ = [
+    "COMPARE_COLUMNS",
     "canonical_dataset",
     "compare",
     "comparison_tables",

@@ -6,7 +6,12 @@ render them as LaTeX, Markdown or CSV.  With an output folder it writes
 
 - ``<suite>-<tier>-<kind>.<ext>``: one file per table;
 - ``tables.tex`` (LaTeX): a standalone document holding every table (pdflatex-ready);
-- ``cells.csv`` (CSV): the aggregated numbers in tidy form (mean, std, n_ae, ...).
+- ``cells.csv`` (CSV): the aggregated numbers in tidy form (mean, std, n_ae, ...);
+- ``comparison.csv`` (CSV with the paper comparison): the comparison in tidy form.
+
+CSV without an output folder prints the tidy file (``cells.csv``, or ``comparison.csv`` with the
+paper comparison): the tables have different columns, so printed one after the other they would
+not parse as one CSV.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ import pandas as pd
 
 from reports.catalog import TABLE_FORMATS
 from reports.tables import Table
+
+#: The tidy CSV files of ``--format csv --out DIR``: the aggregated cells, and the paper comparison.
+CELLS_CSV = "cells.csv"
+COMPARISON_CSV = "comparison.csv"
 
 
 @dataclass
@@ -107,8 +116,9 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
     check_suite(suite, frame, frame.attrs.get("store_path", str(store)))
     if frame.empty:
         raise ValueError(f"the store {frame.attrs.get('store_path')} holds no results yet (run `nrbench run SUITE`)")
+    tidy: str | None = None  # the tidy CSV (comparison or cells) when fmt is csv
     if compare_paper:
-        from reports.published import comparison_tables
+        from reports.published import compare, comparison_tables
         from reports.source import no_current_rows_text
 
         sub, other = current_rows(normalise_frame(frame), suite_configs(store))
@@ -124,15 +134,18 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
         configs = suite_configs(store)
         tables = comparison_tables(cells, configs=configs)
         _caption_notes(tables, sub, cells, configs, other)
+        if fmt == "csv":
+            from reports.csvtable import comparison_csv
+
+            tidy = comparison_csv(compare(cells, configs=configs))
     else:
         tables = build_tables(frame, suite, tier, configs=suite_configs(store))
+        if fmt == "csv":
+            tidy = _cells_text(frame, store, suite, tier)
     rendered = [render(t, fmt) for t in tables]
-    sep = "\n" if fmt == "csv" else "\n\n"
-    text = sep.join(rendered)
-    if fmt == "csv" and out is None and not compare_paper:
-        # one CSV on stdout must parse: the tables have different columns, so print the tidy cells
-        # (every table's numbers, one row per cell) instead of the tables one after the other
-        text = _cells_text(frame, store, suite, tier)
+    # one CSV on stdout must parse: the tables have different columns, so print the tidy numbers
+    # (every suite and tier, one header) instead of the tables one after the other
+    text = tidy if tidy is not None else "\n\n".join(rendered)
     files: list[Path] = []
     if out is not None:
         out_dir = Path(out)
@@ -150,8 +163,8 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
             p = out_dir / "tables.tex"
             p.write_text(latex_document(rendered), encoding="utf-8")
             files.append(p)
-        if fmt == "csv" and not compare_paper:
-            p = out_dir / "cells.csv"
-            p.write_text(_cells_text(frame, store, suite, tier), encoding="utf-8")
+        if tidy is not None:
+            p = out_dir / (COMPARISON_CSV if compare_paper else CELLS_CSV)
+            p.write_text(tidy, encoding="utf-8")
             files.append(p)
     return ReportResult(text=text, files=files, tables=tables)

@@ -155,6 +155,37 @@ def test_csv_on_stdout_parses_as_one_table(store, capsys):
     assert set(cells["suite"]) == {"enrc-table1", "acedec-table1"}
 
 
+def test_compare_paper_csv_on_stdout_is_one_tidy_csv(store, capsys):
+    """It printed one block per suite, each with its own header and no suite or tier column."""
+    import io
+
+    assert main(["report", "--store", store, "--compare-paper", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "\n\n" not in out and out.count("suite,tier,") == 1
+    comp = pd.read_csv(io.StringIO(out), keep_default_na=False)
+    assert list(comp.columns[:2]) == ["suite", "tier"] and {"paper_mean", "ours_mean", "delta", "verdict"} <= set(comp)
+    assert set(comp["suite"]) == {"enrc-table1", "acedec-table1"} and set(comp["tier"]) == {"quick"}
+    enrc = comp[(comp["suite"] == "enrc-table1") & (comp["method_label"] == "ENRC") & (comp["clustering"] == "upper")
+                & (comp["metric"] == "nmi")]
+    assert len(enrc) == 1
+    assert (float(enrc["paper_mean"].iloc[0]), float(enrc["ours_mean"].iloc[0])) == (1.0, pytest.approx(0.6))
+    assert float(enrc["delta"].iloc[0]) == pytest.approx(-0.4) and enrc["verdict"].iloc[0] == "lower"
+    usps = comp[(comp["suite"] == "acedec-table1") & (comp["method_label"] == "k-means") & (comp["metric"] == "nmi")]
+    assert usps["dataset_label"].tolist() == ["USPS"] and float(usps["ours_mean"].iloc[0]) == pytest.approx(0.6)
+
+
+def test_compare_paper_csv_files(store, tmp_path, capsys):
+    """--out keeps one table file per suite and tier, and writes the tidy comparison.csv that stdout would show."""
+    assert main(["report", "--store", store, "--compare-paper", "--format", "csv", "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acedec-table1-quick-vs-paper.csv", "comparison.csv",
+                                                          "enrc-table1-quick-vs-paper.csv"]
+    capsys.readouterr()
+    assert main(["report", "--store", store, "--compare-paper", "--format", "csv"]) == 0
+    assert (tmp_path / "comparison.csv").read_text(encoding="utf-8") == capsys.readouterr().out
+    grid = pd.read_csv(tmp_path / "enrc-table1-quick-vs-paper.csv", keep_default_na=False)
+    assert list(grid.columns) == ["Table", "Data set", "Clustering", "Method", "Paper", "nrbench", "Δ", "Verdict"]
+
+
 def test_plot_says_which_tier_it_draws_and_why(tmp_path, capsys):
     """quick complete, paper barely started: the complete tier is drawn and the terminal says why."""
     from benchmark.protocol import build_tasks
