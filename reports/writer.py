@@ -77,11 +77,14 @@ def _cells_text(frame: Any, store: Any, suite: str | None, tier: str | None) -> 
     from reports.aggregate import aggregate
     from reports.csvtable import cells_csv
     from reports.source import current_rows, normalise_frame, suite_configs
+    from reports.tables import suite_progress
 
-    sub, _ = current_rows(normalise_frame(frame), suite_configs(store))
+    configs = suite_configs(store)
+    sub, _ = current_rows(normalise_frame(frame), configs)
     sub = sub[sub["suite"] == suite] if suite else sub
     sub = sub[sub["tier"] == tier] if tier else sub
-    return cells_csv(aggregate(sub, warn=False))
+    # the planned counts, as the captions' "Incomplete" sentence counts them
+    return cells_csv(aggregate(sub, warn=False), suite_progress(sub, configs))
 
 
 def _caption_notes(tables: list, frame: Any, cells: Any, configs: dict, other: dict) -> None:

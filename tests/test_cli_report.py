@@ -186,6 +186,71 @@ def test_compare_paper_csv_files(store, tmp_path, capsys):
     assert list(grid.columns) == ["Table", "Data set", "Clustering", "Method", "Paper", "nrbench", "Δ", "Verdict"]
 
 
+def _planned_store(tmp_path, suite_name: str, n_fits: int | None = None):
+    """A store of a shipped suite's quick tier as `nrbench run` records it, holding its first ``n_fits`` fits."""
+    from benchmark.protocol import build_tasks
+    from benchmark.suites import resolve
+    from reports.synthetic import run_row
+
+    suite = resolve(suite_name, "quick")
+    rows = [dict(run_row(t.suite, t.dataset["id"], t.method["method"], t.ae_seed, t.run_seed, label=t.method["label"],
+                         params=t.params, clusterings=("cluster",), nmi=(0.5 + 0.1 * t.ae_seed,),
+                         n_cluster_dims=3 + t.ae_seed, loss=1.0 + t.run_seed), params_hash=t.key[4])
+            for t in build_tasks(suite)[1][:n_fits]]
+    return str(write_rows(tmp_path / "s.sqlite", rows, suites={(suite.name, "quick"): suite.to_config()}))
+
+
+def _cells(argv, capsys) -> pd.DataFrame:
+    """The CSV `nrbench report ... --format csv` prints, as read back (empty fields as "")."""
+    import io
+
+    assert main(argv) == 0
+    return pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False)
+
+
+def _at(cells: pd.DataFrame, label: str, metric: str) -> pd.Series:
+    """The one line of ``cells`` of a method label and metric."""
+    sub = cells[(cells["label"] == label) & (cells["metric"] == metric)]
+    assert len(sub) == 1, sub
+    return sub.iloc[0]
+
+
+def test_cells_csv_of_an_interrupted_run_carries_the_planned_counts(tmp_path, capsys):
+    """The audit's repro: 4 of acedec-table3's 12 quick fits stored; the CSV said n_ae=1, n_missing=0."""
+    store = _planned_store(tmp_path, "acedec-table3", n_fits=4)  # AE 0: SubKmeans and AE+SubKmeans, 2 runs each
+    assert main(["report", "--store", store]) == 0
+    assert "Incomplete: 4 of the 12 planned fits are stored" in capsys.readouterr().out
+    cells = _cells(["report", "--store", store, "--format", "csv"], capsys)
+    cols = ["n_ae", "n_ae_planned", "n_missing", "n_na", "fits_stored", "fits_planned", "status"]
+    assert _at(cells, "SubKmeans", "dims")[cols].tolist() == [1, 2, 1, 0, 2, 4, "ok"]
+    assert _at(cells, "AE+SubKmeans", "nmi")[cols].tolist() == [1, 2, 1, 0, 2, 4, "ok"]
+    # ACe/DeC has not started: its cell is there, as missing, not left out
+    ace = cells[cells["label"] == "ACe/DeC+DCN"]
+    assert ace["metric"].tolist() == ["nmi", "vi", "dims"] and ace["clustering"].tolist() == ["cluster", "", ""]
+    assert ace[cols].values.tolist() == [[0, 2, 2, 0, 0, 4, "missing"]] * 3 and (ace["mean"] == "").all()
+    # the per-cell counts add up to the caption's
+    per_cell = cells.drop_duplicates(["suite", "tier", "dataset", "label"])
+    assert (per_cell["fits_stored"].sum(), per_cell["fits_planned"].sum()) == (4, 12)
+
+
+def test_cells_csv_tells_not_applicable_from_missing(tmp_path, capsys):
+    """A VI that cannot exist (shown n.a.) read as missing data: n_missing was n_ae."""
+    store = _planned_store(tmp_path, "acedec-table3")  # complete: 12 of 12
+    cells = _cells(["report", "--store", store, "--format", "csv"], capsys)
+    cols = ["n_ae", "n_ae_planned", "n_missing", "n_na", "fits_stored", "fits_planned", "status"]
+    assert _at(cells, "SubKmeans", "vi")[cols].tolist() == [2, 2, 0, 2, 4, 4, "n.a."]
+    assert _at(cells, "SubKmeans", "dims")[cols].tolist() == [2, 2, 0, 0, 4, 4, "ok"]
+    assert float(_at(cells, "SubKmeans", "dims")["mean"]) == pytest.approx(3.5)
+    assert set(cells["status"]) == {"ok", "n.a."} and (cells["n_missing"] == 0).all()
+
+
+def test_cells_csv_without_a_recorded_plan_leaves_the_planned_counts_empty(store, capsys):
+    cells = _cells(["report", "--store", store, "--suite", "enrc-table1", "--format", "csv"], capsys)
+    row = _at(cells, "ISAAC", "vi")
+    assert (row["n_ae"], row["n_na"], row["status"]) == (2, 2, "n.a.")
+    assert (row["n_ae_planned"], row["n_missing"], row["fits_stored"], row["fits_planned"]) == ("", "", "", "")
+
+
 def test_plot_says_which_tier_it_draws_and_why(tmp_path, capsys):
     """quick complete, paper barely started: the complete tier is drawn and the terminal says why."""
     from benchmark.protocol import build_tasks
