@@ -120,6 +120,28 @@ def test_plot_missing_artefacts_one_line(store, tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("dataset", [None, "mnist"])
+def test_plot_says_the_artefact_files_are_missing_and_what_works(tmp_path, capsys, dataset):
+    """A store copied without artefacts/: "produce it with nrbench run" was wrong, as that run finds every fit done."""
+    import shutil
+
+    fstore = figure_store(tmp_path / "f.sqlite")
+    shutil.rmtree(tmp_path / "artefacts")
+    extra = ["--dataset", dataset] if dataset else []
+    assert main(["plot", "acedec-fig1b", "--store", str(fstore), "--out", str(tmp_path / "figs"), *extra]) == 1
+    err = capsys.readouterr().err
+    new = tmp_path / "recomputed.sqlite"
+    assert err == (
+        "nrbench plot: MissingArtefactError: acedec-fig1b needs artefact(s) recon_input, recon_cluster, recon_shared "
+        f"of a run of acedec or acedec-aug, but the artefact files of the 1 run of {fstore} it could draw are missing "
+        f"from {tmp_path / 'artefacts'} (was the store copied without its artefacts folder?); a run into this store "
+        "would not write them again, as it takes those fits as done. Put the artefacts folder written beside the "
+        f"original store back at {tmp_path / 'artefacts'}, or recompute into a new store: `nrbench run acedec-table1 "
+        f"--tier quick --store {new}`, then `nrbench plot acedec-fig1b --store {new}"
+        + (f" --dataset {dataset}" if dataset else "") + "`\n")
+    assert not (tmp_path / "figs").exists()
+
+
 def test_help_texts(capsys):
     for cmd in ("report", "plot"):
         with pytest.raises(SystemExit) as exc:
