@@ -25,7 +25,9 @@ artefacts of the run with the lowest loss.  Images stored as flat vectors are
 reshaped to the square (1 or 3 channel) image they came from, and every image is
 min-max scaled for display (the data are z-transformed); RGBA is shown as RGB.
 A figure whose inputs are not in the store raises :class:`MissingArtefactError`
-naming what is missing and the suite that produces it.
+naming what is missing and the suite that produces it; when the store's rows are
+there but their artefact files are not (a store copied without ``artefacts/``), it
+says so and how to get them back (a rerun into the same store would find the fits done).
 """
 
 from __future__ import annotations
@@ -331,14 +333,51 @@ def pick_run(frame: pd.DataFrame, figure: str, methods: Sequence[str], keys: Seq
         f = f[f["dataset"] == dataset]
     f = select_best(f, warn=False)
     have = [set(keys) <= artefact_keys(frame, r) for _, r in f.iterrows()]
+    what = f"artefact(s) {', '.join(keys)} of a run of {' or '.join(methods)}"
+    if not any(have):
+        gone = _artefact_files_missing(figure, what, f, frame, suite, dataset)
+        if gone is not None:
+            raise gone
     f = f[have]
     if f.empty:
-        raise _missing(figure, f"artefact(s) {', '.join(keys)} of a run of {' or '.join(methods)}", frame)
+        raise _missing(figure, what, frame)
     rank = {d: i for i, d in enumerate(prefer_datasets)}
     f = f.assign(_r=[rank.get(d, len(rank)) for d in f["dataset"]])
     f = f.sort_values(["_r", "loss", "ae_seed"], na_position="last", kind="mergesort")
     row = f.iloc[0]
     return row, load_artefact(frame, row)
+
+
+#: The store file that :func:`_artefact_files_missing` suggests recomputing into (beside the store in use).
+RECOMPUTED_STORE = "recomputed.sqlite"
+
+
+def _artefact_files_missing(figure: str, what: str, runs: pd.DataFrame, frame: pd.DataFrame,
+                            suite: str | None, dataset: str | None) -> MissingArtefactError | None:
+    """The error for runs whose rows reference artefact files that are gone (None when no file is missing).
+
+    A store copied without its ``artefacts/`` folder still holds the rows, so ``nrbench run`` takes
+    those fits as done and never writes their files again: "run the suite" would not help.  What
+    does: put the folder back, or run the suite into a new store, which computes the fits afresh.
+    """
+    from reports.source import artefact_path
+
+    gone = [(r["suite"], r["tier"], artefact_path(frame, r["artefact"])) for _, r in runs.iterrows()
+            if isinstance(r["artefact"], str) and r["artefact"] and not artefact_path(frame, r["artefact"]).is_file()]
+    if not gone:
+        return None
+    folders = ", ".join(sorted({str(p.parent) for _, _, p in gone}))
+    store = frame.attrs.get("store_path", "the store")
+    new = Path(store).with_name(RECOMPUTED_STORE) if "store_path" in frame.attrs else Path(RECOMPUTED_STORE)
+    runs_cmd = " and ".join(f"`nrbench run {s} --tier {t} --store {new}`" for s, t in dict.fromkeys((s, t) for s, t, _ in gone))
+    plot_cmd = (f"`nrbench plot {figure} --store {new}" + (f" --suite {suite}" if suite else "")
+                + (f" --dataset {dataset}" if dataset else "") + "`")
+    n = len(gone)
+    return MissingArtefactError(
+        f"{figure} needs {what}, but the artefact files of the {n} run{'s' if n != 1 else ''} of {store} it could "
+        f"draw are missing from {folders} (was the store copied without its artefacts folder?); a run into this "
+        f"store would not write them again, as it takes those fits as done. Put the artefacts folder written "
+        f"beside the original store back at {folders}, or recompute into a new store: {runs_cmd}, then {plot_cmd}")
 
 
 def as_image(a: np.ndarray, scale: tuple[float, float] | None = None) -> tuple[np.ndarray, str | None]:

@@ -22,6 +22,13 @@ Columns: ``paper, table, metric, dataset`` (the nrbench data-set id),
 aggregation) and judges each: *reproduced* when |ours − paper| ≤
 max(:data:`ABS_TOL`, std_paper + std_ours), i.e. the one-std bands touch or the
 difference is below rounding noise; otherwise *higher* or *lower*.
+
+Which published data set a stored result is on comes from the data-set id and,
+for SYNTH-k, from the parameters the suite config recorded (:func:`canonical_dataset`):
+the paper's SYNTH-25 is the generator with k = 25 noise dimensions, not rotated
+(``generators.synth.PAPER_K``); another k or a rotation is another data set and is
+not compared.  Another number of points is a smaller or larger sample of SYNTH-25:
+it is compared, and the row's ``data_note`` and the table's notes say so.
 """
 
 from __future__ import annotations
@@ -45,8 +52,17 @@ PUBLISHED_FILES = ("enrc_table1.csv", "enrc_table3.csv", "acedec_table1.csv", "a
 #: Differences below this count as reproduced whatever the stds (the papers round to 0.01).
 ABS_TOL = 0.02
 
-#: Data-set ids that name the same published data set (canonical id on the right).
-DATASET_ALIASES = {"synth": "synth-25", "mnist-full": "mnist", "stickfigures-file": "stickfigures"}
+#: Data-set ids that name the same published data set whatever their parameters (canonical id on the right).
+#: SYNTH-k is not here: which SYNTH-k a result is on depends on its parameters (:func:`canonical_dataset`).
+DATASET_ALIASES = {"mnist-full": "mnist", "stickfigures-file": "stickfigures"}
+
+#: A data-set id that names its number of noise dimensions (``synth-25``, ``synth_k10``), as tables read it.
+_SYNTH_ID = re.compile(r"synth[-_]k?(\d+)")
+
+#: Columns of :func:`compare` (and of the tidy comparison CSV, ``reports.csvtable.comparison_csv``).
+COMPARE_COLUMNS = ["suite", "tier", "paper", "table", "metric", "dataset_label", "clustering", "method_label",
+                   "paper_mean", "paper_std", "paper_marker", "ours_mean", "ours_std", "ours_label", "status",
+                   "marker", "delta", "verdict", "data_note"]
 
 #: Parameter names that carry DCN's λ, and augmentation switches, in stored params.
 LAMBDA_KEYS = ("lambda_", "lambda", "lam", "lmbda")
@@ -77,10 +93,62 @@ def load_published(paper: str | None = None) -> pd.DataFrame:
     return out
 
 
-def canonical_dataset(name: str) -> str:
-    """The published data-set id a stored data-set id corresponds to (``synth`` -> ``synth-25``)."""
+def canonical_dataset(name: str, params: Mapping[str, Any] | None = None, generator: str | None = None) -> str:
+    """The published data-set id a data set corresponds to (``mnist-full`` -> ``mnist``; SYNTH by its parameters).
+
+    ``params`` are the data set's builder parameters as a suite config records them (``{}``: the
+    generator's defaults) and ``generator`` its catalogue name (default: the id).  A SYNTH-k data set
+    is named by :func:`generators.synth.synth_name` of its k and rotation, so only k = 25 unrotated is
+    ``synth-25``, the paper's column.  With ``params=None`` (not recorded) an id that names its k
+    (``synth-25``) is taken at its word and a plain ``synth`` stays ``synth``, matching no published
+    column: its k is unknown.  The published tables' own ids are read with ``params={}``: their
+    ``synth`` is the generator's default data set, SYNTH-25.
+    """
     n = str(name).strip().lower().replace("_", "-")
+    if params is not None:
+        full = _synth(name, params, generator)
+        if full is not None:
+            from generators.synth import synth_name
+
+            return synth_name(full["k"], full["rotate"])
+    else:
+        m = _SYNTH_ID.fullmatch(n)
+        if m:
+            return f"synth-{int(m.group(1))}"
     return DATASET_ALIASES.get(n, n)
+
+
+def _synth(name: str, params: Mapping[str, Any], generator: str | None) -> dict | None:
+    """The full SYNTH-k parameters of a data set (``reports.tables.synth_params``), None when it is not SYNTH-k."""
+    from reports.tables import synth_params
+
+    gen = str(generator).strip().lower() if generator else str(name).strip().lower()
+    return synth_params({"generator": gen, "params": dict(params)}, gen)
+
+
+def data_note(params: Mapping[str, Any] | None, generator: str | None, name: str) -> str:
+    """What differs from the published data set without making another one: SYNTH-25's number of points.
+
+    ``""`` when nothing does, for data sets other than SYNTH-k, and when the parameters were not recorded.
+    """
+    full = _synth(name, params, generator) if params is not None else None
+    if full is None:
+        return ""
+    from generators.synth import PAPER_N
+
+    return "" if full["n"] == PAPER_N else f"n = {full['n']:,} points (the paper's SYNTH-25 has {PAPER_N:,})"
+
+
+def _dataset_specs(configs: Mapping[tuple[str, str], Any] | None) -> dict[tuple[str, str, str], tuple[str, dict]]:
+    """(generator, params) of every data set of the recorded suite configs, by (suite, tier, data-set id)."""
+    from reports.tables import _dataset_entries
+
+    out: dict[tuple[str, str, str], tuple[str, dict]] = {}
+    for (suite, tier), config in (configs or {}).items():
+        for ident, d in _dataset_entries(config):
+            if d is not None and isinstance(d.get("params", {}), dict):
+                out[(suite, tier, ident)] = (str(d.get("generator") or ident), dict(d.get("params") or {}))
+    return out
 
 
 def variant_of(method: str, label: str, params: Mapping[str, Any] | None) -> tuple[str, bool, float | None]:
@@ -132,26 +200,35 @@ def verdict(ours: float, our_std: float, paper: float, paper_std: float) -> str:
     return "higher" if d > 0 else "lower"
 
 
-def compare(cells: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.DataFrame:
+def compare(cells: pd.DataFrame, published: pd.DataFrame | None = None,
+            configs: Mapping[tuple[str, str], Any] | None = None) -> pd.DataFrame:
     """Published values beside ours: one row per (published cell, our suite/tier holding it).
 
-    Columns: suite, tier, paper, table, metric, dataset_label, clustering,
-    method_label, paper_mean, paper_std, paper_marker, ours_mean, ours_std,
-    ours_label, status, marker, delta, verdict.  Published cells nobody ran are
-    left out (see :func:`unmatched`).
+    ``configs`` (``reports.source.suite_configs``) gives each data set's generator and parameters,
+    which decide which SYNTH-k it is (:func:`canonical_dataset`); without a recorded config a plain
+    ``synth`` is not compared.  Columns: :data:`COMPARE_COLUMNS`; ``data_note`` is :func:`data_note`
+    (``""`` when the data set is the published one in every parameter).  Published cells nobody ran
+    are left out (see :func:`unmatched`).
     """
     published = load_published() if published is None else published
-    rows = []
+    rows: list[dict[str, Any]] = []
     if cells.empty:
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
     c = cells.copy()
-    c["canon"] = [canonical_dataset(d) for d in c["dataset"]]
+    specs = _dataset_specs(configs)
+    ident: dict[tuple[str, str, str], tuple[str, str]] = {}  # (canonical id, data note) per stored data set
+    for key in dict.fromkeys(zip(c["suite"], c["tier"], c["dataset"])):
+        gen, params = specs.get(key, (None, None))
+        ident[key] = (canonical_dataset(key[2], params, gen), data_note(params, gen, key[2]))
+    keys = list(zip(c["suite"], c["tier"], c["dataset"]))
+    c["canon"] = [ident[k][0] for k in keys]
+    c["data_note"] = [ident[k][1] for k in keys]
     by_key: dict[tuple, list] = {}
     n_cl = c[c["metric"] == "nmi"].groupby(["suite", "tier", "dataset"])["clustering"].nunique().to_dict()
     for cell in c.itertuples(index=False):
         by_key.setdefault((cell.metric, cell.canon), []).append(cell)
     for pub in published.itertuples(index=False):
-        for cell in by_key.get((pub.metric, canonical_dataset(pub.dataset)), []):
+        for cell in by_key.get((pub.metric, canonical_dataset(pub.dataset, {})), []):
             if pub.clustering and cell.clustering != pub.clustering:
                 continue
             if not pub.clustering and pub.metric == "nmi" and n_cl.get((cell.suite, cell.tier, cell.dataset), 1) > 1:
@@ -170,14 +247,16 @@ def compare(cells: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.Da
                 "delta": (cell.mean - pub.mean) if ok and has_paper else math.nan,
                 "verdict": (verdict(cell.mean, cell.std, pub.mean, pub.std) if ok and has_paper
                             else ("no published value" if ok else cell.status)),
+                "data_note": cell.data_note,
             })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
 
 
-def unmatched(cells: pd.DataFrame, published: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Published cells with no nrbench result in ``cells`` (not run yet)."""
+def unmatched(cells: pd.DataFrame, published: pd.DataFrame | None = None,
+              configs: Mapping[tuple[str, str], Any] | None = None) -> pd.DataFrame:
+    """Published cells with no nrbench result in ``cells`` (not run yet); ``configs`` as for :func:`compare`."""
     published = load_published() if published is None else published
-    comp = compare(cells, published)
+    comp = compare(cells, published, configs)
     if comp.empty:
         return published
     done = set(zip(comp["paper"], comp["table"], comp["dataset_label"], comp["clustering"], comp["method_label"]))
@@ -191,13 +270,19 @@ def _table_name(paper: str, table: object) -> str:
     return f"{paper.split('-')[0].upper().replace('ACEDEC', 'ACe/DeC')} T{table}"
 
 
-def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None) -> list[Table]:
-    """One :class:`Table` per (suite, tier): published value, ours, the difference and the verdict."""
+def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None,
+                      configs: Mapping[tuple[str, str], Any] | None = None) -> list[Table]:
+    """One :class:`Table` per (suite, tier): published value, ours, the difference and the verdict.
+
+    ``configs`` as for :func:`compare`; a data set that differs from the published one in a parameter
+    that does not make it another data set (SYNTH-25's n) gets a note under the table.
+    """
     published = load_published() if published is None else published
-    comp = compare(cells, published)
+    comp = compare(cells, published, configs)
     if comp.empty:
         raise ValueError("none of the stored results corresponds to a published table cell "
-                         "(run e.g. `nrbench run enrc-table1` or `nrbench run acedec-table1`)")
+                         "(run e.g. `nrbench run enrc-table1` or `nrbench run acedec-table1`; "
+                         "SYNTH-k is compared only when its recorded parameters are the paper's SYNTH-25)")
     tables = []
     key = ["paper", "table", "dataset_label", "clustering", "method_label"]
     for (suite, tier), g in comp.groupby(["suite", "tier"], sort=False):
@@ -237,6 +322,8 @@ def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None
         names = ", ".join(_table_name(p, t) for p, t in sorted(here))
         notes = [f"{len(todo)} published value{'s' if len(todo) != 1 else ''} of {names} "
                  f"{'have' if len(todo) != 1 else 'has'} no result in this suite and tier (not run)."] if todo else []
+        notes += [f"{label}: nrbench's data set differs from the paper's: {note}."
+                  for label, note in dict.fromkeys(zip(g["dataset_label"], g["data_note"])) if note]
         tables.append(Table(name=f"{suite}-{tier}-vs-paper", kind="compare", title=f"Paper vs nrbench: {suite} ({tier})",
                             row_header=["Table", "Data set", "Clustering", "Method"], rows=rows,
                             columns=["Paper", "nrbench", "Δ", "Verdict"], cells=grid, caption=caption,
@@ -245,6 +332,7 @@ def comparison_tables(cells: pd.DataFrame, published: pd.DataFrame | None = None
 
 
 __all__ = [
+    "COMPARE_COLUMNS",
     "canonical_dataset",
     "compare",
     "comparison_tables",

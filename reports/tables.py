@@ -51,7 +51,8 @@ SUITE_TABLES: dict[str, tuple[str, ...]] = {
     "acedec-table3": (DIMS,),
 }
 
-#: Paper-style display names of catalogue data sets (others are shown as stored).
+#: Paper-style display names of catalogue data sets (others are shown as stored).  ``synth`` is ``SYNTH-k`` only
+#: where its parameters are not recorded; a suite config gives it its real k (:func:`suite_datasets`).
 DATASET_LABELS: dict[str, str] = {
     "nrobjects": "NR-Objects", "gtsrb": "GTSRB", "stickfigures": "Stickfigures",
     "stickfigures-file": "Stickfigures", "cmnist": "C-MNIST", "synth": "SYNTH-k",
@@ -467,13 +468,18 @@ def build_tables(frame: pd.DataFrame, suite: str | None = None, tier: str | None
     return tables
 
 
-def fit_progress(frame: pd.DataFrame, suite: str, tier: str, config: dict) -> tuple[int, int] | None:
-    """(stored, planned): how many of the fits that (suite, tier)'s stored config plans have a row in ``frame``.
+#: Columns of :func:`cell_progress`.
+PROGRESS_COLUMNS = ["dataset", "method", "label", "n_ae_planned", "fits_stored", "fits_planned"]
 
-    The planned fits are :func:`benchmark.protocol.build_tasks` of the config (the last run's, so
-    the data sets and methods that run selected); a row of any status counts as stored.  None
-    without a plan (no config recorded, e.g. a hand-made store).  The one count behind the
-    tables' "Incomplete" sentence and the figures' choice of tier (:func:`choose_tier`).
+
+def cell_progress(frame: pd.DataFrame, suite: str, tier: str, config: dict) -> pd.DataFrame | None:
+    """Per planned cell (data set × method label) of (suite, tier): planned autoencoders, stored and planned fits.
+
+    Columns :data:`PROGRESS_COLUMNS`, one row per cell the config plans, in plan order.  The planned
+    fits are :func:`benchmark.protocol.build_tasks` of the config (the last run's, so the data sets
+    and methods that run selected); a row of any status in ``frame`` counts as stored.  None without
+    a plan (no config recorded, e.g. a hand-made store).  Summed over the cells these are
+    :func:`fit_progress`, the count of the tables' "Incomplete" sentence.
     """
     from types import SimpleNamespace
 
@@ -482,10 +488,63 @@ def fit_progress(frame: pd.DataFrame, suite: str, tier: str, config: dict) -> tu
     if not config or not config.get("datasets") or not config.get("methods"):
         return None
     plan = SimpleNamespace(name=suite, tier=tier, datasets=config["datasets"], methods=config["methods"])
-    planned = {(f.dataset["id"], f.method["label"], f.ae_seed, f.run_seed) for f in build_tasks(plan)[1]}
     rows = frame[(frame["suite"] == suite) & (frame["tier"] == tier)]
     stored = set(zip(rows["dataset"], rows["label"], rows["ae_seed"].astype(int), rows["run_seed"].astype(int)))
-    return len(planned & stored), len(planned)
+    cells: dict[tuple[str, str], dict] = {}
+    for f in build_tasks(plan)[1]:
+        key = (f.dataset["id"], f.method["label"])
+        c = cells.setdefault(key, {"method": f.method["method"], "aes": set(), "fits": set()})
+        c["aes"].add(int(f.ae_seed))
+        c["fits"].add((*key, int(f.ae_seed), int(f.run_seed)))
+    return pd.DataFrame([[d, c["method"], lab, len(c["aes"]), len(c["fits"] & stored), len(c["fits"])]
+                         for (d, lab), c in cells.items()], columns=PROGRESS_COLUMNS)
+
+
+def fit_progress(frame: pd.DataFrame, suite: str, tier: str, config: dict) -> tuple[int, int] | None:
+    """(stored, planned): how many of the fits that (suite, tier)'s stored config plans have a row in ``frame``.
+
+    The sums of :func:`cell_progress` over the cells (None without a plan).  The one count behind
+    the tables' "Incomplete" sentence, ``cells.csv``'s ``fits_stored`` / ``fits_planned`` and the
+    figures' choice of tier (:func:`choose_tier`).
+    """
+    cells = cell_progress(frame, suite, tier, config)
+    if cells is None:
+        return None
+    return int(cells["fits_stored"].sum()), int(cells["fits_planned"].sum())
+
+
+def suite_progress(frame: pd.DataFrame, configs: dict | None) -> pd.DataFrame:
+    """:func:`cell_progress` of every (suite, tier) in ``frame`` that has a recorded plan, in one frame.
+
+    Columns ``suite``, ``tier``, :data:`PROGRESS_COLUMNS` and ``clusterings`` (the data set's evaluated
+    clusterings, :func:`planned_clusterings`, for cells with no stored row to take them from).
+    """
+    parts = []
+    for s, t in dict.fromkeys(zip(frame["suite"], frame["tier"])):
+        config = (configs or {}).get((s, t), {})
+        cells = cell_progress(frame, s, t, config)
+        if cells is None or cells.empty:
+            continue
+        names = {d: planned_clusterings(config, d) for d in dict.fromkeys(cells["dataset"])}
+        parts.append(cells.assign(suite=s, tier=t, clusterings=[names[d] for d in cells["dataset"]]))
+    columns = ["suite", "tier", *PROGRESS_COLUMNS, "clusterings"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def planned_clusterings(config: dict, dataset: str) -> list[str]:
+    """The ground-truth clusterings a suite config evaluates on a data set: its ``clusterings``, else all of the generator's.
+
+    ``[""]`` when neither is known (an entry without a catalogue generator).
+    """
+    entry = dict(_dataset_entries(config)).get(dataset) or {}
+    if isinstance(entry.get("clusterings"), list) and entry["clusterings"]:
+        return [str(c) for c in entry["clusterings"]]
+    from generators import entry as catalogue_entry
+
+    try:
+        return [name for name, _ in catalogue_entry(str(entry.get("generator") or dataset)).clusterings]
+    except ValueError:
+        return [""]
 
 
 def incomplete_text(frame: pd.DataFrame, suite: str, tier: str, config: dict) -> str | None:
@@ -583,24 +642,67 @@ def mixed_versions_text(frame: pd.DataFrame, suite: str, tier: str) -> str | Non
             f"rerun the suite into a new store for results from one version.")
 
 
-def suite_datasets(config: dict) -> tuple[list[str] | None, dict[str, str], dict[str, dict]]:
-    """From a resolved suite config: data-set ids in suite order, their display labels and their params."""
+def _dataset_entries(config: dict) -> list[tuple[str, dict | None]]:
+    """(data-set id, its entry or None) of a resolved suite config, in suite order (lists, dicts and bare ids)."""
     ds = config.get("datasets") if isinstance(config, dict) else None
-    order: list[str] = []
-    labels: dict[str, str] = {}
-    params: dict[str, dict] = {}
     items = ds.items() if isinstance(ds, dict) else ((None, d) for d in (ds or []))
+    out: list[tuple[str, dict | None]] = []
     for key, d in items:
         if isinstance(d, str):
-            order.append(d)
+            out.append((d, None))
             continue
         if not isinstance(d, dict):
             continue
         ident = key or d.get("id") or d.get("name")
-        if not isinstance(ident, str):
-            continue
+        if isinstance(ident, str):
+            out.append((ident, d))
+    return out
+
+
+def synth_params(entry: dict | None, ident: str) -> dict | None:
+    """The full builder parameters (n, k, seed, rotate) of a SYNTH-k entry of a suite config, defaults filled in.
+
+    None when the entry is not SYNTH-k (its ``generator``, default the id, is not ``synth``), when there
+    is no entry (the parameters were not recorded), or when its parameters are not valid ones.  This is
+    how reports know which SYNTH-k a stored result is: the rows do not hold the data's parameters, the
+    suite config recorded with them does.
+    """
+    if not isinstance(entry, dict) or (entry.get("generator") or ident) != "synth":
+        return None
+    params = entry.get("params") or {}
+    if not isinstance(params, dict):
+        return None
+    from generators import resolve_params
+
+    try:
+        return resolve_params("synth", **params)
+    except (ValueError, TypeError):
+        return None
+
+
+def synth_label(params: dict) -> str:
+    """Display name of SYNTH-k with its real parameters: ``SYNTH-2``, ``SYNTH-25``, ``SYNTH-25 (rotated)``."""
+    return f"SYNTH-{int(params['k'])}" + (" (rotated)" if params.get("rotate") else "")
+
+
+def suite_datasets(config: dict) -> tuple[list[str] | None, dict[str, str], dict[str, dict]]:
+    """From a resolved suite config: data-set ids in suite order, their display labels and their params.
+
+    A SYNTH-k entry without a label of its own is labelled with its real k (:func:`synth_label`), so
+    results for different k can be told apart; without a recorded config it stays ``SYNTH-k``.
+    """
+    order: list[str] = []
+    labels: dict[str, str] = {}
+    params: dict[str, dict] = {}
+    for ident, d in _dataset_entries(config):
         order.append(ident)
-        if isinstance(d.get("label"), str):
+        if d is None:
+            continue
+        if isinstance(d.get("label"), str) and d["label"] != ident:
+            labels[ident] = d["label"]
+        elif (synth := synth_params(d, ident)) is not None:
+            labels[ident] = synth_label(synth)
+        elif isinstance(d.get("label"), str):
             labels[ident] = d["label"]
         if isinstance(d.get("params"), dict):
             params[ident] = d["params"]

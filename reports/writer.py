@@ -6,7 +6,12 @@ render them as LaTeX, Markdown or CSV.  With an output folder it writes
 
 - ``<suite>-<tier>-<kind>.<ext>``: one file per table;
 - ``tables.tex`` (LaTeX): a standalone document holding every table (pdflatex-ready);
-- ``cells.csv`` (CSV): the aggregated numbers in tidy form (mean, std, n_ae, ...).
+- ``cells.csv`` (CSV): the aggregated numbers in tidy form (mean, std, n_ae, ...);
+- ``comparison.csv`` (CSV with the paper comparison): the comparison in tidy form.
+
+CSV without an output folder prints the tidy file (``cells.csv``, or ``comparison.csv`` with the
+paper comparison): the tables have different columns, so printed one after the other they would
+not parse as one CSV.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ import pandas as pd
 
 from reports.catalog import TABLE_FORMATS
 from reports.tables import Table
+
+#: The tidy CSV files of ``--format csv --out DIR``: the aggregated cells, and the paper comparison.
+CELLS_CSV = "cells.csv"
+COMPARISON_CSV = "comparison.csv"
 
 
 @dataclass
@@ -68,11 +77,14 @@ def _cells_text(frame: Any, store: Any, suite: str | None, tier: str | None) -> 
     from reports.aggregate import aggregate
     from reports.csvtable import cells_csv
     from reports.source import current_rows, normalise_frame, suite_configs
+    from reports.tables import suite_progress
 
-    sub, _ = current_rows(normalise_frame(frame), suite_configs(store))
+    configs = suite_configs(store)
+    sub, _ = current_rows(normalise_frame(frame), configs)
     sub = sub[sub["suite"] == suite] if suite else sub
     sub = sub[sub["tier"] == tier] if tier else sub
-    return cells_csv(aggregate(sub, warn=False))
+    # the planned counts, as the captions' "Incomplete" sentence counts them
+    return cells_csv(aggregate(sub, warn=False), suite_progress(sub, configs))
 
 
 def _caption_notes(tables: list, frame: Any, cells: Any, configs: dict, other: dict) -> None:
@@ -82,12 +94,13 @@ def _caption_notes(tables: list, frame: Any, cells: Any, configs: dict, other: d
     other configurations left out, and the nrbench version(s).
     """
     from reports.source import other_config_text
-    from reports.tables import _deviations_text, incomplete_text, mixed_versions_text
+    from reports.tables import _deviations_text, incomplete_text, mixed_versions_text, suite_datasets
 
     for t in tables:
         s, tr = t.suite, t.tier
         sub = cells[(cells["suite"] == s) & (cells["tier"] == tr)]
-        extra = [_deviations_text(sub, {}), incomplete_text(frame, s, tr, configs.get((s, tr), {})),
+        labels = suite_datasets(configs.get((s, tr), {}))[1]  # the data sets as the result tables name them
+        extra = [_deviations_text(sub, labels), incomplete_text(frame, s, tr, configs.get((s, tr), {})),
                  other_config_text(other[(s, tr)]) if other.get((s, tr)) else None,
                  mixed_versions_text(frame, s, tr)]
         t.caption += "".join(" " + x for x in extra if x)
@@ -106,8 +119,9 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
     check_suite(suite, frame, frame.attrs.get("store_path", str(store)))
     if frame.empty:
         raise ValueError(f"the store {frame.attrs.get('store_path')} holds no results yet (run `nrbench run SUITE`)")
+    tidy: str | None = None  # the tidy CSV (comparison or cells) when fmt is csv
     if compare_paper:
-        from reports.published import comparison_tables
+        from reports.published import compare, comparison_tables
         from reports.source import no_current_rows_text
 
         sub, other = current_rows(normalise_frame(frame), suite_configs(store))
@@ -120,17 +134,21 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
                 raise ValueError(f"tier {tier!r} has no results; stored tiers: {', '.join(sorted(set(sub['tier'])))}")
             sub = sub[sub["tier"] == tier]
         cells = aggregate(sub, warn=False)
-        tables = comparison_tables(cells)
-        _caption_notes(tables, sub, cells, suite_configs(store), other)
+        configs = suite_configs(store)
+        tables = comparison_tables(cells, configs=configs)
+        _caption_notes(tables, sub, cells, configs, other)
+        if fmt == "csv":
+            from reports.csvtable import comparison_csv
+
+            tidy = comparison_csv(compare(cells, configs=configs))
     else:
         tables = build_tables(frame, suite, tier, configs=suite_configs(store))
+        if fmt == "csv":
+            tidy = _cells_text(frame, store, suite, tier)
     rendered = [render(t, fmt) for t in tables]
-    sep = "\n" if fmt == "csv" else "\n\n"
-    text = sep.join(rendered)
-    if fmt == "csv" and out is None and not compare_paper:
-        # one CSV on stdout must parse: the tables have different columns, so print the tidy cells
-        # (every table's numbers, one row per cell) instead of the tables one after the other
-        text = _cells_text(frame, store, suite, tier)
+    # one CSV on stdout must parse: the tables have different columns, so print the tidy numbers
+    # (every suite and tier, one header) instead of the tables one after the other
+    text = tidy if tidy is not None else "\n\n".join(rendered)
     files: list[Path] = []
     if out is not None:
         out_dir = Path(out)
@@ -148,8 +166,8 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
             p = out_dir / "tables.tex"
             p.write_text(latex_document(rendered), encoding="utf-8")
             files.append(p)
-        if fmt == "csv" and not compare_paper:
-            p = out_dir / "cells.csv"
-            p.write_text(_cells_text(frame, store, suite, tier), encoding="utf-8")
+        if tidy is not None:
+            p = out_dir / (COMPARISON_CSV if compare_paper else CELLS_CSV)
+            p.write_text(tidy, encoding="utf-8")
             files.append(p)
     return ReportResult(text=text, files=files, tables=tables)

@@ -120,6 +120,28 @@ def test_plot_missing_artefacts_one_line(store, tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("dataset", [None, "mnist"])
+def test_plot_says_the_artefact_files_are_missing_and_what_works(tmp_path, capsys, dataset):
+    """A store copied without artefacts/: "produce it with nrbench run" was wrong, as that run finds every fit done."""
+    import shutil
+
+    fstore = figure_store(tmp_path / "f.sqlite")
+    shutil.rmtree(tmp_path / "artefacts")
+    extra = ["--dataset", dataset] if dataset else []
+    assert main(["plot", "acedec-fig1b", "--store", str(fstore), "--out", str(tmp_path / "figs"), *extra]) == 1
+    err = capsys.readouterr().err
+    new = tmp_path / "recomputed.sqlite"
+    assert err == (
+        "nrbench plot: MissingArtefactError: acedec-fig1b needs artefact(s) recon_input, recon_cluster, recon_shared "
+        f"of a run of acedec or acedec-aug, but the artefact files of the 1 run of {fstore} it could draw are missing "
+        f"from {tmp_path / 'artefacts'} (was the store copied without its artefacts folder?); a run into this store "
+        "would not write them again, as it takes those fits as done. Put the artefacts folder written beside the "
+        f"original store back at {tmp_path / 'artefacts'}, or recompute into a new store: `nrbench run acedec-table1 "
+        f"--tier quick --store {new}`, then `nrbench plot acedec-fig1b --store {new}"
+        + (f" --dataset {dataset}" if dataset else "") + "`\n")
+    assert not (tmp_path / "figs").exists()
+
+
 def test_help_texts(capsys):
     for cmd in ("report", "plot"):
         with pytest.raises(SystemExit) as exc:
@@ -153,6 +175,102 @@ def test_csv_on_stdout_parses_as_one_table(store, capsys):
     cells = pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False)
     assert {"suite", "tier", "dataset", "label", "metric", "mean", "std", "n_ae", "n_missing"} <= set(cells.columns)
     assert set(cells["suite"]) == {"enrc-table1", "acedec-table1"}
+
+
+def test_compare_paper_csv_on_stdout_is_one_tidy_csv(store, capsys):
+    """It printed one block per suite, each with its own header and no suite or tier column."""
+    import io
+
+    assert main(["report", "--store", store, "--compare-paper", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "\n\n" not in out and out.count("suite,tier,") == 1
+    comp = pd.read_csv(io.StringIO(out), keep_default_na=False)
+    assert list(comp.columns[:2]) == ["suite", "tier"] and {"paper_mean", "ours_mean", "delta", "verdict"} <= set(comp)
+    assert set(comp["suite"]) == {"enrc-table1", "acedec-table1"} and set(comp["tier"]) == {"quick"}
+    enrc = comp[(comp["suite"] == "enrc-table1") & (comp["method_label"] == "ENRC") & (comp["clustering"] == "upper")
+                & (comp["metric"] == "nmi")]
+    assert len(enrc) == 1
+    assert (float(enrc["paper_mean"].iloc[0]), float(enrc["ours_mean"].iloc[0])) == (1.0, pytest.approx(0.6))
+    assert float(enrc["delta"].iloc[0]) == pytest.approx(-0.4) and enrc["verdict"].iloc[0] == "lower"
+    usps = comp[(comp["suite"] == "acedec-table1") & (comp["method_label"] == "k-means") & (comp["metric"] == "nmi")]
+    assert usps["dataset_label"].tolist() == ["USPS"] and float(usps["ours_mean"].iloc[0]) == pytest.approx(0.6)
+
+
+def test_compare_paper_csv_files(store, tmp_path, capsys):
+    """--out keeps one table file per suite and tier, and writes the tidy comparison.csv that stdout would show."""
+    assert main(["report", "--store", store, "--compare-paper", "--format", "csv", "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acedec-table1-quick-vs-paper.csv", "comparison.csv",
+                                                          "enrc-table1-quick-vs-paper.csv"]
+    capsys.readouterr()
+    assert main(["report", "--store", store, "--compare-paper", "--format", "csv"]) == 0
+    assert (tmp_path / "comparison.csv").read_text(encoding="utf-8") == capsys.readouterr().out
+    grid = pd.read_csv(tmp_path / "enrc-table1-quick-vs-paper.csv", keep_default_na=False)
+    assert list(grid.columns) == ["Table", "Data set", "Clustering", "Method", "Paper", "nrbench", "Δ", "Verdict"]
+
+
+def _planned_store(tmp_path, suite_name: str, n_fits: int | None = None):
+    """A store of a shipped suite's quick tier as `nrbench run` records it, holding its first ``n_fits`` fits."""
+    from benchmark.protocol import build_tasks
+    from benchmark.suites import resolve
+    from reports.synthetic import run_row
+
+    suite = resolve(suite_name, "quick")
+    rows = [dict(run_row(t.suite, t.dataset["id"], t.method["method"], t.ae_seed, t.run_seed, label=t.method["label"],
+                         params=t.params, clusterings=("cluster",), nmi=(0.5 + 0.1 * t.ae_seed,),
+                         n_cluster_dims=3 + t.ae_seed, loss=1.0 + t.run_seed), params_hash=t.key[4])
+            for t in build_tasks(suite)[1][:n_fits]]
+    return str(write_rows(tmp_path / "s.sqlite", rows, suites={(suite.name, "quick"): suite.to_config()}))
+
+
+def _cells(argv, capsys) -> pd.DataFrame:
+    """The CSV `nrbench report ... --format csv` prints, as read back (empty fields as "")."""
+    import io
+
+    assert main(argv) == 0
+    return pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False)
+
+
+def _at(cells: pd.DataFrame, label: str, metric: str) -> pd.Series:
+    """The one line of ``cells`` of a method label and metric."""
+    sub = cells[(cells["label"] == label) & (cells["metric"] == metric)]
+    assert len(sub) == 1, sub
+    return sub.iloc[0]
+
+
+def test_cells_csv_of_an_interrupted_run_carries_the_planned_counts(tmp_path, capsys):
+    """The audit's repro: 4 of acedec-table3's 12 quick fits stored; the CSV said n_ae=1, n_missing=0."""
+    store = _planned_store(tmp_path, "acedec-table3", n_fits=4)  # AE 0: SubKmeans and AE+SubKmeans, 2 runs each
+    assert main(["report", "--store", store]) == 0
+    assert "Incomplete: 4 of the 12 planned fits are stored" in capsys.readouterr().out
+    cells = _cells(["report", "--store", store, "--format", "csv"], capsys)
+    cols = ["n_ae", "n_ae_planned", "n_missing", "n_na", "fits_stored", "fits_planned", "status"]
+    assert _at(cells, "SubKmeans", "dims")[cols].tolist() == [1, 2, 1, 0, 2, 4, "ok"]
+    assert _at(cells, "AE+SubKmeans", "nmi")[cols].tolist() == [1, 2, 1, 0, 2, 4, "ok"]
+    # ACe/DeC has not started: its cell is there, as missing, not left out
+    ace = cells[cells["label"] == "ACe/DeC+DCN"]
+    assert ace["metric"].tolist() == ["nmi", "vi", "dims"] and ace["clustering"].tolist() == ["cluster", "", ""]
+    assert ace[cols].values.tolist() == [[0, 2, 2, 0, 0, 4, "missing"]] * 3 and (ace["mean"] == "").all()
+    # the per-cell counts add up to the caption's
+    per_cell = cells.drop_duplicates(["suite", "tier", "dataset", "label"])
+    assert (per_cell["fits_stored"].sum(), per_cell["fits_planned"].sum()) == (4, 12)
+
+
+def test_cells_csv_tells_not_applicable_from_missing(tmp_path, capsys):
+    """A VI that cannot exist (shown n.a.) read as missing data: n_missing was n_ae."""
+    store = _planned_store(tmp_path, "acedec-table3")  # complete: 12 of 12
+    cells = _cells(["report", "--store", store, "--format", "csv"], capsys)
+    cols = ["n_ae", "n_ae_planned", "n_missing", "n_na", "fits_stored", "fits_planned", "status"]
+    assert _at(cells, "SubKmeans", "vi")[cols].tolist() == [2, 2, 0, 2, 4, 4, "n.a."]
+    assert _at(cells, "SubKmeans", "dims")[cols].tolist() == [2, 2, 0, 0, 4, 4, "ok"]
+    assert float(_at(cells, "SubKmeans", "dims")["mean"]) == pytest.approx(3.5)
+    assert set(cells["status"]) == {"ok", "n.a."} and (cells["n_missing"] == 0).all()
+
+
+def test_cells_csv_without_a_recorded_plan_leaves_the_planned_counts_empty(store, capsys):
+    cells = _cells(["report", "--store", store, "--suite", "enrc-table1", "--format", "csv"], capsys)
+    row = _at(cells, "ISAAC", "vi")
+    assert (row["n_ae"], row["n_na"], row["status"]) == (2, 2, "n.a.")
+    assert (row["n_ae_planned"], row["n_missing"], row["fits_stored"], row["fits_planned"]) == ("", "", "", "")
 
 
 def test_plot_says_which_tier_it_draws_and_why(tmp_path, capsys):

@@ -81,7 +81,15 @@ def test_variants_and_datasets():
     assert parse_variant("aug;lambda=0.1") == (True, 0.1)
     with pytest.raises(ValueError, match="variant"):
         parse_variant("beta=3")
-    assert canonical_dataset("synth") == canonical_dataset("synth-25") == "synth-25"
+    # SYNTH-k is the paper's SYNTH-25 only with k = 25 unrotated: the recorded params ({} = the generator's
+    # defaults) decide, not the id; a plain "synth" whose params were not recorded is not known to be SYNTH-25
+    assert canonical_dataset("synth", {}) == canonical_dataset("synth-25") == "synth-25"
+    assert canonical_dataset("synth", {"k": 25, "n": 400}) == "synth-25"
+    assert canonical_dataset("synth", {"n": 400, "k": 2}) == "synth-2"
+    assert canonical_dataset("synth", {"rotate": True}) == "synth-25-rot"
+    assert canonical_dataset("noise25", {"k": 25}, generator="synth") == "synth-25"
+    assert canonical_dataset("synth-25", {"k": 10}, generator="synth") == "synth-10"
+    assert canonical_dataset("synth") == "synth"
     assert canonical_dataset("mnist-full") == "mnist"
 
 
@@ -157,3 +165,94 @@ def test_a_difference_below_the_shown_digits_is_not_minus_zero(tmp_path):
             for ae, v in enumerate((0.878, 0.90))]  # mean 0.889 against the paper's 0.89: Δ = -0.001
     md = render_markdown(comparison_tables(aggregate(load_runs(write_rows(tmp_path / "s.sqlite", rows))))[0])
     assert "| 0.89 ± 0.01 | 0.89 ± 0.01 | +0.00 | **reproduced** |" in md and "-0.00" not in md
+
+
+def _suite_store(tmp_path, params: str, nmi: float = 1.0, methods: tuple[str, ...] = ("kmeans",),
+                 deviations: dict[str, list[str]] | None = None):
+    """A store of a custom suite (SYNTH with ``params``, ``methods``, 2 AEs) as `nrbench run` records it.
+
+    The suite config and one row per planned fit; ``deviations`` (method -> list) are stored with its rows.
+    """
+    from benchmark.protocol import build_tasks
+    from benchmark.suites import resolve
+
+    path = tmp_path / "my.toml"
+    path.write_text(f'name = "my"\ndescription = "custom SYNTH"\n[datasets.synth]\nparams = {params}\n'
+                    'preprocessing = []\n' + "".join(f"[methods.{m}]\n" for m in methods) + '[tiers.quick]\n'
+                    'protocol = { n_autoencoders = 2, runs_per_autoencoder = 1 }\n[tiers.paper]\n')
+    suite = resolve(path, "quick")
+    rows = [dict(run_row(t.suite, t.dataset["id"], t.method["method"], t.ae_seed, t.run_seed, label=t.method["label"],
+                         params=t.params, clusterings=("cluster",), nmi=(nmi,),
+                         deviations=(deviations or {}).get(t.method["method"], ())), params_hash=t.key[4])
+            for t in build_tasks(suite)[1]]
+    return write_rows(tmp_path / "s.sqlite", rows, suites={("my", "quick"): suite.to_config()})
+
+
+def test_synth_with_another_k_is_not_compared_with_synth25(tmp_path, capsys):
+    """The audit's repro: SYNTH with k = 2 was judged against the paper's SYNTH-25 ("reproduced")."""
+    from benchmark.cli import main
+    from reports.source import suite_configs
+
+    store = _suite_store(tmp_path, "{ n = 400, k = 2 }")
+    cells = aggregate(load_runs(store))
+    assert compare(cells, configs=suite_configs(store)).empty
+    assert main(["report", "--store", str(store), "--compare-paper", "--suite", "my"]) == 2
+    err = capsys.readouterr().err
+    assert "none of the stored results corresponds to a published table cell" in err
+    assert "SYNTH-k is compared only when its recorded parameters are the paper's SYNTH-25" in err
+    # the result table names the data set by its real k
+    assert main(["report", "--store", str(store), "--suite", "my"]) == 0
+    assert "| Method | SYNTH-2 |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("params", ["{ k = 25, rotate = true }", "{ k = 10 }"])
+def test_other_synth_data_sets_are_not_compared(tmp_path, params):
+    from reports.source import suite_configs
+
+    store = _suite_store(tmp_path, params)
+    assert compare(aggregate(load_runs(store)), configs=suite_configs(store)).empty
+
+
+def test_synth25_with_fewer_points_is_compared_with_a_note(tmp_path):
+    from reports.source import suite_configs
+
+    store = _suite_store(tmp_path, "{ n = 400, k = 25 }", nmi=0.9)
+    configs = suite_configs(store)
+    cells = aggregate(load_runs(store))
+    row = _one(compare(cells, configs=configs), method_label="k-means", table="1")
+    assert row["dataset_label"] == "SYNTH-25" and row["verdict"] == "reproduced"
+    assert row["data_note"] == "n = 400 points (the paper's SYNTH-25 has 12,000)"
+    t = comparison_tables(cells, configs=configs)[0]
+    assert t.notes[-1] == "SYNTH-25: nrbench's data set differs from the paper's: n = 400 points (the paper's SYNTH-25 has 12,000)."
+    md = render_markdown(t)
+    assert "| ACe/DeC T1 | SYNTH-25 |  | k-means | 0.90 ± 0.16 | 0.90 ± 0.00 | +0.00 | **reproduced** |" in md
+    assert "- SYNTH-25: nrbench's data set differs from the paper's: n = 400 points" in md
+
+
+def test_the_paper_synth25_is_compared_without_a_note(tmp_path):
+    from reports.source import suite_configs
+
+    store = _suite_store(tmp_path, "{}")  # the generator's defaults: SYNTH-25 as published
+    configs = suite_configs(store)
+    cells = aggregate(load_runs(store))
+    row = _one(compare(cells, configs=configs), method_label="k-means", table="1")
+    assert row["data_note"] == "" and row["paper_mean"] == 0.90
+    assert not any("differs from the paper" in n for n in comparison_tables(cells, configs=configs)[0].notes)
+
+
+def test_synth_without_recorded_parameters_is_not_compared(tmp_path):
+    """A hand-made store has no suite config: a plain ``synth`` may be any SYNTH-k, so it is not judged."""
+    rows = [run_row("acedec-table1", "synth", "kmeans", ae, label="k-means", clusterings=("cluster",), nmi=(0.9,))
+            for ae in range(2)]
+    cells = aggregate(load_runs(write_rows(tmp_path / "s.sqlite", rows)))
+    assert compare(cells).empty
+
+
+def test_the_comparison_caption_names_synth_as_the_result_tables_do(tmp_path):
+    """The deviations sentence of the comparison named the data set 'SYNTH-k' whatever its k."""
+    from reports.writer import report
+
+    store = _suite_store(tmp_path, "{ n = 400, k = 25 }", methods=("kmeans", "subkmeans"),
+                         deviations={"subkmeans": ["budget: max_iter=10 (paper 100)"]})
+    caption = report(store, suite="my", compare_paper=True).tables[0].caption
+    assert "budget: max_iter=10 (paper 100) (SubKmeans on SYNTH-25)" in caption and "SYNTH-k" not in caption

@@ -177,6 +177,29 @@ def test_markdown_table_for_nrbench_run(frame):
     assert "| Method | SYNTH-25 | USPS |" in T.markdown_table(frame, suite="acedec-table1", configs=cfg)
 
 
+def test_synth_is_labelled_with_its_real_k():
+    """SYNTH-k results for different k must be told apart: the recorded params give the label."""
+    def labels(*entries):
+        return T.suite_datasets({"datasets": list(entries)})[1]
+
+    assert labels({"id": "synth", "label": "synth", "generator": "synth", "params": {"n": 400, "k": 2}}) == {
+        "synth": "SYNTH-2"}
+    assert labels({"id": "synth", "label": "synth", "generator": "synth", "params": {}}) == {"synth": "SYNTH-25"}
+    assert labels({"id": "synth", "params": {"k": 25, "rotate": True}}) == {"synth": "SYNTH-25 (rotated)"}
+    assert labels({"id": "noise", "label": "noise", "generator": "synth", "params": {"k": 10}}) == {"noise": "SYNTH-10"}
+    # a label the suite gives is kept; without recorded params the k is unknown
+    assert labels({"id": "synth", "label": "My SYNTH", "generator": "synth", "params": {"k": 2}}) == {
+        "synth": "My SYNTH"}
+    assert T.dataset_label("synth") == "SYNTH-k"
+
+
+def test_tables_of_two_synth_suites_name_their_k(frame):
+    cfg = {("acedec-table1", "quick"): {"datasets": [{"id": "synth", "label": "synth", "generator": "synth",
+                                                      "params": {"k": 2}}]}}
+    t = T.build_tables(frame, "acedec-table1", "quick", configs=cfg)[0]
+    assert t.columns == ["SYNTH-2", "USPS"]
+
+
 def test_dataset_labels_and_natural_order():
     assert T.dataset_label("synth-10") == "SYNTH-10" and T.dataset_label("nrobjects") == "NR-Objects"
     assert T.dataset_label("mnist-test", {"mnist-test": "MNIST-Test"}) == "MNIST-Test"

@@ -34,6 +34,7 @@ examples:
   nrbench report                                  # Markdown of everything stored
   nrbench report --suite enrc-table1 --format latex --out paper/
   nrbench report --format csv --out results/      # one CSV per table + cells.csv
+  nrbench report --compare-paper --format csv > comparison.csv   # one tidy CSV, every suite and tier
   nrbench report --compare-paper --tier paper
 """
 
@@ -47,10 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only this tier (default: every stored tier)")
     parser.add_argument("--format", dest="fmt", choices=list(TABLE_FORMATS), default="md",
                         help="output format (default: md); csv without --out prints the tidy cells.csv "
-                             "(one row per cell: suite, tier, data set, method, metric, mean, std, ...), which parses as one CSV")
+                             "(one row per cell: suite, tier, data set, method, metric, mean, std, ...), or with "
+                             "--compare-paper the tidy comparison.csv (one row per published value: suite, tier, "
+                             "table, data set, method, paper and nrbench mean and std, difference, verdict), "
+                             "either of which parses as one CSV")
     parser.add_argument("--out", metavar="DIR", default=None,
-                        help="write one file per table into DIR (plus tables.tex for latex, cells.csv for csv) "
-                             "instead of printing")
+                        help="write one file per table into DIR (plus tables.tex for latex, cells.csv for csv, "
+                             "comparison.csv for csv with --compare-paper) instead of printing")
     parser.add_argument("--compare-paper", action="store_true",
                         help="show the published numbers beside nrbench's, with the difference and a verdict")
 
