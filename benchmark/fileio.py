@@ -2,6 +2,8 @@
 
 - :func:`atomic_write`: write through a temporary file in the same folder,
   ``fsync``, then ``os.replace``; a killed writer never leaves a file that loads.
+- :func:`write_npz`: write arrays as an ``.npz`` archive into an open file, closing
+  the archive on every path out (numpy's ``savez`` leaves it open when interrupted).
 - :func:`file_lock`: an exclusive advisory lock on ``<path>.lock`` so that two
   processes building the same artefact end with one valid file.
 """
@@ -12,9 +14,10 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 def _umask() -> int:
@@ -60,6 +63,26 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
             os.unlink(tmp)
         raise
     return path
+
+
+def write_npz(fh: BinaryIO, arrays: Mapping[str, Any], compress: bool = True) -> None:
+    """Write ``arrays`` to the open binary file ``fh`` as an ``.npz`` archive (what ``np.load`` reads).
+
+    The archive is numpy's ``savez_compressed`` (``compress=False``: ``savez``) format, one
+    ``<name>.npy`` member per array, but its ``ZipFile`` is closed on every path out.  numpy's
+    own writer leaves it open when interrupted (Ctrl-C during a save): the traceback keeps it
+    alive until after :func:`atomic_write` has closed ``fh``, and its ``__del__`` then prints
+    "Exception ignored ... ValueError: seek of closed file".  Object arrays are refused
+    (``allow_pickle=False``), as every nrbench reader refuses them.
+    """
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(fh, mode="w", compression=mode, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:  # zip64 always, as numpy (gh-10776)
+                npy_format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 @contextlib.contextmanager

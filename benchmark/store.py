@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.claims import Claim, ClaimResult, Owner
-from benchmark.fileio import atomic_write
+from benchmark.fileio import atomic_write, write_npz
 
 SCHEMA_VERSION = "1"
 STATUSES = ("ok", "error", "skipped")
@@ -339,7 +339,7 @@ class Store:
         # the store's file name is hashed too: two stores in one folder share artefacts/, not files
         name = f"{key_hash([self.path.name, *key])}.npz"
         final = self.artefact_dir / name
-        atomic_write(final, lambda fh: np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()}))
+        atomic_write(final, lambda fh: write_npz(fh, {k: np.asarray(v) for k, v in arrays.items()}))
         self.seconds_in_store += time.perf_counter() - t0
         return f"{ARTEFACT_DIR}/{name}"
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.fileio import atomic_write
+from benchmark.fileio import atomic_write, write_npz
 
 FORMAT_VERSION = 1
 _META_KEY = "__meta__"
@@ -138,7 +138,7 @@ class Dataset:
             arrays[_EXTRA_PREFIX + k] = v
         meta_bytes = np.frombuffer(json.dumps(meta, sort_keys=True, default=_json_default).encode(), dtype=np.uint8)
         arrays[_META_KEY] = meta_bytes
-        atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
+        atomic_write(path, lambda fh: write_npz(fh, arrays))
         return path
 
     @classmethod
