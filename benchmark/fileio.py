@@ -116,11 +116,25 @@ def check_writable(folder: str | os.PathLike, what: str) -> Path:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{what} {folder} is a file, not a folder")
+    reason = write_error(folder)
+    if reason is not None:
+        raise ValueError(f"{what} {folder} is not writable: {reason}")
+    return folder
+
+
+def write_error(folder: str | os.PathLike, create: bool = True) -> str | None:
+    """Why no file can be written in ``folder`` (the OS's reason), or None when one can.
+
+    Probes by writing and removing an empty temporary file; with ``create`` the folder (and its
+    parents) is created first, else a missing folder is an error and nothing is left behind.
+    """
+    folder = Path(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".nrbench-write-test-", dir=folder)
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
-        raise ValueError(f"{what} {folder} is not writable: {exc.strerror or exc}") from None
-    return folder
+        return exc.strerror or str(exc)
+    return None

@@ -166,6 +166,19 @@ def test_generate_out_that_is_a_file_is_refused_before_building(capsys, tmp_path
     assert rc == 2 and f"--out folder {f} is a file, not a folder" in err and f.read_text() == "x"
 
 
+@pytest.mark.parametrize("out", [False, True])
+def test_generate_with_a_home_that_is_a_file_is_one_line_exit_2(capsys, tmp_path: Path, monkeypatch, out) -> None:
+    """With --out too: its lock lives in $NRBENCH_HOME/locks (it was a NotADirectoryError, exit 1)."""
+    home = tmp_path / "home"
+    home.write_text("")
+    monkeypatch.setenv("NRBENCH_HOME", str(home))
+    rc, stdout, err = run(capsys, "generate", "synth", "-p", "n=40", *(["--out", str(tmp_path / "o")] if out else []))
+    assert (rc, stdout) == (2, "")
+    assert err == (f"nrbench generate: error: $NRBENCH_HOME {home} is a file, not a folder: point NRBENCH_HOME at a "
+                   "folder (it is created if needed)\n")
+    assert not (tmp_path / "o").exists()
+
+
 def test_generate_missing_raw_data_exits_1(capsys, tmp_path: Path, monkeypatch) -> None:
     from generators import download
 

@@ -80,6 +80,17 @@ def test_report_missing_store_and_bad_tier(store, tmp_path, capsys):
     assert f"{tmp_path} is a directory; --store takes the store file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [["report"], ["plot", "enrc-fig4"]])
+def test_a_home_that_is_a_file_is_named_when_the_default_store_is_used(store, tmp_path, capsys, monkeypatch, argv):
+    home = tmp_path / "home"
+    home.write_text("")
+    monkeypatch.setenv("NRBENCH_HOME", str(home))
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (f"nrbench {argv[0]}: error: $NRBENCH_HOME {home} is a file, not a folder: "
+                                       "point NRBENCH_HOME at a folder (it is created if needed)\n")
+    assert main(["report", "--store", store, "--suite", "enrc-table1"]) == 0  # a given store does not need it
+
+
 def test_report_bad_format_is_a_usage_error(store, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["report", "--store", store, "--format", "docx"])

@@ -55,9 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw the figure and write it."""
+    from benchmark.environment import require_environment
     from reports.figures import draw, save_figure
     from reports.source import load_runs, suite_configs
 
+    if args.store is None:  # the default store lives in $NRBENCH_HOME
+        require_environment()
     out = Path(args.out)
     if out.exists() and not out.is_dir():  # said before drawing, which may take a while
         raise ValueError(f"--out {out} is a file; it takes a folder for {args.figure}.png and {args.figure}.pdf")
