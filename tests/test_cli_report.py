@@ -157,6 +157,17 @@ def test_an_out_path_that_is_a_file_is_a_clear_error(store, tmp_path, capsys, ar
     assert f"--out {f} is a file" in capsys.readouterr().err and f.read_text() == "mine"
 
 
+@pytest.mark.parametrize("argv", [["report", "--format", "latex"], ["plot", "enrc-fig4"]])
+def test_an_out_folder_that_cannot_be_created_is_one_line_exit_2(store, tmp_path, capsys, argv):
+    """As `generate --out`: the folder and the OS's reason, no FileNotFoundError traceback line."""
+    fstore = str(figure_store(tmp_path / "f.sqlite")) if argv[0] == "plot" else store
+    assert main([*argv, "--store", fstore, "--out", "/proc/nrbench-audit"]) == 2
+    cap = capsys.readouterr()
+    assert cap.err == f"nrbench {argv[0]}: error: --out folder /proc/nrbench-audit is not writable: No such file or " \
+                      "directory\n"
+    assert cap.out == ""
+
+
 def test_csv_on_stdout_parses_as_one_table(store, capsys):
     import io
 

@@ -317,3 +317,11 @@ def test_a_home_that_cannot_be_written_is_named(tmp_path, capsys, monkeypatch):
     assert main(["run", str(suite), "--dry-run", "--store", str(store)]) == 0
     assert capsys.readouterr().err.startswith(f"nrbench run: warning: a real run would stop at once: {message}")
     assert not store.exists()
+
+
+def test_a_store_that_cannot_be_created_is_one_line_naming_it(tmp_path, capsys):
+    suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]", n_ae=1, runs=1)
+    assert main(["--quiet", "run", str(suite), "--store", "/proc/nrbench-x.sqlite"]) == 2
+    assert capsys.readouterr().err == (
+        "nrbench run: error: cannot open or create the result store /proc/nrbench-x.sqlite: unable to open database "
+        "file (its folder /proc is not writable: No such file or directory); choose another --store PATH\n")
