@@ -92,6 +92,12 @@ def file_lock(path: str | os.PathLike, lock_dir: str | os.PathLike | None = None
     With ``lock_dir`` the lock file lives there instead, named by a hash of ``path``'s absolute
     form, so that writing into a user's folder (``nrbench generate --out DIR``) leaves no
     ``.lock`` file in it; every process that locks the same path must pass the same ``lock_dir``.
+
+    The lock file stays after the block, also when the block failed (e.g. a refused build):
+    a process may be blocked in ``flock`` on it, and ``flock`` cannot tell.  Were the file
+    unlinked, that process would get its lock on a file no longer at the path, while a process
+    starting then would create a new file there and lock it at once: two holders, and the
+    build done twice.  The empty files are left out of ``nrbench cache`` for that reason.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
