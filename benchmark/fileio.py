@@ -2,6 +2,8 @@
 
 - :func:`atomic_write`: write through a temporary file in the same folder,
   ``fsync``, then ``os.replace``; a killed writer never leaves a file that loads.
+- :func:`write_npz`: write arrays as an ``.npz`` archive into an open file, closing
+  the archive on every path out (numpy's ``savez`` leaves it open when interrupted).
 - :func:`file_lock`: an exclusive advisory lock on ``<path>.lock`` so that two
   processes building the same artefact end with one valid file.
 """
@@ -12,9 +14,10 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 def _umask() -> int:
@@ -62,6 +65,26 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     return path
 
 
+def write_npz(fh: BinaryIO, arrays: Mapping[str, Any], compress: bool = True) -> None:
+    """Write ``arrays`` to the open binary file ``fh`` as an ``.npz`` archive (what ``np.load`` reads).
+
+    The archive is numpy's ``savez_compressed`` (``compress=False``: ``savez``) format, one
+    ``<name>.npy`` member per array, but its ``ZipFile`` is closed on every path out.  numpy's
+    own writer leaves it open when interrupted (Ctrl-C during a save): the traceback keeps it
+    alive until after :func:`atomic_write` has closed ``fh``, and its ``__del__`` then prints
+    "Exception ignored ... ValueError: seek of closed file".  Object arrays are refused
+    (``allow_pickle=False``), as every nrbench reader refuses them.
+    """
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(fh, mode="w", compression=mode, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:  # zip64 always, as numpy (gh-10776)
+                npy_format.write_array(member, np.asanyarray(value), allow_pickle=False)
+
+
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike, lock_dir: str | os.PathLike | None = None) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``<path>.lock`` for the duration of the block.
@@ -69,6 +92,12 @@ def file_lock(path: str | os.PathLike, lock_dir: str | os.PathLike | None = None
     With ``lock_dir`` the lock file lives there instead, named by a hash of ``path``'s absolute
     form, so that writing into a user's folder (``nrbench generate --out DIR``) leaves no
     ``.lock`` file in it; every process that locks the same path must pass the same ``lock_dir``.
+
+    The lock file stays after the block, also when the block failed (e.g. a refused build):
+    a process may be blocked in ``flock`` on it, and ``flock`` cannot tell.  Were the file
+    unlinked, that process would get its lock on a file no longer at the path, while a process
+    starting then would create a new file there and lock it at once: two holders, and the
+    build done twice.  The empty files are left out of ``nrbench cache`` for that reason.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,11 +122,25 @@ def check_writable(folder: str | os.PathLike, what: str) -> Path:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{what} {folder} is a file, not a folder")
+    reason = write_error(folder)
+    if reason is not None:
+        raise ValueError(f"{what} {folder} is not writable: {reason}")
+    return folder
+
+
+def write_error(folder: str | os.PathLike, create: bool = True) -> str | None:
+    """Why no file can be written in ``folder`` (the OS's reason), or None when one can.
+
+    Probes by writing and removing an empty temporary file; with ``create`` the folder (and its
+    parents) is created first, else a missing folder is an error and nothing is left behind.
+    """
+    folder = Path(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".nrbench-write-test-", dir=folder)
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
-        raise ValueError(f"{what} {folder} is not writable: {exc.strerror or exc}") from None
-    return folder
+        return exc.strerror or str(exc)
+    return None

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.claims import Claim, ClaimResult, Owner
-from benchmark.fileio import atomic_write
+from benchmark.fileio import atomic_write, write_error, write_npz
 
 SCHEMA_VERSION = "1"
 STATUSES = ("ok", "error", "skipped")
@@ -136,6 +136,10 @@ def _is_damage(exc: sqlite3.DatabaseError) -> bool:
 
 class IncompatibleStoreError(ValueError):
     """The file is not an nrbench store, or was written by another schema version."""
+
+
+class StoreUnavailableError(ValueError):
+    """SQLite cannot open or create the store's file at its path (e.g. its folder takes no files)."""
 
 
 def default_store_path() -> Path:
@@ -253,8 +257,9 @@ class Store:
             raise IncompatibleStoreError(f"cannot create the result store's folder {self.path.parent}: "
                                          f"{exc.strerror or exc}") from None
         self.artefact_dir = self.path.parent / ARTEFACT_DIR
-        self._con = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        self._con = None  # type: ignore[assignment]  # until connected (close() may run first)
         try:
+            self._con = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
             _retry_locked(lambda: self._con.execute("PRAGMA journal_mode=WAL"))
             self._con.execute("PRAGMA synchronous=NORMAL")  # WAL+NORMAL: a commit survives kill -9
             with self._tx():
@@ -265,6 +270,11 @@ class Store:
                                   (SCHEMA_VERSION,))
         except sqlite3.DatabaseError as exc:
             self.close()
+            if "unable to open" in str(exc).lower():  # SQLITE_CANTOPEN: e.g. a folder that takes no files
+                reason = write_error(self.path.parent, create=False)
+                why = f" (its folder {self.path.parent} is not writable: {reason})" if reason else ""
+                raise StoreUnavailableError(f"cannot open or create the result store {self.path}: {exc}{why}; "
+                                            "choose another --store PATH") from None
             if not _is_damage(exc):  # e.g. locked, or a read-only file: SQLite's own message says it
                 raise
             raise IncompatibleStoreError(f"{self.path} is damaged and cannot be read as a result store "
@@ -339,7 +349,7 @@ class Store:
         # the store's file name is hashed too: two stores in one folder share artefacts/, not files
         name = f"{key_hash([self.path.name, *key])}.npz"
         final = self.artefact_dir / name
-        atomic_write(final, lambda fh: np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()}))
+        atomic_write(final, lambda fh: write_npz(fh, {k: np.asarray(v) for k, v in arrays.items()}))
         self.seconds_in_store += time.perf_counter() - t0
         return f"{ARTEFACT_DIR}/{name}"
 

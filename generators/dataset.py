@@ -13,7 +13,8 @@ A data set is a frozen record of
 SHA-256 of the arrays.  The write is atomic (temporary file in the same folder,
 ``fsync``, ``os.replace``), so a killed write never leaves a file that loads.
 ``load`` recomputes the SHA-256 and raises :class:`CorruptDatasetError` when it
-does not match.
+does not match or the file cannot be read at all, so a cache can rebuild every
+damaged entry.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.fileio import atomic_write
+from benchmark.fileio import atomic_write, write_npz
 
 FORMAT_VERSION = 1
 _META_KEY = "__meta__"
@@ -137,7 +138,7 @@ class Dataset:
             arrays[_EXTRA_PREFIX + k] = v
         meta_bytes = np.frombuffer(json.dumps(meta, sort_keys=True, default=_json_default).encode(), dtype=np.uint8)
         arrays[_META_KEY] = meta_bytes
-        atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
+        atomic_write(path, lambda fh: write_npz(fh, arrays))
         return path
 
     @classmethod
@@ -145,7 +146,12 @@ class Dataset:
         """Read a data set written by :meth:`save`; verify its SHA-256.
 
         Raises :class:`CorruptDatasetError` (a ``ValueError``) naming the file when
-        it is truncated, not a data set, or its arrays do not match the checksum.
+        it cannot be read for any reason (truncated, altered, not a data set, or its
+        arrays do not match the checksum), so that every caller can treat the file as
+        damaged and rebuild it: a damaged archive fails in many places (zipfile, zlib,
+        numpy's header parser, JSON), each with its own exception type.  Only a
+        :class:`MemoryError` on an archive whose CRCs all check out is re-raised as it
+        is: the file is intact and the machine lacks the memory for it.
         """
         path = Path(path)
         if not path.exists():
@@ -158,19 +164,26 @@ class Dataset:
                     raise ValueError("a single .npy array, not an .npz archive")
                 with z:
                     meta = json.loads(bytes(z[_META_KEY]).decode())
+                    if not isinstance(meta, dict):
+                        raise ValueError(f"its metadata is a JSON {type(meta).__name__}, not an object")
                     X = z["X"]
                     labels = z["labels"]
                     extras = {k: z[_EXTRA_PREFIX + k] for k in meta.get("extras", [])}
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, json.JSONDecodeError) as exc:
-            raise CorruptDatasetError(f"{path}: not a readable nrbench data set ({exc})") from exc
-        ds = cls(
-            name=meta["name"],
-            X=X,
-            labels=labels,
-            clusterings=tuple(meta["clusterings"]),
-            params=meta.get("params", {}),
-            extras=extras,
-        )
+            ds = cls(
+                name=meta["name"],
+                X=X,
+                labels=labels,
+                clusterings=tuple(meta["clusterings"]),
+                params=meta.get("params", {}),
+                extras=extras,
+            )
+        except MemoryError as exc:
+            # a damaged header can announce an absurd array size; an intact archive really is too big
+            if _archive_intact(path):
+                raise
+            raise _unreadable(path, exc) from exc
+        except Exception as exc:  # whatever a damaged file raises, it is damaged (see above)
+            raise _unreadable(path, exc) from exc
         if verify and ds.checksum != meta.get("sha256"):
             raise CorruptDatasetError(
                 f"{path}: SHA-256 mismatch (stored {meta.get('sha256')}, computed {ds.checksum})"
@@ -181,14 +194,31 @@ class Dataset:
 def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON metadata of a data-set file (name, clusterings, params, ...) without loading its arrays.
 
-    Raises :class:`CorruptDatasetError` when the file is not a readable nrbench data set.
+    Raises :class:`CorruptDatasetError` when the file is not a readable nrbench data set,
+    whatever the reader raised (as :meth:`Dataset.load`).
     """
     try:
         with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-            return json.loads(bytes(z[_META_KEY]).decode())
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, TypeError,
-            json.JSONDecodeError) as exc:
-        raise CorruptDatasetError(f"{path}: not a readable nrbench data set ({exc})") from exc
+            meta = json.loads(bytes(z[_META_KEY]).decode())
+    except Exception as exc:  # a damaged file fails in many ways; all mean "unreadable"
+        raise _unreadable(path, exc) from exc
+    if not isinstance(meta, dict):
+        raise _unreadable(path, ValueError(f"its metadata is a JSON {type(meta).__name__}, not an object"))
+    return meta
+
+
+def _unreadable(path: str | os.PathLike, exc: BaseException) -> CorruptDatasetError:
+    """The error for a file that could not be read, naming it and what the reader raised."""
+    return CorruptDatasetError(f"{path}: not a readable nrbench data set ({type(exc).__name__}: {exc})")
+
+
+def _archive_intact(path: Path) -> bool:
+    """Whether ``path`` is a zip archive whose members all pass their CRC-32 check."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.testzip() is None
+    except Exception:  # noqa: BLE001 - unreadable as a zip: not intact
+        return False
 
 
 def _json_default(o: Any) -> Any:

@@ -233,9 +233,17 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
             return ds
         built = copy_without_source(name, full, path.parent)
         if built is not None:
+            try:
+                ds = Dataset.load(built)
+            except CorruptDatasetError as exc:
+                # no source files, so no rebuild: say which file is damaged and how to get a good one
+                raise CorruptDatasetError(
+                    f"{exc}; it cannot be rebuilt here because the source files of {name} are absent: put them "
+                    f"back and run `nrbench generate {name} --rebuild` with the same parameters "
+                    "(or delete the damaged file)") from exc
             warnings.warn(f"{name}: its source files are absent here; using the cached copy {built.name}, built "
                           "from them earlier with the same parameters", UserWarning, stacklevel=2)
-            return Dataset.load(built)
+            return ds
     # before a build that may take minutes: the folder it will be saved in must take files
     check_writable(path.parent, "the data-set folder" if root is not None
                    else "the data-set cache folder ($NRBENCH_HOME/datasets)")

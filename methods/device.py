@@ -14,11 +14,15 @@ import torch
 from benchmark.paths import ENV_DEVICE
 
 
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
+def resolve_device(device: str | torch.device | None = None, *, check_available: bool = True) -> torch.device:
     """Pick the torch device: explicit argument, then ``$NRBENCH_DEVICE``, then CUDA if present, else CPU.
 
-    An explicit CUDA request on a machine without CUDA raises ``ValueError``
-    rather than silently running on the CPU.
+    A name torch does not know raises ``ValueError`` naming where it came from (``device=``
+    or ``$NRBENCH_DEVICE``).  With ``check_available`` (the default), so does a CUDA request
+    on a machine without CUDA, or a CUDA index it does not have, rather than silently running
+    on the CPU; ``check_available=False`` checks the name only, for a device that another
+    machine will use (the workers of a remote Dask cluster).  This is the one check of a
+    device, which ``nrbench`` also runs at startup (:mod:`benchmark.environment`).
     """
     source = "device"
     if device is None or device == "auto":
@@ -29,8 +33,13 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"{source}={device!r} is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1'): {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{source}={str(device)!r} was requested but CUDA is not available")
+    if check_available and dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{source}={str(device)!r} was requested but CUDA is not available (valid here: 'cpu')")
+        n = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise ValueError(f"{source}={str(device)!r} was requested but this machine has {n} CUDA "
+                             f"device{'' if n == 1 else 's'} (valid: 'cuda', 'cuda:0' to 'cuda:{n - 1}')")
     return dev
 
 

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.fileio import check_writable
 from benchmark.metrics import NMI_NORMALISATION
 from methods.space_split import CLUSTER_SPACE_THRESHOLD, in_cluster_space
 from reports.aggregate import aggregate, mean_ci95, select_best
@@ -84,7 +85,7 @@ def save_figure(fig: Any, out_dir: str | Path, name: str, formats: Sequence[str]
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; it takes a folder for {name}.png and {name}.pdf")
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out, "--out folder")  # created; one line naming it when it cannot be
     paths = []
     for fmt in formats:
         p = out / f"{name}.{fmt}"

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.fileio import check_writable
 from reports.catalog import TABLE_FORMATS
 from reports.tables import Table
 
@@ -154,7 +155,7 @@ def report(store: str | Path | None = None, suite: str | None = None, tier: str 
         out_dir = Path(out)
         if out_dir.exists() and not out_dir.is_dir():
             raise ValueError(f"--out {out_dir} is a file; it takes a folder for the table files")
-        out_dir.mkdir(parents=True, exist_ok=True)
+        check_writable(out_dir, "--out folder")  # created; one line naming it when it cannot be
         ext = TABLE_FORMATS[fmt]
         for t, body in zip(tables, rendered):
             p = out_dir / f"{t.name}.{ext}"

@@ -132,3 +132,21 @@ def test_resolve_device_order_and_bad_names(monkeypatch) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match=r"device='cuda' was requested but CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_resolve_device_checks_the_cuda_index_here_and_only_the_name_for_elsewhere(monkeypatch) -> None:
+    """A CUDA index the machine lacks is refused like CUDA itself; check_available=False (a device another
+    machine will use) checks the name only."""
+    from methods.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    monkeypatch.setenv("NRBENCH_DEVICE", "cuda:2")
+    with pytest.raises(ValueError, match=r"^\$NRBENCH_DEVICE='cuda:2' was requested but this machine has 2 CUDA "
+                                         r"devices \(valid: 'cuda', 'cuda:0' to 'cuda:1'\)$"):
+        resolve_device()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device(check_available=False) == torch.device("cuda:2")
+    with pytest.raises(ValueError, match="is not a torch device"):
+        resolve_device("gpu0", check_available=False)

@@ -88,6 +88,18 @@ def test_an_empty_home_says_so(_isolated_home, capsys):
     assert "(empty: nothing is cached yet)" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("argv", [["cache"], ["cache", "--remove-snapshots"]])
+def test_a_home_that_is_a_file_is_an_error_not_an_empty_cache(tmp_path, capsys, monkeypatch, argv):
+    home = tmp_path / "home"
+    home.write_text("")
+    monkeypatch.setenv("NRBENCH_HOME", str(home))
+    assert main(argv) == 2
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert cap.err == (f"nrbench cache: error: $NRBENCH_HOME {home} is a file, not a folder: point NRBENCH_HOME at a "
+                       "folder (it is created if needed)\n")
+
+
 def test_force_alone_is_a_usage_error(capsys):
     assert main(["cache", "--force"]) == 2
     assert "--force only applies to --remove-snapshots" in capsys.readouterr().err

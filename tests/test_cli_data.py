@@ -166,6 +166,19 @@ def test_generate_out_that_is_a_file_is_refused_before_building(capsys, tmp_path
     assert rc == 2 and f"--out folder {f} is a file, not a folder" in err and f.read_text() == "x"
 
 
+@pytest.mark.parametrize("out", [False, True])
+def test_generate_with_a_home_that_is_a_file_is_one_line_exit_2(capsys, tmp_path: Path, monkeypatch, out) -> None:
+    """With --out too: its lock lives in $NRBENCH_HOME/locks (it was a NotADirectoryError, exit 1)."""
+    home = tmp_path / "home"
+    home.write_text("")
+    monkeypatch.setenv("NRBENCH_HOME", str(home))
+    rc, stdout, err = run(capsys, "generate", "synth", "-p", "n=40", *(["--out", str(tmp_path / "o")] if out else []))
+    assert (rc, stdout) == (2, "")
+    assert err == (f"nrbench generate: error: $NRBENCH_HOME {home} is a file, not a folder: point NRBENCH_HOME at a "
+                   "folder (it is created if needed)\n")
+    assert not (tmp_path / "o").exists()
+
+
 def test_generate_missing_raw_data_exits_1(capsys, tmp_path: Path, monkeypatch) -> None:
     from generators import download
 
@@ -225,6 +238,42 @@ def test_a_corrupted_cache_file_is_one_warning_line_and_rebuilt(tmp_path) -> Non
     assert lines[0].startswith(f"nrbench: warning: corrupted cache file, rebuilding: {path}: not a readable ")
     sha = [ln for ln in first.stdout.splitlines() if "sha256" in ln]
     assert sha and sha == [ln for ln in res.stdout.splitlines() if "sha256" in ln]  # the same data again
+
+
+#: Runs the CLI with Python's own SIGINT handler: a child of a background shell inherits SIGINT ignored.
+_WITH_CTRL_C = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                "from benchmark.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def test_ctrl_c_while_a_data_set_is_saved_is_one_line_and_leaves_no_file(tmp_path) -> None:
+    """Ctrl-C in the middle of writing the archive: `nrbench: interrupted`, status 130, no traceback of
+    numpy's unclosed ZipFile ("Exception ignored ... seek of closed file"), no partial or temporary file."""
+    import signal
+    import subprocess
+    import time
+
+    env = dict(os.environ, NRBENCH_HOME=str(tmp_path), OMP_NUM_THREADS="1")
+    folder = tmp_path / "datasets"
+    # 500,000 x 27 float32 (54 MB): about 2 s of compression on one idle core, so the write is caught mid-way
+    proc = subprocess.Popen([sys.executable, "-c", _WITH_CTRL_C, "-q", "generate", "synth", "-p", "n=500000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            tmp = [f for f in folder.glob(".synth-*.tmp") if f.stat().st_size > 1 << 20] if folder.is_dir() else []
+            if tmp:  # the archive is being written
+                os.killpg(proc.pid, signal.SIGINT)
+                break
+            time.sleep(0.005)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert tmp, f"the save ended before it could be interrupted (exit {proc.returncode}): {err}"
+    assert (proc.returncode, err) == (130, "nrbench: interrupted\n")
+    assert out == ""
+    assert [f.name for f in folder.iterdir() if not f.name.endswith(".lock")] == []
 
 
 def test_the_cli_warning_format_does_not_outlive_the_command(capsys) -> None:

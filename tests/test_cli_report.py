@@ -80,6 +80,17 @@ def test_report_missing_store_and_bad_tier(store, tmp_path, capsys):
     assert f"{tmp_path} is a directory; --store takes the store file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [["report"], ["plot", "enrc-fig4"]])
+def test_a_home_that_is_a_file_is_named_when_the_default_store_is_used(store, tmp_path, capsys, monkeypatch, argv):
+    home = tmp_path / "home"
+    home.write_text("")
+    monkeypatch.setenv("NRBENCH_HOME", str(home))
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (f"nrbench {argv[0]}: error: $NRBENCH_HOME {home} is a file, not a folder: "
+                                       "point NRBENCH_HOME at a folder (it is created if needed)\n")
+    assert main(["report", "--store", store, "--suite", "enrc-table1"]) == 0  # a given store does not need it
+
+
 def test_report_bad_format_is_a_usage_error(store, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["report", "--store", store, "--format", "docx"])
@@ -166,6 +177,17 @@ def test_an_out_path_that_is_a_file_is_a_clear_error(store, tmp_path, capsys, ar
     f.write_text("mine")
     assert main([*argv, "--store", store, "--out", str(f)]) == 2
     assert f"--out {f} is a file" in capsys.readouterr().err and f.read_text() == "mine"
+
+
+@pytest.mark.parametrize("argv", [["report", "--format", "latex"], ["plot", "enrc-fig4"]])
+def test_an_out_folder_that_cannot_be_created_is_one_line_exit_2(store, tmp_path, capsys, argv):
+    """As `generate --out`: the folder and the OS's reason, no FileNotFoundError traceback line."""
+    fstore = str(figure_store(tmp_path / "f.sqlite")) if argv[0] == "plot" else store
+    assert main([*argv, "--store", fstore, "--out", "/proc/nrbench-audit"]) == 2
+    cap = capsys.readouterr()
+    assert cap.err == f"nrbench {argv[0]}: error: --out folder /proc/nrbench-audit is not writable: No such file or " \
+                      "directory\n"
+    assert cap.out == ""
 
 
 def test_csv_on_stdout_parses_as_one_table(store, capsys):

@@ -244,3 +244,84 @@ def test_an_unreachable_scheduler_fails_before_the_store_is_created(tmp_path, ca
                    "--scheduler", "tcp://127.0.0.1:1"])
     assert rc == 1 and "127.0.0.1:1" in capsys.readouterr().err
     assert not store.exists() and not store.parent.exists()
+
+
+_AE_DATASETS = """
+[datasets.planted]
+params = { n = 300, n_clusters = [3], seed = 1 }
+preprocessing = ["zscore"]
+autoencoder = { arch = "linear", budget = { iterations = 30, finetune_iterations = 10, batch_size = 100 } }
+"""
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    """A machine without CUDA, whatever this one has."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("NRBENCH_DEVICE", "bogus", "$NRBENCH_DEVICE='bogus' is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1'): "),
+    ("NRBENCH_DEVICE", "cuda", "$NRBENCH_DEVICE='cuda' was requested but CUDA is not available (valid here: 'cpu')"),
+    ("NRBENCH_HOME", "FILE", "$NRBENCH_HOME {file} is a file, not a folder: point NRBENCH_HOME at a folder "
+                             "(it is created if needed)"),
+    ("NRBENCH_HOME", "FILE/sub", "$NRBENCH_HOME {file}/sub is inside {file}, which is a file, not a folder: "),
+    ("NRBENCH_CLAIM_LEASE_S", "soon", "$NRBENCH_CLAIM_LEASE_S must be a number of seconds; got 'soon'"),
+])
+def test_an_environment_mistake_stops_a_run_before_anything_is_stored(tmp_path, capsys, monkeypatch, no_cuda,
+                                                                      variable, value, message):
+    """Every fit would fail the same way: one line naming the variable, exit 2, no store, no rows; the dry run
+    prints the plan with the same problem as a warning."""
+    file = tmp_path / "home-file"
+    file.write_text("")
+    monkeypatch.setenv(variable, value.replace("FILE", str(file)))
+    suite = hf.write_suite(tmp_path / "t.toml", "[methods.ae-kmeans]\n[methods.kmeans]", _AE_DATASETS, n_ae=1, runs=1)
+    store = tmp_path / "r.sqlite"
+    assert main(["--quiet", "run", str(suite), "--store", str(store)]) == 2
+    cap = capsys.readouterr()
+    assert cap.err.startswith(f"nrbench run: error: {message.format(file=file)}") and cap.err.count("\n") == 1
+    assert cap.out == "" and not store.exists()
+    assert main(["run", str(suite), "--dry-run", "--store", str(store)]) == 0
+    cap = capsys.readouterr()
+    assert cap.err.startswith(f"nrbench run: warning: a real run would stop at once: {message.format(file=file)}")
+    assert cap.err.count("\n") == 1
+    assert "t [quick]: 2 fits (0 done), 1 autoencoder; " in cap.out and not store.exists()
+
+
+def test_the_device_is_checked_only_where_it_is_used(tmp_path, capsys, monkeypatch, no_cuda):
+    """No autoencoder to train: the device is not used, so it is not refused.  A remote Dask cluster's workers
+    use their own CUDA: only the name is checked here."""
+    from benchmark.environment import check_environment
+
+    monkeypatch.setenv("NRBENCH_DEVICE", "cuda")
+    suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]\nparams = { n_init = 1 }", n_ae=1, runs=1)
+    assert main(["--quiet", "run", str(suite), "--store", str(tmp_path / "r.sqlite")]) == 0
+    assert "1 ok, 0 failed" in capsys.readouterr().out
+    assert check_environment(device=True, device_here=False) == []
+    assert check_environment(device=True) == ["$NRBENCH_DEVICE='cuda' was requested but CUDA is not available "
+                                              "(valid here: 'cpu')"]
+    monkeypatch.setenv("NRBENCH_DEVICE", "gpu")
+    assert check_environment(device=True, device_here=False)[0].startswith("$NRBENCH_DEVICE='gpu' is not a torch")
+
+
+def test_a_home_that_cannot_be_written_is_named(tmp_path, capsys, monkeypatch):
+    """/proc takes no new folders, even from root; the dry run probes without creating anything."""
+    monkeypatch.setenv("NRBENCH_HOME", "/proc/nrbench-home")
+    suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]", n_ae=1, runs=1)
+    store = tmp_path / "r.sqlite"
+    message = "$NRBENCH_HOME /proc/nrbench-home is not writable: "
+    assert main(["--quiet", "run", str(suite), "--store", str(store)]) == 2
+    assert capsys.readouterr().err.startswith(f"nrbench run: error: {message}")
+    assert main(["run", str(suite), "--dry-run", "--store", str(store)]) == 0
+    assert capsys.readouterr().err.startswith(f"nrbench run: warning: a real run would stop at once: {message}")
+    assert not store.exists()
+
+
+def test_a_store_that_cannot_be_created_is_one_line_naming_it(tmp_path, capsys):
+    suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]", n_ae=1, runs=1)
+    assert main(["--quiet", "run", str(suite), "--store", "/proc/nrbench-x.sqlite"]) == 2
+    assert capsys.readouterr().err == (
+        "nrbench run: error: cannot open or create the result store /proc/nrbench-x.sqlite: unable to open database "
+        "file (its folder /proc is not writable: No such file or directory); choose another --store PATH\n")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import re
+import struct
+import zipfile
+
 import numpy as np
 import pytest
 
-from generators.dataset import CorruptDatasetError, Dataset, array_sha256
+from generators.dataset import CorruptDatasetError, Dataset, array_sha256, read_meta
 
 
 def _toy(rng, n=50):
@@ -52,6 +57,65 @@ def test_altered_array_is_rejected(tmp_path, rng):
     arrays["X"][0, 0, 0, 0] ^= 1
     np.savez_compressed(p, **arrays)
     with pytest.raises(CorruptDatasetError, match="SHA-256 mismatch"):
+        Dataset.load(p)
+
+
+@pytest.mark.parametrize("damage", ["zlib", "header", "metadata", "not-an-object", "stored-array"])
+def test_every_way_a_file_is_unreadable_is_reported_as_corrupt(tmp_path, rng, damage):
+    """Whatever the readers raise for a damaged file (zlib.error, the header parser's SyntaxError or
+    TokenError, a JSON error, TypeError, ...) comes out as CorruptDatasetError naming the file."""
+    ds = _toy(rng)
+    p = ds.save(tmp_path / "toy.npz")
+    with np.load(p) as z:
+        arrays = {k: z[k] for k in z.files}
+    if damage == "zlib":  # the deflate stream of every member is altered, the zip directory is kept
+        data = bytearray(p.read_bytes())
+        with zipfile.ZipFile(p) as zf:
+            infos = zf.infolist()
+        for info in infos:
+            name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+            start = info.header_offset + 30 + name_len + extra_len
+            data[start:start + 2] = b"\xff\xff"  # an invalid block type right at the start
+        p.write_bytes(bytes(data))
+    elif damage == "header":  # a valid zip whose X.npy header is not a Python literal
+        with zipfile.ZipFile(p, "w") as zf:
+            for k, v in arrays.items():
+                buf = io.BytesIO()
+                np.save(buf, v)
+                raw = buf.getvalue()
+                zf.writestr(f"{k}.npy", raw.replace(b"'descr'", b"('descr'") if k == "X" else raw)
+    else:
+        if damage == "metadata":
+            arrays["__meta__"] = np.frombuffer(b'{"name": "toy", "clusterings": [', dtype=np.uint8)
+        elif damage == "not-an-object":
+            arrays["__meta__"] = np.frombuffer(b"[1, 2]", dtype=np.uint8)
+        else:  # an object array, which allow_pickle=False refuses
+            arrays["X"] = np.array([None] * len(arrays["X"]), dtype=object)
+        np.savez_compressed(p, **arrays)
+    with pytest.raises(CorruptDatasetError, match=f"^{re.escape(str(p))}: not a readable nrbench data set"):
+        Dataset.load(p)
+    if damage in ("zlib", "metadata", "not-an-object"):  # read_meta reads the metadata only
+        with pytest.raises(CorruptDatasetError, match=f"^{re.escape(str(p))}: not a readable nrbench data set"):
+            read_meta(p)
+
+
+def test_memory_error_means_damage_only_when_the_archive_fails_its_crc(tmp_path, rng, monkeypatch):
+    """A damaged header can announce an absurd size (MemoryError): that file is corrupt.  An intact
+    archive that does not fit in memory is not rebuilt: its MemoryError is raised as it is."""
+    from numpy.lib.npyio import NpzFile
+
+    p = _toy(rng).save(tmp_path / "toy.npz")
+
+    def no_memory(self, key):
+        raise MemoryError("Unable to allocate 3.2 TiB")
+
+    monkeypatch.setattr(NpzFile, "__getitem__", no_memory)
+    with pytest.raises(MemoryError, match="3.2 TiB"):
+        Dataset.load(p)
+    data = bytearray(p.read_bytes())
+    data[len(data) // 3] ^= 0xFF  # inside a member's compressed bytes: its CRC-32 no longer matches
+    p.write_bytes(bytes(data))
+    with pytest.raises(CorruptDatasetError, match=r"toy.npz: not a readable nrbench data set \(MemoryError: "):
         Dataset.load(p)
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+import zipfile
 
-from benchmark.fileio import file_lock
+import numpy as np
+import pytest
+
+from benchmark.fileio import atomic_write, file_lock, write_npz
 
 
 def test_lock_in_a_lock_folder_leaves_the_output_folder_clean_and_still_excludes(tmp_path) -> None:
@@ -41,3 +45,54 @@ def test_get_with_the_cache_folder_as_root_locks_beside_the_file_like_the_defaul
 
     get("synth", n=40, k=1, progress=False, root=str(datasets_dir()) + "/.")
     assert list(datasets_dir().glob("synth-*.npz.lock")) and not locks_dir().exists()
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_write_npz_is_numpys_npz_format(tmp_path, compress) -> None:
+    arrays = {"X": np.arange(12, dtype=np.float32).reshape(3, 4), "labels": np.array([2, 0, 1]),
+              "digest": np.frombuffer(b"abc", dtype=np.uint8)}
+    path = atomic_write(tmp_path / "a.npz", lambda fh: write_npz(fh, arrays, compress=compress))
+    with np.load(path, allow_pickle=False) as z:
+        assert z.files == ["X", "labels", "digest"]
+        for k, v in arrays.items():
+            assert z[k].dtype == v.dtype and np.array_equal(z[k], v)
+    with zipfile.ZipFile(path) as zf:
+        want = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        assert [i.compress_type for i in zf.infolist()] == [want] * 3
+    numpy_own = tmp_path / "b.npz"
+    (np.savez_compressed if compress else np.savez)(numpy_own, **arrays)
+    with zipfile.ZipFile(path) as ours, zipfile.ZipFile(numpy_own) as theirs:  # member by member, byte for byte
+        assert [ours.read(n) for n in ours.namelist()] == [theirs.read(n) for n in theirs.namelist()]
+
+
+def test_write_npz_refuses_object_arrays(tmp_path) -> None:
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        atomic_write(tmp_path / "a.npz", lambda fh: write_npz(fh, {"o": np.array([None, 1], dtype=object)}))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_write_npz_closes_its_archive_before_the_file(tmp_path, monkeypatch) -> None:
+    """numpy's savez leaves its ZipFile open when interrupted; once atomic_write has closed the file, the
+    ZipFile's __del__ fails ("Exception ignored ... seek of closed file").  write_npz closes it at once."""
+    import gc
+    import sys
+
+    from numpy.lib import format as npy_format
+
+    real = npy_format.write_array
+    calls = []
+
+    def interrupted_second_array(fp, array, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(fp, array, **kw)
+
+    monkeypatch.setattr(npy_format, "write_array", interrupted_second_array)
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "a.npz", lambda fh: write_npz(fh, {"a": np.zeros(3), "b": np.ones(3)}))
+    gc.collect()
+    assert unraisable == []
+    assert list(tmp_path.iterdir()) == []  # no partial file, no temporary

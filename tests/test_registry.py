@@ -6,8 +6,11 @@ import functools
 import inspect
 import json
 import os
+import struct
 import subprocess
 import sys
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +68,63 @@ def test_corrupted_cache_is_detected_and_rebuilt(damage: str, capsys: pytest.Cap
     assert len(record) == 1 and str(path) in str(record[0].message)  # one warning, naming the file
     assert again.checksum == first.checksum
     assert Dataset.load(path).checksum == first.checksum  # the file is valid again
+
+
+def test_damage_anywhere_in_a_cached_file_is_rebuilt() -> None:
+    """7 altered bytes at every 5th offset of a small cached file: each damage that makes the file
+    unreadable (zlib, zipfile, numpy's header parser, JSON, the checksum: many exception types) warns
+    once naming the file and is rebuilt to the fresh build's content; the rest left the file usable."""
+    params = resolve_params("synth", n=40, k=2)
+    fresh = get("synth", progress=False, **params).checksum
+    path = cache_path("synth", params)
+    good = path.read_bytes()
+    rebuilt = []
+    for offset in range(0, len(good), 5):
+        damage = bytes(b ^ 0xA5 for b in good[offset:offset + 7])  # every byte differs from the original
+        path.write_bytes(good[:offset] + damage + good[offset + len(damage):])
+        try:
+            Dataset.load(path)
+            unreadable = False
+        except generators.CorruptDatasetError:
+            unreadable = True
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            again = get("synth", progress=False, **params)
+        messages = [str(w.message) for w in caught]
+        assert again.checksum == fresh, offset
+        assert Dataset.load(path).checksum == fresh, offset  # the file on disk is usable again
+        if unreadable:
+            assert len(messages) == 1 and messages[0].startswith(f"corrupted cache file, rebuilding: {path}: "), \
+                (offset, messages)
+            rebuilt.append(offset)
+        else:  # bytes no reader looks at (e.g. a zip timestamp): the file is served as it is
+            assert messages == [], (offset, messages)
+    assert len(rebuilt) > 0.9 * len(range(0, len(good), 5))
+
+
+def test_a_damaged_copy_whose_source_is_absent_names_the_file_and_the_way_out(tmp_path, monkeypatch) -> None:
+    """The one cache entry that cannot be rebuilt: a copy used because its source folder is absent."""
+    import shutil
+
+    from test_gtsrb import make_png
+
+    raw = make_png(tmp_path / "raw" / "gtsrb")
+    monkeypatch.setenv("NRBENCH_DATA", str(tmp_path / "raw"))
+    get("gtsrb", check_counts=False, progress=False)
+    (copy,) = (Path(os.environ["NRBENCH_HOME"]) / "datasets").glob("gtsrb-*.npz")
+    shutil.rmtree(raw)
+    data = bytearray(copy.read_bytes())
+    with zipfile.ZipFile(copy) as zf:  # damage X's compressed bytes; the metadata stays readable
+        info = zf.getinfo("X.npy")
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len  # X's compressed bytes begin here
+    data[start + info.compress_size // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(generators.CorruptDatasetError) as err:
+        get("gtsrb", check_counts=False, progress=False)
+    assert str(err.value).startswith(f"{copy}: not a readable nrbench data set (")
+    assert "source files of gtsrb are absent: put them back and run `nrbench generate gtsrb --rebuild`" \
+        in str(err.value)
 
 
 def test_altered_array_with_valid_zip_is_caught(tmp_path: Path) -> None:

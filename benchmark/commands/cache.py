@@ -35,10 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the inventory, or remove snapshots and say which."""
     from benchmark.cache_inventory import RECENT_S, human_size, inventory, remove_snapshots, total_size
+    from benchmark.environment import require_environment
     from benchmark.paths import nrbench_home
 
     if args.force and not args.remove_snapshots:
         raise ValueError("--force only applies to --remove-snapshots")
+    require_environment()  # a file is not an empty cache; nothing is created here
     home = nrbench_home()
     if args.remove_snapshots:
         removed, kept = remove_snapshots(force=args.force)

@@ -100,8 +100,10 @@ def generate_one(name: str, params: dict[str, Any], *, seed: int | None, out: Pa
 
 def run(args: argparse.Namespace) -> int:
     """Generate NAME (or the built-ins); exit 2 for an unknown name or bad parameters."""
+    from benchmark.environment import require_environment
     from generators.registry import CATALOG, available
 
+    require_environment(writable=True)  # the cache, or with --out the locks, live in $NRBENCH_HOME
     progress = not args.quiet
     name = args.name
     if args.builtin or name == "all":

@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
+    from benchmark.environment import require_environment
     from benchmark.fileio import check_writable
     from generators.dataset import CorruptDatasetError, Dataset
     from generators.registry import cache_path, resolve_params
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from generators.render.spec import check_settings
 
     check_settings(args.n, args.resolution, args.samples, args.seed)
+    require_environment(writable=True)  # the render and its shards are saved in $NRBENCH_HOME
     if args.scheduler and args.executor != "dask":
         raise ValueError("--scheduler needs --executor dask")
     params = resolve_params(args.name, n=args.n, resolution=args.resolution, samples=args.samples, seed=args.seed)

@@ -61,8 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build and print (or write) the tables."""
+    from benchmark.environment import require_environment
     from reports.writer import report
 
+    if args.store is None:  # the default store lives in $NRBENCH_HOME
+        require_environment()
     result = report(store=args.store, suite=args.suite, tier=args.tier, fmt=args.fmt, out=args.out,
                     compare_paper=args.compare_paper)
     if args.out is None:

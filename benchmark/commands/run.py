@@ -245,6 +245,19 @@ def run(args: argparse.Namespace) -> int:
         # the store records the whole suite, so its reports still plan (and say incomplete) the rest
         wholes[id(s)] = suites_mod.resolve(n, tier, check=False) if (only_ds or only_m) else s
 
+    # the environment, before anything is written: a mistake there would fail every fit.  The device matters
+    # only where autoencoders are trained, and exists here only when the fits run here (not --scheduler)
+    from benchmark.environment import check_environment, require_environment
+    from benchmark.protocol import build_tasks
+
+    env_checks = {"home": True, "writable": True, "device": any(build_tasks(s)[0] for s in resolved),
+                  "device_here": not args.scheduler, "lease": True}
+    if args.dry_run:  # the plan, with what would stop a real run; nothing is created
+        for problem in check_environment(**env_checks, create=False):
+            print(f"nrbench run: warning: a real run would stop at once: {problem}", file=sys.stderr)
+    else:
+        require_environment(**env_checks)
+
     if args.dry_run:
         # a dry run writes nothing: a store that does not exist yet is not created
         path = Path(args.store).expanduser() if args.store else default_store_path()

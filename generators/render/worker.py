@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.fileio import atomic_write
+from benchmark.fileio import atomic_write, write_npz
 from benchmark.memory import peak_rss_mb
 from generators.render.spec import ImageParams, dataset_spec
 
@@ -139,8 +139,9 @@ def write_shard_file(path: str | os.PathLike, X: np.ndarray, index: np.ndarray, 
     """Atomically write a finished shard (temporary file, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda fh: np.savez(fh, X=X, index=index, digest=np.frombuffer(digest.encode(), dtype=np.uint8),
-                                           format=np.array(SHARD_FORMAT)))
+    arrays = {"X": X, "index": index, "digest": np.frombuffer(digest.encode(), dtype=np.uint8),
+              "format": np.array(SHARD_FORMAT)}
+    atomic_write(path, lambda fh: write_npz(fh, arrays, compress=False))
     return path
 
 
