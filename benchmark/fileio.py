@@ -128,6 +128,27 @@ def check_writable(folder: str | os.PathLike, what: str) -> Path:
     return folder
 
 
+def check_creatable(folder: str | os.PathLike, what: str) -> Path:
+    """Check, creating nothing, that ``folder`` exists as a writable folder or could be made; ``ValueError`` naming ``what``.
+
+    For a command that fails for other reasons before it writes (``nrbench plot`` with nothing
+    to draw) and should then leave no empty folder behind: the nearest existing ancestor must
+    be a folder that takes files.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{what} {folder} is a file, not a folder")
+    base = folder.absolute()
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        raise ValueError(f"{what} {folder} cannot be made: {base} is a file")
+    reason = write_error(base, create=False)
+    if reason is not None:
+        raise ValueError(f"{what} {folder} is not writable: {reason}")
+    return folder
+
+
 def write_error(folder: str | os.PathLike, create: bool = True) -> str | None:
     """Why no file can be written in ``folder`` (the OS's reason), or None when one can.
 

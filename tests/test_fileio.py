@@ -96,3 +96,16 @@ def test_an_interrupted_write_npz_closes_its_archive_before_the_file(tmp_path, m
     gc.collect()
     assert unraisable == []
     assert list(tmp_path.iterdir()) == []  # no partial file, no temporary
+
+
+def test_check_creatable_creates_nothing_and_names_what_is_in_the_way(tmp_path):
+    from benchmark.fileio import check_creatable
+
+    target = tmp_path / "a" / "b"
+    assert check_creatable(target, "--out folder") == target
+    assert not (tmp_path / "a").exists() and list(tmp_path.iterdir()) == []  # no folder, no probe file left
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match=r"--out folder .*f/sub cannot be made: .*f is a file"):
+        check_creatable(tmp_path / "f" / "sub", "--out folder")
+    with pytest.raises(ValueError, match=r"--out folder .*f is a file, not a folder"):
+        check_creatable(tmp_path / "f", "--out folder")

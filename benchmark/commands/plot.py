@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Draw the figure and write it."""
     from benchmark.environment import require_environment
-    from benchmark.fileio import check_writable
+    from benchmark.fileio import check_creatable
     from reports.figures import draw, save_figure
     from reports.source import load_runs, suite_configs
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():  # said before drawing, which may take a while
         raise ValueError(f"--out {out} is a file; it takes a folder for {args.figure}.png and {args.figure}.pdf")
-    check_writable(out, "--out folder")
+    check_creatable(out, "--out folder")  # before drawing; created only when the figure is saved
     frame = load_runs(args.store)
     fig = draw(args.figure, frame, suite=args.suite, tier=args.tier, dataset=args.dataset,
                configs=suite_configs(args.store))
