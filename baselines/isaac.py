@@ -336,6 +336,8 @@ class ISAAC(ClusterMixin, BaseEstimator):
                     continue
                 merged.update((gi, gj))
                 new_groups.append(tuple(sorted(gi + gj)))
+            if not merged:  # no pair lowers the cost (e.g. a gain of exactly 0.0 or -0.0): stop, never loop
+                break
             new_groups.extend(g for g in groups_a if g not in merged)
             groups_a = sorted(new_groups)
             sizes = sorted((len(g) for g in groups_a), reverse=True)
