@@ -313,3 +313,11 @@ def test_rank_deficient_input_stops_when_no_merge_lowers_the_cost() -> None:
         signal.signal(signal.SIGALRM, old)
     assert est.labels_.shape[0] == 120
     assert sum(est.m_) == 5
+
+
+@pytest.mark.parametrize("X", [np.ones((60, 3)),
+                               np.c_[np.random.default_rng(0).normal(size=(60, 2)), np.full(60, 2.0)]])
+def test_constant_feature_is_a_value_error_naming_x(X) -> None:
+    """A constant feature made FastICA's whitening return NaN ('array must not contain infs or NaNs')."""
+    with pytest.raises(ValueError, match=r"X has constant feature\(s\) \[(0, 1, )?2\]"):
+        ISAAC(max_clusters=2, n_init=1, random_state=0, progress=False).fit(X)
