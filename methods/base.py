@@ -39,7 +39,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 
 from baselines.initialisation import as_generator
-from baselines.validation import check_int, check_real
+from baselines.validation import check_int, check_not_sparse, check_real
 from methods.autoencoders import Autoencoder
 from methods.device import inference_rows, resolve_device
 
@@ -57,6 +57,7 @@ def check_fit_input(X: object, autoencoder: Autoencoder | None = None, name: str
     input is returned as is (no copy); any other layout (a reversed or strided
     view, Fortran order) is copied, since torch refuses negative strides.
     """
+    check_not_sparse(X, name)
     A = np.asarray(X)
     if A.dtype == np.uint8:
         raise ValueError(
