@@ -288,6 +288,11 @@ class ISAAC(ClusterMixin, BaseEstimator):
         if m == 1:
             W = np.array([[1.0 / max(X.std(), 1e-12)]])
         else:
+            constant = np.flatnonzero(np.ptp(X, axis=0) == 0).tolist()
+            if constant:  # FastICA's whitening divides by their zero variance: NaN deep inside scipy
+                where = "PCA component" if P is not None else "feature"
+                raise ValueError(f"X has constant {where}(s) {constant}; ISAAC's ICA needs every {where} "
+                                 "to vary (drop constant features first)")
             ica = FastICA(n_components=m, whiten="unit-variance", max_iter=self.ica_max_iter,
                           random_state=int(self._rng.integers(2**31 - 1)))
             with warnings.catch_warnings(record=True) as caught:
@@ -336,6 +341,8 @@ class ISAAC(ClusterMixin, BaseEstimator):
                     continue
                 merged.update((gi, gj))
                 new_groups.append(tuple(sorted(gi + gj)))
+            if not merged:  # no pair lowers the cost (e.g. a gain of exactly 0.0 or -0.0): stop, never loop
+                break
             new_groups.extend(g for g in groups_a if g not in merged)
             groups_a = sorted(new_groups)
             sizes = sorted((len(g) for g in groups_a), reverse=True)

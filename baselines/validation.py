@@ -7,13 +7,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse
+
+
+def check_not_sparse(X: object, name: str = "X") -> None:
+    """A ``ValueError`` naming the parameter for a SciPy sparse matrix or array (NumPy makes a 0-d object array of it)."""
+    if scipy.sparse.issparse(X):
+        raise ValueError(f"{name} is a sparse {type(X).__name__}; sparse input is not supported: "
+                         f"pass a dense array ({name}.toarray())")
 
 
 def check_X(X: object, *, min_samples: int = 1, name: str = "X") -> np.ndarray:
     """Return X as a float64 C-contiguous 2-D array, or raise ``ValueError``.
 
-    Rejects: complex, not 2-D, empty, NaN or inf.
+    Rejects: sparse, complex, not 2-D, empty, NaN or inf.
     """
+    check_not_sparse(X, name)
     if np.iscomplexobj(X):
         raise ValueError(f"{name} is complex; complex data is not supported")
     try:

@@ -93,6 +93,8 @@ class FeedforwardAutoencoder(Autoencoder):
             input_shape = (input_shape,)
         super().__init__(input_shape, embedding_dim)
         self.hidden = tuple(int(h) for h in hidden)
+        if any(h <= 0 for h in self.hidden):  # a zero-width layer makes the embedding a constant
+            raise ValueError(f"hidden widths must be positive; got {self.hidden}")
         dims = [self.input_dim, *self.hidden]
         enc: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:]):

@@ -39,7 +39,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 
 from baselines.initialisation import as_generator
-from baselines.validation import check_int, check_real
+from baselines.validation import check_int, check_not_sparse, check_real
 from methods.autoencoders import Autoencoder
 from methods.device import inference_rows, resolve_device
 
@@ -49,12 +49,15 @@ class DivergedError(RuntimeError):
 
 
 def check_fit_input(X: object, autoencoder: Autoencoder | None = None, name: str = "X") -> np.ndarray:
-    """Validate X for a deep method and return it as float32.
+    """Validate X for a deep method and return it as C-contiguous float32.
 
     Raises ``ValueError`` naming the parameter for: non-numeric, complex or empty X,
     uint8 X (must be preprocessed by a named step), NaN/inf, or a per-sample
-    shape that does not match ``autoencoder.input_shape``.
+    shape that does not match ``autoencoder.input_shape``.  C-contiguous float32
+    input is returned as is (no copy); any other layout (a reversed or strided
+    view, Fortran order) is copied, since torch refuses negative strides.
     """
+    check_not_sparse(X, name)
     A = np.asarray(X)
     if A.dtype == np.uint8:
         raise ValueError(
@@ -75,7 +78,7 @@ def check_fit_input(X: object, autoencoder: Autoencoder | None = None, name: str
         raise ValueError(f"{name} contains NaN or inf")
     if autoencoder is not None:
         autoencoder.check_input(A, name)
-    return A
+    return np.ascontiguousarray(A)
 
 
 def check_finite_loss(iteration: int, terms: Mapping[str, torch.Tensor | float]) -> None:

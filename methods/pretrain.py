@@ -65,6 +65,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from baselines.validation import check_int, check_not_sparse
 from benchmark.fileio import atomic_write, file_lock
 from benchmark.paths import models_dir
 from generators.dataset import Dataset, array_sha256
@@ -74,7 +75,7 @@ from methods.base import DivergedError, LossGrowthGuard, batch, check_finite_los
 from methods.checkpoint import CHECKPOINT_EVERY_S, TrainingCheckpoint, checkpoint_path, rng_state, set_rng_state
 from methods.device import inference_rows, resolve_device
 from methods.sae_pretrain import PROCEDURE as SAE_PROCEDURE
-from methods.sae_pretrain import SAEBudget, layer_pairs, train_stacked_autoencoder
+from methods.sae_pretrain import SAEBudget, check_integer_fields, layer_pairs, train_stacked_autoencoder
 
 #: Part of every cache key. 2: the fine-tuning phase continues phase 1's optimizer (before: a fresh one),
 #: so networks cached under 1 are not reused.
@@ -117,6 +118,7 @@ class PretrainBudget:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        check_integer_fields(self, ("iterations", "finetune_iterations", "batch_size"))
         if int(self.iterations) < 0:
             raise ValueError(f"budget.iterations must be >= 0; got {self.iterations}")
         if int(self.finetune_iterations) < 0:
@@ -502,14 +504,17 @@ def pretrain(dataset: Dataset | None = None, arch: str | Mapping[str, Any] = "fe
             raise ValueError(f"dataset must be a generators.Dataset; got {type(dataset).__name__} (use X= for arrays)")
         raw, checksum = dataset.X, dataset.checksum
     else:
+        check_not_sparse(X)
         raw = np.asarray(X)
+        if np.iscomplexobj(raw):  # the estimators refuse it too; a cast would drop the imaginary part
+            raise ValueError("X is complex; complex data is not supported")
         if raw.ndim < 2 or raw.shape[0] == 0:
             raise ValueError(f"X must have shape (n, *sample_shape) with n > 0; got {raw.shape}")
         checksum = array_sha256(raw)
     if isinstance(preprocessing, str):
         preprocessing = (preprocessing,)
     preprocessing = tuple(preprocessing)
-    seed = int(seed)
+    seed = check_int(seed, "seed", 0)  # int() made 1.7 seed 1 and -1 numpy's 'expected non-negative integer'
     bud = resolve_budget(budget)
     dev = resolve_device(device)
     Xp = apply_preprocessing(raw, preprocessing)

@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,18 @@ from methods.device import inference_rows
 PROCEDURE = "dec-sae"
 #: Standard deviation of the Gaussian initial weights of each greedy pair (DEC's script).
 INIT_STD = 0.01
+
+
+def check_integer_fields(budget: Any, names: tuple[str, ...]) -> None:
+    """``ValueError`` naming ``budget.<field>`` when a count (iterations, batch size) is not an integer.
+
+    ``int()`` would otherwise truncate 1.5 to 1 while the cache key kept 1.5, or hand
+    2.5 iterations to torch's scheduler, whose error does not name the field.
+    """
+    for name in names:
+        value = getattr(budget, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"budget.{name} must be an integer; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,7 @@ class SAEBudget:
     def __post_init__(self) -> None:
         if self.procedure != PROCEDURE:
             raise ValueError(f"SAEBudget.procedure must be {PROCEDURE!r}; got {self.procedure!r}")
+        check_integer_fields(self, ("layer_iterations", "finetune_iterations", "batch_size", "lr_step"))
         for name in ("layer_iterations", "finetune_iterations"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"budget.{name} must be >= 0; got {getattr(self, name)}")

@@ -150,3 +150,10 @@ def test_resolve_device_checks_the_cuda_index_here_and_only_the_name_for_elsewhe
     assert resolve_device(check_available=False) == torch.device("cuda:2")
     with pytest.raises(ValueError, match="is not a torch device"):
         resolve_device("gpu0", check_available=False)
+
+
+@pytest.mark.parametrize("hidden", [(0,), (8, -4)])
+def test_feedforward_refuses_non_positive_hidden_widths(hidden) -> None:
+    # hidden=(0,) built a network whose embedding did not depend on x, and pretrain() trained it silently
+    with pytest.raises(ValueError, match="hidden widths must be positive"):
+        FeedforwardAutoencoder(6, embedding_dim=4, hidden=hidden)

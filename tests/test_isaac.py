@@ -290,3 +290,34 @@ def test_too_few_samples_for_the_ica_is_a_value_error_naming_x() -> None:
         ISAAC(max_clusters=2, n_init=1, max_dims=None, progress=False).fit(X)
     with pytest.raises(ValueError, match="X has 4 samples for 5 dimensions"):
         ISAAC(max_clusters=2, n_init=1, progress=False).fit(X[:4, :5])
+
+
+def test_rank_deficient_input_stops_when_no_merge_lowers_the_cost() -> None:
+    """Rank-2 data in 8 dims (PCA keeps 5, three of them ~0): a merge gain of exactly 0.0 once looped forever."""
+    import signal
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 2)) @ rng.normal(size=(2, 8))
+
+    def too_long(signum, frame):  # pragma: no cover - only on the bug
+        raise TimeoutError("ISAAC stage A did not stop")
+
+    old = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(60)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            est = ISAAC(max_clusters=3, n_init=2, max_iter=20, random_state=0, progress=False).fit(X)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert est.labels_.shape[0] == 120
+    assert sum(est.m_) == 5
+
+
+@pytest.mark.parametrize("X", [np.ones((60, 3)),
+                               np.c_[np.random.default_rng(0).normal(size=(60, 2)), np.full(60, 2.0)]])
+def test_constant_feature_is_a_value_error_naming_x(X) -> None:
+    """A constant feature made FastICA's whitening return NaN ('array must not contain infs or NaNs')."""
+    with pytest.raises(ValueError, match=r"X has constant feature\(s\) \[(0, 1, )?2\]"):
+        ISAAC(max_clusters=2, n_init=1, random_state=0, progress=False).fit(X)

@@ -135,3 +135,24 @@ def test_unfitted_deep_estimators_raise_sklearns_not_fitted_error_and_are_cluste
     assert is_clusterer(est)  # the mixin comes before BaseEstimator, so sklearn's tags see a clusterer
     with pytest.raises(NotFittedError, match="not fitted yet"):
         est.predict(np.zeros((3, 4), np.float32))
+
+
+@pytest.mark.parametrize("name", ["ENRC", "ACeDeC", "DCN", "DEC", "IDEC", "AEKMeans", "AESubKmeans"])
+def test_deep_estimators_take_a_reversed_view_of_x(planted, name) -> None:
+    """X[::-1] (negative strides, which torch refuses) once raised torch's ValueError in every deep fit."""
+    import methods
+
+    X, _, ae = planted
+    small = {"ENRC": dict(n_clusters=[3, 2], max_iter=5, init_rounds=1, init_max_iter=5, progress=False),
+             "ACeDeC": dict(n_clusters=3, max_iter=5, init_rounds=1, init_max_iter=5, progress=False),
+             "DCN": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
+             "DEC": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
+             "IDEC": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
+             "AEKMeans": dict(n_clusters=3, n_init=1),
+             "AESubKmeans": dict(n_clusters=3, n_init=1, progress=False)}[name]
+    cls = getattr(methods, name)
+    Xr = X.astype(np.float32)[::-1]
+    fitted = cls(autoencoder=ae, random_state=0, device="cpu", **small).fit(Xr)
+    expected = cls(autoencoder=ae, random_state=0, device="cpu", **small).fit(np.ascontiguousarray(Xr))
+    np.testing.assert_array_equal(fitted.labels_, expected.labels_)
+    np.testing.assert_array_equal(fitted.predict(Xr), expected.predict(np.ascontiguousarray(Xr)))

@@ -267,6 +267,11 @@ def test_denoising_corrupts_the_input_of_the_one_cycle_phase_only(planted, monke
     ({"augment": 3}, "augment"),
     ({"augment": {"rotation": 5}}, "image_shape"),
     ({"arch": {"arch": "feedforward", "layers": 3}}, "layers"),
+    ({"seed": -1}, "seed must be an integer >= 0"),
+    ({"seed": 1.7}, "seed must be an integer >= 0"),
+    ({"seed": "a"}, "seed must be an integer >= 0"),
+    ({"budget": {"iterations": 2.5}}, "budget.iterations must be an integer"),
+    ({"budget": {"batch_size": 1.5}}, "budget.batch_size must be an integer"),
 ])
 def test_bad_input(planted, kwargs, match) -> None:
     args = dict(arch=FF, seed=0, budget=TINY, preprocessing=("zscore",), device="cpu", progress=False)
@@ -310,3 +315,11 @@ def test_concurrent_pretrains_of_one_key_train_once(planted, monkeypatch) -> Non
     assert len(out) == 2 and len(calls) == 1
     assert sorted(m.pretrain_info["cached"] for m in out) == [False, True]
     assert _weights_equal(out[0], out[1])
+
+
+@pytest.mark.parametrize("make", [lambda X: X + 1j, lambda X: __import__("scipy.sparse").sparse.csr_matrix(X)])
+def test_complex_or_sparse_X_is_refused(make) -> None:
+    # complex X was cast to its real part (ComplexWarning only); sparse X said 'got ()'
+    X = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match="X is (complex|a sparse csr_matrix)"):
+        pretrain(X=make(X), arch=FF, preprocessing=(), device="cpu", cache=False, progress=False)

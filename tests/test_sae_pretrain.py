@@ -72,6 +72,8 @@ def test_budget_dicts_select_the_procedure_and_key_the_cache() -> None:
     ({"procedure": "dec-sae", "momentum": 1.0}, "momentum"),
     ({"procedure": "dec-sae", "corruption": 1.0}, "corruption"),
     ({"procedure": "dec-sae", "layer_iterations": 0, "finetune_iterations": 0}, "must be positive"),
+    ({"procedure": "dec-sae", "layer_iterations": 2.5}, "budget.layer_iterations must be an integer"),
+    ({"procedure": "dec-sae", "batch_size": 1.5}, "budget.batch_size must be an integer"),
 ])
 def test_bad_budgets_raise_naming_the_field(bad, match) -> None:
     with pytest.raises(ValueError, match=match):

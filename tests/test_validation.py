@@ -65,3 +65,14 @@ def test_random_state_must_be_a_non_negative_int(bad) -> None:
                                  MSC([2, 2], n_init=1, max_iter=2, progress=False), ISAAC(progress=False)])
 def test_baselines_record_n_features_in(est) -> None:
     assert est.fit(X).n_features_in_ == 4
+
+
+@pytest.mark.parametrize("kind", ["csr_matrix", "csr_array"])
+@pytest.mark.parametrize("check", [check_X, check_fit_input])
+def test_sparse_X_is_refused_with_a_message_that_says_sparse(check, kind) -> None:
+    # check_X said 'setting an array element with a sequence', check_fit_input 'got ()' (a 0-d object array)
+    import scipy.sparse
+
+    S = getattr(scipy.sparse, kind)(np.eye(5, 4, dtype=np.float32))
+    with pytest.raises(ValueError, match=rf"X is a sparse {kind}; sparse input is not supported"):
+        check(S)
