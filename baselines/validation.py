@@ -71,8 +71,8 @@ def check_n_clusters_list(n_clusters: object, n_samples: int, *, name: str = "n_
 
 
 def check_n_clusters(n_clusters: object, n_samples: int, *, name: str = "n_clusters") -> int:
-    """Validate a single cluster count (int, 1 <= k <= n_samples)."""
-    if not isinstance(n_clusters, (int, np.integer)):
+    """Validate a single cluster count (int, 1 <= k <= n_samples; bools rejected: ``True`` is not a count)."""
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)):
         raise ValueError(f"{name} must be an int; got {n_clusters!r}")
     k = int(n_clusters)
     if k < 1:

@@ -19,6 +19,13 @@ def test_n_clusters_lists_take_integers_only(bad) -> None:
     assert check_n_clusters_list([np.int64(2), 3], 60) == [2, 3]
 
 
+@pytest.mark.parametrize("bad", [True, False, 2.0, "3", None])
+def test_a_single_cluster_count_is_an_int_not_a_bool(bad) -> None:
+    # SubKmeans(True) said "n_clusters = 1 must be >= 2": True was taken as the count 1
+    with pytest.raises(ValueError, match=r"n_clusters must be an int; got"):
+        SubKmeans(bad, progress=False).fit(X)
+
+
 @pytest.mark.parametrize("est", [NrKmeans([2.7, 2], n_init=1, progress=False), Orth1("23", progress=False),
                                  Orth2([2, None], progress=False)])
 def test_multi_clustering_baselines_reject_malformed_n_clusters(est) -> None:
