@@ -4,6 +4,8 @@ SYNTH-2 data with a small pretrained FC autoencoder that the DCN and DEC/IDEC te
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +58,19 @@ def synth2_ae() -> tuple[np.ndarray, np.ndarray, object]:
                   budget={"iterations": 80, "finetune_iterations": 20, "batch_size": 100}, preprocessing=(),
                   device="cpu", cache=False, progress=False)
     return X, ds.labels[:, 0], ae
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """Python's own SIGINT handler (``KeyboardInterrupt``) for the test, restored after it.
+
+    pytest started from a background shell (``nohup``, ``cmd &``, some CI runners) inherits
+    SIGINT *ignored*, and the snapshot code rightly leaves an ignored signal alone (a Dask
+    worker's Ctrl-C); tests that send themselves a real SIGINT need it to act.
+    """
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+

@@ -136,7 +136,8 @@ def _sigint_at(monkeypatch, iteration: int) -> None:
     monkeypatch.setattr(TrainingCheckpoint, "step", step)
 
 
-def test_ctrl_c_writes_a_snapshot_and_a_rerun_resumes_from_it(tmp_path, flat, monkeypatch, capsys) -> None:
+def test_ctrl_c_writes_a_snapshot_and_a_rerun_resumes_from_it(tmp_path, flat, monkeypatch, capsys,
+                                                               sigint_raises) -> None:
     reference = _pretrain(flat, cache=False)
     with monkeypatch.context() as m:
         _sigint_at(m, 17)

@@ -192,7 +192,8 @@ def test_periodic_snapshots_survive_a_crash(X, ae, tmp_path, monkeypatch):
     _same_fit(ref, got)
 
 
-def test_a_real_sigint_writes_the_snapshot_at_the_end_of_the_iteration(X, ae, tmp_path, monkeypatch):
+def test_a_real_sigint_writes_the_snapshot_at_the_end_of_the_iteration(X, ae, tmp_path, monkeypatch,
+                                                                       sigint_raises):
     ref = _enrc(ae).fit(X)
     path = tmp_path / "sigint.pt"
     real = LayerClusteringEstimator._train_step

@@ -130,7 +130,7 @@ def test_starts_snapshotted_by_worker_processes_resume_serially_to_the_same_star
     np.testing.assert_allclose(got.all_losses_, ref.all_losses_, rtol=1e-12)
 
 
-def test_a_real_sigint_during_a_start_snapshots_it_and_stops(X, tmp_path, monkeypatch):
+def test_a_real_sigint_during_a_start_snapshots_it_and_stops(X, tmp_path, monkeypatch, sigint_raises):
     ref = _nr().fit(X)
     path = tmp_path / "sigint.pt"
     real = nrk.run_subspace_kmeans
@@ -181,7 +181,7 @@ def test_a_failing_start_keeps_the_finished_starts(X, tmp_path):
     _same_nrkmeans(ref, got)
 
 
-def test_workers_killed_by_the_same_ctrl_c_still_leave_the_snapshot(X, tmp_path):
+def test_workers_killed_by_the_same_ctrl_c_still_leave_the_snapshot(X, tmp_path, sigint_raises):
     # with n_jobs the terminal's Ctrl-C also reaches joblib's workers, and the parent sees their failure
     # before the deferred signal could act after a start: it is acted on there, after the snapshot
     ref = _nr().fit(X)
@@ -196,7 +196,8 @@ def test_workers_killed_by_the_same_ctrl_c_still_leave_the_snapshot(X, tmp_path)
     _same_nrkmeans(ref, _nr().fit(X, checkpoint=path))
 
 
-def test_a_ctrl_c_that_kills_the_first_start_is_a_keyboard_interrupt_without_a_snapshot(X, tmp_path):
+def test_a_ctrl_c_that_kills_the_first_start_is_a_keyboard_interrupt_without_a_snapshot(X, tmp_path,
+                                                                                        sigint_raises):
     path = tmp_path / "first.pt"
     with pytest.MonkeyPatch.context() as m:
         _failing_start(m, 1, RuntimeError("a worker process died"), sigint=True)
