@@ -102,6 +102,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from baselines.emh import emh_best
+from baselines.fitted import unfitted_on_error
 from baselines.initialisation import as_generator
 from baselines.kde import kde_cost_bits
 from baselines.validation import check_positive_int, check_real, check_X
@@ -246,6 +247,7 @@ class ISAAC(ClusterMixin, BaseEstimator):
         return cost
 
     # ------------------------------------------------------------------ fit
+    @unfitted_on_error
     def fit(self, X: object, y: object = None) -> ISAAC:
         """Find independent subspaces (stage A) and one MDL-chosen clustering per subspace (stage B)."""
         if self.n_threads is not None and (isinstance(self.n_threads, bool)

@@ -63,6 +63,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from tqdm.auto import tqdm
 
+from baselines.fitted import unfitted_on_error
 from baselines.initialisation import as_generator
 from baselines.stiefel import armijo_ascent_step, qr_retract
 from baselines.validation import check_n_clusters_list, check_positive_int, check_real, check_X
@@ -343,6 +344,7 @@ class MSC(ClusterMixin, BaseEstimator):
         return dict(W=Ws, U=Us, sigma=sigmas, obj=obj, spec=float(spec), hsic=float(hsic),
                     history=history, w_paths=w_paths, n_iter=n_iter)
 
+    @unfitted_on_error
     def fit(self, X: object, y: object = None) -> MSC:
         """Alternate U- and W-steps from ``n_init`` starts; keep the start of highest objective."""
         Xa = check_X(X, min_samples=2)

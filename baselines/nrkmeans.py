@@ -70,6 +70,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from baselines.fitted import unfitted_on_error
 from baselines.initialisation import as_generator, kmeans_plusplus, random_rotation, random_split
 from baselines.scatter import between_factor, multi_cluster_sums, nearest_centre, total_scatter, within_scatter
 from baselines.validation import check_n_clusters_list, check_positive_int, check_real, check_X
@@ -558,6 +559,7 @@ class NrKmeans(BestOfStarts, ClusterMixin, BaseEstimator):
             raise ValueError(f"n_clusters has {len(ks)} subspaces but X has only d = {d} features")
         return ks, noise
 
+    @unfitted_on_error
     def fit(self, X: np.ndarray, y: object = None, *, checkpoint: str | os.PathLike | None = None,
             checkpoint_every: float | None = None) -> NrKmeans:
         """Run ``n_init`` starts of NrKmeans on X (n x d) and keep the one of lowest cost.

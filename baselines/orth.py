@@ -57,6 +57,7 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from baselines.fitted import unfitted_on_error
 from baselines.initialisation import as_generator
 from baselines.scatter import cluster_means, nearest_centre
 from baselines.validation import check_n_clusters_list, check_positive_int, check_real, check_X
@@ -119,6 +120,7 @@ class _Orth(ClusterMixin, BaseEstimator):
             raise ValueError(f"explained_variance must be in (0, 1]; got {self.explained_variance!r}")
         return ks, ev, check_positive_int(self.n_init, "n_init"), check_positive_int(self.max_iter, "max_iter")
 
+    @unfitted_on_error
     def fit(self, X: np.ndarray, y: object = None) -> _Orth:
         """Find len(n_clusters) clusterings of X (n x d), one view after another."""
         A = check_X(X)

@@ -34,6 +34,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
+from baselines.fitted import unfitted_on_error
 from baselines.nrkmeans import DEFAULT_EIG_TOL, BestOfStarts
 from baselines.scatter import nearest_centre
 from baselines.validation import check_n_clusters
@@ -75,6 +76,7 @@ class SubKmeans(BestOfStarts, ClusterMixin, BaseEstimator):
             raise ValueError(f"X has d = {d} feature; SubKmeans needs d >= 2 (a cluster and a noise space)")
         return [k, 1], True
 
+    @unfitted_on_error
     def fit(self, X: np.ndarray, y: object = None, *, checkpoint: str | os.PathLike | None = None,
             checkpoint_every: float | None = None) -> SubKmeans:
         """Run ``n_init`` SubKmeans starts on X (n x d) and keep the one of lowest cost.

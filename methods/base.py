@@ -9,7 +9,7 @@ One source of truth for
   names the iteration and the loss terms (never return labels from a diverged run);
 - :class:`LossGrowthGuard`: the same error when a finite loss explodes
   (more than :data:`DIVERGENCE_FACTOR` times its initial value);
-- :func:`unfitted_on_error`: every deep estimator's ``fit`` forgets an earlier
+- :func:`baselines.fitted.unfitted_on_error`: every deep estimator's ``fit`` forgets an earlier
   fit first and leaves nothing fitted when it raises;
 - :func:`encode_all`: the embedding of a whole array, in batches, without grad;
 - :class:`MiniBatchCenters`: the per-centre learning-rate mini-batch k-means
@@ -26,12 +26,11 @@ One source of truth for
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import numbers
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -289,38 +288,6 @@ def check_tol(tol: Any) -> float | None:
     if not isinstance(tol, numbers.Real) or isinstance(tol, bool) or not 0 <= tol < 1:
         raise ValueError(f"tol must be None or a fraction in [0, 1); got {tol!r}")
     return float(tol)
-
-
-def clear_fitted(estimator: Any) -> None:
-    """Forget a previous fit: delete the fitted attributes (public names ending in ``_``, not parameters)."""
-    params = set(estimator.get_params(deep=False))
-    for name in [k for k in vars(estimator) if k.endswith("_") and not k.startswith("_") and k not in params]:
-        delattr(estimator, name)
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def unfitted_on_error(fit: F) -> F:
-    """Decorate ``fit``: forget any previous fit first, and leave the estimator unfitted if ``fit`` raises.
-
-    So a run that stops on bad input or a diverged loss (:class:`DivergedError`)
-    never leaves labels, centres or a network that ``predict``/``transform`` would
-    still use, nor a mix of an earlier fit's attributes with a failed one's.
-    """
-    @functools.wraps(fit)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        clear_fitted(self)
-        try:
-            out = fit(self, *args, **kwargs)
-            X = args[0] if args else kwargs["X"]
-            self.n_features_in_ = int(np.prod(np.shape(X)[1:]))  # features per sample (images: C*H*W)
-            return out
-        except BaseException:
-            clear_fitted(self)
-            raise
-
-    return wrapper  # type: ignore[return-value]
 
 
 def check_autoencoder(ae: Any) -> Autoencoder:

@@ -47,6 +47,7 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
+from baselines.fitted import unfitted_on_error
 from methods.autoencoders import Autoencoder
 from methods.base import (
     MiniBatchCenters,
@@ -58,7 +59,6 @@ from methods.base import (
     encode_all,
     minibatches,
     start_single_fit,
-    unfitted_on_error,
 )
 from methods.checkpoint import (
     CHECKPOINT_EVERY_S,

@@ -36,6 +36,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
+from baselines.fitted import unfitted_on_error
 from baselines.initialisation import as_generator
 from methods.autoencoders import Autoencoder
 from methods.base import (
@@ -47,7 +48,6 @@ from methods.base import (
     check_real,
     encode_all,
     minibatches,
-    unfitted_on_error,
 )
 from methods.checkpoint import (
     CHECKPOINT_EVERY_S,
@@ -125,7 +125,7 @@ class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
         """Initialise the layer on the pretrained embedding, train jointly, and label every point.
 
         A fit that raises (bad input, a NaN or diverged loss) leaves the estimator
-        unfitted (:func:`methods.base.unfitted_on_error`): nothing of it can predict.
+        unfitted (:func:`baselines.fitted.unfitted_on_error`): nothing of it can predict.
 
         ``checkpoint``: a file for snapshots of the fit (:mod:`methods.checkpoint`),
         written after the initialisation, every ``checkpoint_every`` seconds of the

@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 
+from baselines.fitted import unfitted_on_error
 from baselines.initialisation import as_generator
 from methods.autoencoders import Autoencoder
 from methods.base import (
@@ -30,7 +31,6 @@ from methods.base import (
     check_int,
     check_n_clusters,
     encode_all,
-    unfitted_on_error,
 )
 from methods.device import resolve_device
 

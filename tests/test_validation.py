@@ -83,3 +83,22 @@ def test_sparse_X_is_refused_with_a_message_that_says_sparse(check, kind) -> Non
     S = getattr(scipy.sparse, kind)(np.eye(5, 4, dtype=np.float32))
     with pytest.raises(ValueError, match=rf"X is a sparse {kind}; sparse input is not supported"):
         check(S)
+
+
+@pytest.mark.parametrize("est", [SubKmeans(2, progress=False), NrKmeans([2, 2], n_init=1, progress=False),
+                                 Orth1([2, 2], progress=False), Orth2([2, 2], progress=False),
+                                 MSC([2, 2], n_init=1, progress=False), ISAAC(progress=False)])
+def test_a_failed_refit_leaves_the_baseline_unfitted_not_half_old(est) -> None:
+    # NrKmeans kept the first fit's V_ and labels_ beside the failed call's n_features_in_, and predicted with them
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    est.fit(X)
+    assert est.n_features_in_ == 4 and hasattr(est, "labels_")
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        est.fit(bad)
+    assert not [k for k in vars(est) if k.endswith("_") and not k.startswith("_")]
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
