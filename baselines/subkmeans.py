@@ -32,7 +32,7 @@ import os
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 
 from baselines.fitted import unfitted_on_error
 from baselines.nrkmeans import DEFAULT_EIG_TOL, BestOfStarts
@@ -40,7 +40,7 @@ from baselines.scatter import nearest_centre
 from baselines.validation import check_n_clusters
 
 
-class SubKmeans(BestOfStarts, ClusterMixin, BaseEstimator):
+class SubKmeans(BestOfStarts, TransformerMixin, ClusterMixin, BaseEstimator):
     """SubKmeans (Mautz et al., KDD 2017): k-means in a learned (<= k-1)-dimensional subspace.
 
     Parameters

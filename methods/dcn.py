@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from tqdm.auto import tqdm
 
 from baselines.fitted import unfitted_on_error
@@ -101,7 +101,7 @@ def reconstruction_sq_error(ae: Autoencoder, X: np.ndarray, device: torch.device
 
 
 # --------------------------------------------------------------------------- DCN
-class DCN(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
+class DCN(TrainedEmbeddingMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """Deep Clustering Network (Yang et al. 2017) with mini-batch centre updates.
 
     Parameters

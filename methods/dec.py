@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from tqdm.auto import tqdm
 
 from baselines.fitted import unfitted_on_error
@@ -78,7 +78,7 @@ def _flat_diff(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return x_hat.reshape(x.shape[0], -1) - x.reshape(x.shape[0], -1)
 
 
-class DEC(TrainedEmbeddingMixin, ClusterMixin, BaseEstimator):
+class DEC(TrainedEmbeddingMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """Deep Embedded Clustering (Xie et al. 2016).
 
     Parameters

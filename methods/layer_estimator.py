@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
@@ -68,7 +68,7 @@ from methods.clustering_layer import (
 from methods.device import inference_rows, resolve_device, torch_generator
 
 
-class LayerClusteringEstimator(ClusterMixin, BaseEstimator):
+class LayerClusteringEstimator(TransformerMixin, ClusterMixin, BaseEstimator):
     """Base class of ENRC and ACe/DeC (not used directly).
 
     Subclasses set the hyperparameters in ``__init__`` (storing only) and implement

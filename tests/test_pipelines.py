@@ -156,3 +156,22 @@ def test_deep_estimators_take_a_reversed_view_of_x(planted, name) -> None:
     expected = cls(autoencoder=ae, random_state=0, device="cpu", **small).fit(np.ascontiguousarray(Xr))
     np.testing.assert_array_equal(fitted.labels_, expected.labels_)
     np.testing.assert_array_equal(fitted.predict(Xr), expected.predict(np.ascontiguousarray(Xr)))
+
+
+@pytest.mark.parametrize("name", ["ENRC", "ACeDeC", "DCN", "DEC", "IDEC"])
+def test_deep_estimators_with_transform_have_fit_transform(planted, name) -> None:
+    """They offer transform (their embedding), so scikit-learn's fit_transform is fit(X).transform(X)."""
+    import methods
+
+    X, _, ae = planted
+    small = {"ENRC": dict(n_clusters=[3, 2], max_iter=5, init_rounds=1, init_max_iter=5, progress=False),
+             "ACeDeC": dict(n_clusters=3, max_iter=5, init_rounds=1, init_max_iter=5, progress=False),
+             "DCN": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
+             "DEC": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
+             "IDEC": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False)}[name]
+    cls = getattr(methods, name)
+    Xf = X.astype(np.float32)
+    Z = cls(autoencoder=ae, random_state=0, device="cpu", **small).fit_transform(Xf)
+    ref = cls(autoencoder=ae, random_state=0, device="cpu", **small).fit(Xf)
+    np.testing.assert_array_equal(Z, ref.transform(Xf))
+    assert Z.shape[0] == X.shape[0]

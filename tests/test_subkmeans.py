@@ -61,6 +61,11 @@ def test_predict_and_transform(planted4, fitted4):
     assert fitted4.transform(planted4.X).shape == (800, fitted4.m_)
 
 
+def test_fit_transform_is_fit_then_transform(planted4, fitted4):
+    est = SubKmeans(**fitted4.get_params())
+    np.testing.assert_array_equal(est.fit_transform(planted4.X), fitted4.transform(planted4.X))
+
+
 def test_deterministic_under_random_state(planted4):
     a = SubKmeans(4, n_init=2, random_state=11, progress=False).fit(planted4.X)
     b = SubKmeans(4, n_init=2, random_state=11, progress=False).fit(planted4.X)
