@@ -137,19 +137,23 @@ def test_unfitted_deep_estimators_raise_sklearns_not_fitted_error_and_are_cluste
         est.predict(np.zeros((3, 4), np.float32))
 
 
+#: Tiny settings of each deep estimator for the tests that only need a fit to happen.
+_SMALL = {"ENRC": dict(n_clusters=[3, 2], max_iter=5, init_rounds=1, init_max_iter=5, progress=False),
+          "ACeDeC": dict(n_clusters=3, max_iter=5, init_rounds=1, init_max_iter=5, progress=False),
+          "DCN": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
+          "DEC": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
+          "IDEC": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
+          "AEKMeans": dict(n_clusters=3, n_init=1),
+          "AESubKmeans": dict(n_clusters=3, n_init=1, progress=False)}
+
+
 @pytest.mark.parametrize("name", ["ENRC", "ACeDeC", "DCN", "DEC", "IDEC", "AEKMeans", "AESubKmeans"])
 def test_deep_estimators_take_a_reversed_view_of_x(planted, name) -> None:
     """X[::-1] (negative strides, which torch refuses) once raised torch's ValueError in every deep fit."""
     import methods
 
     X, _, ae = planted
-    small = {"ENRC": dict(n_clusters=[3, 2], max_iter=5, init_rounds=1, init_max_iter=5, progress=False),
-             "ACeDeC": dict(n_clusters=3, max_iter=5, init_rounds=1, init_max_iter=5, progress=False),
-             "DCN": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
-             "DEC": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
-             "IDEC": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
-             "AEKMeans": dict(n_clusters=3, n_init=1),
-             "AESubKmeans": dict(n_clusters=3, n_init=1, progress=False)}[name]
+    small = _SMALL[name]
     cls = getattr(methods, name)
     Xr = X.astype(np.float32)[::-1]
     fitted = cls(autoencoder=ae, random_state=0, device="cpu", **small).fit(Xr)
@@ -164,11 +168,7 @@ def test_deep_estimators_with_transform_have_fit_transform(planted, name) -> Non
     import methods
 
     X, _, ae = planted
-    small = {"ENRC": dict(n_clusters=[3, 2], max_iter=5, init_rounds=1, init_max_iter=5, progress=False),
-             "ACeDeC": dict(n_clusters=3, max_iter=5, init_rounds=1, init_max_iter=5, progress=False),
-             "DCN": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
-             "DEC": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False),
-             "IDEC": dict(n_clusters=3, max_iter=5, kmeans_n_init=1, progress=False)}[name]
+    small = _SMALL[name]
     cls = getattr(methods, name)
     Xf = X.astype(np.float32)
     Z = cls(autoencoder=ae, random_state=0, device="cpu", **small).fit_transform(Xf)
