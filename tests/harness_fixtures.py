@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +167,25 @@ description = "tiny"
 [tiers.paper]
 """)
     return path
+
+
+def stopped(fit: Callable[[], object], k: int, unit: str = "iteration") -> None:
+    """Run ``fit`` so that its loop counting ``unit`` saves its snapshot after ``k`` and stops, as a deferred
+    Ctrl-C does (``KeyboardInterrupt``); loops counting other units (ENRC's init starts) go on as usual."""
+    import pytest
+
+    from methods.checkpoint import TrainingCheckpoint
+
+    real = TrainingCheckpoint.step
+
+    def step(self, iteration, state_of):
+        if self.unit == unit and iteration == k:
+            self.save(iteration, state_of())
+            raise KeyboardInterrupt
+        return real(self, iteration, state_of)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(TrainingCheckpoint, "step", step)
+        with pytest.raises(KeyboardInterrupt):
+            fit()
+

@@ -30,7 +30,6 @@ from methods.acedec import ACeDeC
 from methods.augment import Augmenter
 from methods.autoencoders import from_config
 from methods.base import DivergedError
-from methods.checkpoint import TrainingCheckpoint
 from methods.dcn import DCN
 from methods.dec import DEC, IDEC
 from methods.enrc import ENRC
@@ -71,27 +70,12 @@ def _acedec(ae, aug: bool = False, **kw) -> ACeDeC:
     return ACeDeC(autoencoder=ae, **p)
 
 
-def _stop_at(m: pytest.MonkeyPatch, k: int) -> None:
-    """Fits with a checkpoint write their snapshot after iteration ``k`` and stop, as a deferred Ctrl-C does.
+def _stopped(fit, k: int) -> None:
+    """Stop ``fit`` after joint-phase iteration ``k``, its snapshot written (``harness_fixtures.stopped``).
 
     ENRC's initialisation (NrKmeans starts, counted in starts: ``tests/test_starts_checkpoint.py``) goes on.
     """
-    real = TrainingCheckpoint.step
-
-    def step(self, iteration, state_of):
-        if self.unit != "iteration":
-            return real(self, iteration, state_of)
-        if iteration == k:
-            self.save(iteration, state_of())
-            raise KeyboardInterrupt
-    m.setattr(TrainingCheckpoint, "step", step)
-
-
-def _stopped(fit, k: int) -> None:
-    with pytest.MonkeyPatch.context() as m:
-        _stop_at(m, k)
-        with pytest.raises(KeyboardInterrupt):
-            fit()
+    hf.stopped(fit, k, unit="iteration")
 
 
 def _same_fit(a: LayerClusteringEstimator, b: LayerClusteringEstimator) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 
+import harness_fixtures as hf
 import numpy as np
 import pytest
 import torch
@@ -20,7 +21,7 @@ from baselines.nrkmeans import NrKmeans, run_from_state, run_state
 from baselines.subkmeans import SubKmeans
 from benchmark.runner import fit_checkpoint_path, fit_has_snapshot
 from methods.autoencoders import from_config
-from methods.checkpoint import TrainingCheckpoint, fit_key, init_checkpoint_path
+from methods.checkpoint import fit_key, init_checkpoint_path
 from methods.enrc import ENRC
 from methods.pretrain import resolve_arch
 
@@ -40,23 +41,9 @@ def _nr(**kw) -> NrKmeans:
     return NrKmeans(**p)
 
 
-def _stop_after_start(m: pytest.MonkeyPatch, k: int) -> None:
-    """Loops counting starts save after start ``k`` and stop, as a deferred Ctrl-C does; others go on."""
-    real = TrainingCheckpoint.step
-
-    def step(self, iteration, state_of):
-        if self.unit == "start" and iteration == k:
-            self.save(iteration, state_of())
-            raise KeyboardInterrupt
-        return real(self, iteration, state_of)
-    m.setattr(TrainingCheckpoint, "step", step)
-
-
 def _stopped(fit, k: int) -> None:
-    with pytest.MonkeyPatch.context() as m:
-        _stop_after_start(m, k)
-        with pytest.raises(KeyboardInterrupt):
-            fit()
+    """Stop ``fit`` after NrKmeans start ``k``, its snapshot written (``harness_fixtures.stopped``)."""
+    hf.stopped(fit, k, unit="start")
 
 
 def _same_nrkmeans(a: NrKmeans, b: NrKmeans) -> None:
