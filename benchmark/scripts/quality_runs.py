@@ -32,7 +32,7 @@ from sklearn.cluster import KMeans
 import generators
 from benchmark.argtypes import json_object
 from benchmark.metrics import nmi_best_match
-from generators.preprocessing import apply
+from generators.preprocessing import STEPS, apply
 from methods.acedec import ACeDeC
 from methods.autoencoders import LinearAutoencoder
 from methods.base import encode_all
@@ -91,6 +91,15 @@ def _budget_arg(text: str) -> str | dict:
     return text
 
 
+def _steps_arg(text: str) -> list[str]:
+    """``--preprocessing``: comma-separated names of :data:`generators.preprocessing.STEPS`."""
+    steps = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in steps if t not in STEPS]
+    if not steps or unknown:
+        raise argparse.ArgumentTypeError(f"unknown preprocessing step(s) {unknown}; choose from {sorted(STEPS)}")
+    return steps
+
+
 def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
     t0 = time.perf_counter()
     out: dict[str, float] = {}
@@ -142,7 +151,7 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
                    dcn=nmi_best_match(ds.labels, d.labels_[:, None])[0], dims=m.n_cluster_dims_)
     elif name == "acedec-mnist":
         ds = generators.get("mnist", progress=False)
-        steps = ["scale01", "zscore", "flatten"]  # as the acedec-table1 suite
+        steps = args.preprocessing or ["scale01", "zscore", "flatten"]  # default: as the acedec-table1 suite
         X, y = _subset(ds, args.n, 0)
         ae = _pretrain(ds, X, "feedforward", seed, args, steps)
         Xp = apply(X, steps)
@@ -216,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="ENRC joint-phase batch size for Stickfigures (default 128) and NR-Objects (default 64)")
     p.add_argument("--downscale2", action="store_true",
                    help="NR-Objects: 2x2 mean pooling (the default 64x64 render -> 32x32) before the z-transform, a stated CPU reduction")
+    p.add_argument("--preprocessing", type=_steps_arg, default=None,
+                   help="acedec-mnist: comma-separated named preprocessing steps instead of the acedec-table1 "
+                        "suite's scale01,zscore,flatten (e.g. scale01,flatten: no z-transform)")
     p.add_argument("--ae", choices=("pretrain", "orthogonal"), default="pretrain",
                    help="SYNTH: the cached pretrain() linear AE or an orthogonally initialised one")
     args = p.parse_args(argv)
@@ -225,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(r)
         print(f"{args.run} seed={seed} iters={args.iters} warmup={args.warmup} budget={args.budget} n={args.n} "
               f"init={args.init} enrc_init={args.enrc_init} init_rounds={args.init_rounds} lr_step={args.lr_step} "
-              f"downscale2={args.downscale2} reduction={args.reduction} rec_weight={args.rec_weight:g} lr={args.lr:g} beta_lr={args.beta_lr} beta_weighting={args.beta_weighting} augment={json.dumps(args.augment)} "
+              f"downscale2={args.downscale2} reduction={args.reduction} rec_weight={args.rec_weight:g} lr={args.lr:g} beta_lr={args.beta_lr} beta_weighting={args.beta_weighting} augment={json.dumps(args.augment)} preprocessing={args.preprocessing} "
               + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
     keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims", "run_seed")]
     print("mean " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
