@@ -163,6 +163,10 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         m = ACeDeC(10, ae, init=args.init, max_iter=args.iters, lr=args.lr, lr_step=args.lr_step,
                    reduction=args.reduction, random_state=run_seed, **_acedec_beta_args(args),
                    progress=False).fit(Xp)
+        if args.dcn_lambda is not None:  # DCN (ACe/DeC Table 1's comparison) on the same network and budget
+            d = DCN(10, ae, lambda_=args.dcn_lambda, max_iter=args.iters, lr=args.lr, random_state=run_seed,
+                    progress=False).fit(Xp)
+            out["dcn"] = nmi_best_match(y, d.labels_[:, None])[0]
         if args.recluster:  # diagnostic only: k-means on the final beta_cs-weighted rotated embedding
             Zw = m.transform(Xp) * np.sqrt(m.betas_[0])
             out["recluster"] = nmi_best_match(y, KMeans(10, n_init=10, random_state=0).fit_predict(Zw)[:, None])[0]
@@ -217,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                         "network, for the paper's min-loss selection, differ only in this")
     p.add_argument("--ae-kmeans", action="store_true",
                    help="acedec-mnist: also print AE + k-means NMI on the network (mean over 5 k-means seeds)")
+    p.add_argument("--dcn-lambda", type=float, default=None,
+                   help="acedec-mnist: also fit DCN with this lambda on the same network (same iterations and lr); "
+                        "with L_rec as a per-element mean (the authors' scaling), lambda x 784 is the paper's lambda")
     p.add_argument("--recluster", action="store_true",
                    help="acedec-mnist diagnostic: also print the NMI of k-means (10 starts) on the final "
                         "beta_cs-weighted rotated embedding (never ACe/DeC's labels_)")
