@@ -47,6 +47,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     """Call ``write(fh)`` on a temporary file beside ``path`` and atomically rename it to ``path``.
 
     The file gets the mode a plain ``open()`` would give it (:func:`default_file_mode`).
+    An ``OSError`` that names no file (a full disk: ``[Errno 28] No space left on device``
+    comes from a write) is raised again naming ``path``, so the message says where.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,9 +60,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
             os.fsync(fh.fileno())
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     return path
 
