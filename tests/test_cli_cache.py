@@ -61,6 +61,14 @@ def test_cache_prints_counts_and_sizes_per_kind(home, capsys):
     assert "  total                       9 files     2.9 MB" in out
 
 
+def test_one_cached_file_is_one_file_in_the_total_too(_isolated_home, capsys):
+    _file(_isolated_home / "datasets" / "synth-abc.npz", 1_500)
+    assert main(["cache"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == ["  data sets                   1 file      1.5 kB  built and rendered data sets; rebuilt on demand",
+                       "  total                       1 file      1.5 kB"]  # it said "1 files"
+
+
 def test_remove_snapshots_keeps_recent_ones_unless_forced(home, capsys):
     assert main(["cache", "--remove-snapshots"]) == 0
     out = capsys.readouterr().out

@@ -63,5 +63,6 @@ def run(args: argparse.Namespace) -> int:
             n = len(g.files)
             print(f"  {g.name:<{width}}  {n:>6} file{' ' if n == 1 else 's'}  {human_size(g.size):>9}  {g.purpose}")
     every = [p for g in groups for p in g.files]
-    print(f"  {'total':<{width}}  {len(every):>6} files  {human_size(total_size(every)):>9}")
+    n = len(every)
+    print(f"  {'total':<{width}}  {n:>6} file{' ' if n == 1 else 's'}  {human_size(total_size(every)):>9}")
     return 0
