@@ -9,7 +9,7 @@ HELP = "show what $NRBENCH_HOME holds (data sets, networks, snapshots, stores); 
 DESCRIPTION = """\
 Show the files nrbench keeps under $NRBENCH_HOME, by kind, with their count and size:
 data sets, pretrained networks, snapshots of stopped pretraining runs and method fits,
-result stores, raw downloads.
+the shards of stopped renders, result stores, raw downloads.
 
 Snapshots are what a stopped run resumes from (Ctrl-C, SIGTERM, a crash): a rerun of
 the same pretraining or suite goes on from them and deletes them when it finishes.  A
