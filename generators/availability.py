@@ -92,7 +92,8 @@ def availability(name: str, params: dict[str, Any] | None = None) -> Availabilit
         wrong = [(f, _size(folder / f.filename)) for f in files if f not in missing]
         wrong = [(f, size) for f, size in wrong if size != f.size]
         if wrong:
-            what = "; ".join(f"{f.filename} has {size:,} bytes, the published file {f.size:,}" for f, size in wrong)
+            what = "; ".join(f"{f.filename} is not a readable file" if size is None else
+                             f"{f.filename} has {size:,} bytes, the published file {f.size:,}" for f, size in wrong)
             return Availability("fail", f"in {folder}: {what}. A run fails its SHA-256 check: delete "
                                 f"{'it' if len(wrong) == 1 else 'them'} to download again, or put the original there")
         if not missing:

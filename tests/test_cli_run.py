@@ -226,6 +226,14 @@ def test_dry_run_says_a_run_would_fail_on_a_truncated_raw_file(tmp_path, capsys,
             "A run fails its SHA-256 check: delete it to download again, or put the original there\n")
     assert out.count(said) == 2  # MNIST-Full and MNIST-Test both read the test labels
     assert "raw files in" not in out
+    from generators.availability import availability
+
+    (folder / MNIST["train-labels"].filename).unlink()
+    (folder / MNIST["train-labels"].filename).mkdir()  # a folder where the file should be
+    got = availability("mnist", {"split": "train"})
+    assert (got.status, got.text) == ("fail", f"in {folder}: train-labels-idx1-ubyte.gz is not a readable file. "
+                                      "A run fails its SHA-256 check: delete it to download again, or put the "
+                                      "original there")
 
 
 def test_version_prints_the_code_version_that_rows_record(capsys):
