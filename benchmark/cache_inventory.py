@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.paths import checkpoints_dir, datasets_dir, models_dir, nrbench_home, results_dir
+from benchmark.paths import checkpoints_dir, datasets_dir, models_dir, nrbench_home, render_dir, results_dir
 from methods.checkpoint import CHECKPOINT_EVERY_S
 
 #: A snapshot younger than this may belong to a live run (they are rewritten every CHECKPOINT_EVERY_S).
@@ -74,6 +74,8 @@ def inventory() -> list[CacheGroup]:
                    tuple(p for p in models if _is_snapshot(p))),
         CacheGroup("fit snapshots", "stopped method fits of `nrbench run`; resumed by rerunning the suite",
                    tuple(p for p in _files(checkpoints_dir(), home) if _is_snapshot(p))),
+        CacheGroup("render shards", "finished shards of a stopped `nrbench render`; the same render resumes from them",
+                   tuple(_files(render_dir(), home))),
         CacheGroup("result stores", "SQLite result stores and their artefacts (the default store's folder)",
                    tuple(_files(results_dir(), home))),
         CacheGroup("raw downloads", "downloaded raw data (used when $NRBENCH_DATA is not set)",

@@ -47,6 +47,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     """Call ``write(fh)`` on a temporary file beside ``path`` and atomically rename it to ``path``.
 
     The file gets the mode a plain ``open()`` would give it (:func:`default_file_mode`).
+    An ``OSError`` that names no file (a full disk: ``[Errno 28] No space left on device``
+    comes from a write) is raised again naming ``path``, so the message says where.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,9 +60,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
             os.fsync(fh.fileno())
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     return path
 
@@ -86,8 +90,12 @@ def write_npz(fh: BinaryIO, arrays: Mapping[str, Any], compress: bool = True) ->
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike, lock_dir: str | os.PathLike | None = None) -> Iterator[None]:
+def file_lock(path: str | os.PathLike, lock_dir: str | os.PathLike | None = None,
+              on_wait: Callable[[], object] | None = None) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``<path>.lock`` for the duration of the block.
+
+    ``on_wait`` is called once, before blocking, when another process holds the lock (e.g. to
+    say so on the terminal: the wait may last as long as that process's build).
 
     With ``lock_dir`` the lock file lives there instead, named by a hash of ``path``'s absolute
     form, so that writing into a user's folder (``nrbench generate --out DIR``) leaves no
@@ -110,7 +118,12 @@ def file_lock(path: str | os.PathLike, lock_dir: str | os.PathLike | None = None
         digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
         lock = Path(lock_dir) / f"{path.name}.{digest}.lock"
     with open(lock, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:

@@ -57,6 +57,11 @@ def checkpoints_dir() -> Path:
     return nrbench_home() / "checkpoints"
 
 
+def render_dir() -> Path:
+    """Folder of the shards of unfinished renders, resumed by the same render (``<home>/render``)."""
+    return nrbench_home() / "render"
+
+
 def results_dir() -> Path:
     """Default folder of result stores (``<home>/results``)."""
     return nrbench_home() / "results"

@@ -9,6 +9,8 @@ or bpy is missing.  :func:`availability` answers from the file system alone:
   verifies them, and skips the data set if that fails);
 - ``"skip"``: a real run would skip it (no GTSRB folder, no bpy for an uncached render,
   a missing ``path=`` file);
+- ``"fail"``: a raw file is there but has not the published size (an interrupted download):
+  a real run would fail its SHA-256 check, and every fit of the data set would be an error;
 - ``"unknown"``: a data set this module does not know how to check (e.g. one a plugin
   registered); the run finds out when it starts.
 
@@ -39,7 +41,7 @@ _RAW: dict[str, dict[str | None, tuple[dict[str, SourceFile], tuple[str, ...]]]]
 
 @dataclass(frozen=True)
 class Availability:
-    """What a run would do to get the data set: ``status`` (ready / download / skip / unknown), and why."""
+    """What a run would do to get the data set: ``status`` (ready / download / skip / fail / unknown), and why."""
 
     status: str
     text: str
@@ -86,6 +88,14 @@ def availability(name: str, params: dict[str, Any] | None = None) -> Availabilit
         files = _raw_files(name, full)
         folder = root / files[0].folder
         missing = [f for f in files if not (folder / f.filename).exists()]
+        # the size, not the SHA-256 the run checks: a dry run stays instant; it catches truncated files
+        wrong = [(f, _size(folder / f.filename)) for f in files if f not in missing]
+        wrong = [(f, size) for f, size in wrong if size != f.size]
+        if wrong:
+            what = "; ".join(f"{f.filename} is not a readable file" if size is None else
+                             f"{f.filename} has {size:,} bytes, the published file {f.size:,}" for f, size in wrong)
+            return Availability("fail", f"in {folder}: {what}. A run fails its SHA-256 check: delete "
+                                f"{'it' if len(wrong) == 1 else 'them'} to download again, or put the original there")
         if not missing:
             return Availability("ready", f"raw files in {folder}")
         hosts = sorted({urlparse(u).netloc for f in missing for u in f.urls})
@@ -99,3 +109,11 @@ def availability(name: str, params: dict[str, Any] | None = None) -> Availabilit
             return Availability("skip", f"needs an existing file as path= (got {given!r})")
         return Availability("ready", f"raw file {given}")
     return Availability("unknown", "its raw data is checked when the run starts")
+
+
+def _size(path: Path) -> int | None:
+    """The file's size in bytes; None when it cannot be read (a dangling link, a folder in its place)."""
+    try:
+        return path.stat().st_size if path.is_file() else None
+    except OSError:
+        return None

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmark.fileio import check_writable, file_lock
 from benchmark.paths import datasets_dir, locks_dir
 from generators.dataset import CorruptDatasetError, Dataset, read_meta
@@ -171,10 +173,14 @@ def _check_type(name: str, key: str, value: Any, default: Any) -> Any:
     """A given parameter must have its default's type (bool, int or str), and a seed must be >= 0.
 
     So ``rotate=maybe`` or ``k=2.5`` is refused by name instead of building a data set
-    from a value the builder would coerce (``bool("maybe")`` is True).
+    from a value the builder would coerce (``bool("maybe")`` is True).  NumPy integers and
+    booleans (a sweep over ``np.arange``) are taken as the Python values they equal, so they
+    give the cache key, the file and the recorded parameters of those values.
     """
     kinds = {bool: "true or false", int: "an integer", str: "a string"}
     want = type(default)
+    if want is int and isinstance(value, np.integer) or want is bool and isinstance(value, np.bool_):
+        value = value.item()
     if want in kinds:
         ok = isinstance(value, want) and (want is bool or not isinstance(value, bool))
         if not ok:

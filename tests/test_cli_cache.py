@@ -43,10 +43,10 @@ def test_the_inventory_puts_every_file_in_one_kind_and_leaves_locks_out(home):
     groups = {g.name: g for g in inventory()}
     assert {k: len(g.files) for k, g in groups.items()} == {
         "data sets": 2, "pretrained networks": 2, "pretraining snapshots": 1, "fit snapshots": 2,
-        "result stores": 1, "raw downloads": 0, "other": 1}
+        "render shards": 0, "result stores": 1, "raw downloads": 0, "other": 1}
     assert {k: g.size for k, g in groups.items()} == {
         "data sets": 2_001_000, "pretrained networks": 501_000, "pretraining snapshots": 300_000,
-        "fit snapshots": 100_000, "result stores": 10_000, "raw downloads": 0, "other": 7}
+        "fit snapshots": 100_000, "render shards": 0, "result stores": 10_000, "raw downloads": 0, "other": 7}
     assert not any(p.name.endswith(".lock") for g in groups.values() for p in g.files)
 
 
@@ -59,6 +59,30 @@ def test_cache_prints_counts_and_sizes_per_kind(home, capsys):
     assert "  fit snapshots               2 files   100.0 kB" in out
     assert "raw downloads" not in out  # an empty kind is not listed
     assert "  total                       9 files     2.9 MB" in out
+
+
+def test_the_shards_of_a_stopped_render_are_their_own_kind_and_stay(_isolated_home, capsys):
+    """They were listed as "other: anything else under the cache home"."""
+    from generators.render.shards import RenderJob
+
+    job = RenderJob("objects", 6, 16, 1, 0, shard_size=3)
+    _file(job.shard_path(job.shards[0]), 4_000, age_s=3 * 3600)
+    _file(job.workdir / "worker-0.log", 200)
+    assert main(["cache"]) == 0
+    out = capsys.readouterr().out
+    assert ("  render shards               2 files     4.2 kB  finished shards of a stopped `nrbench render`; "
+            "the same render resumes from them") in out
+    assert "other" not in out
+    assert main(["cache", "--remove-snapshots"]) == 0  # not a snapshot of a pretraining run or a fit
+    assert job.shard_path(job.shards[0]).is_file()
+
+
+def test_one_cached_file_is_one_file_in_the_total_too(_isolated_home, capsys):
+    _file(_isolated_home / "datasets" / "synth-abc.npz", 1_500)
+    assert main(["cache"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == ["  data sets                   1 file      1.5 kB  built and rendered data sets; rebuilt on demand",
+                       "  total                       1 file      1.5 kB"]  # it said "1 files"
 
 
 def test_remove_snapshots_keeps_recent_ones_unless_forced(home, capsys):

@@ -103,6 +103,22 @@ def test_generate_into_cache_prints_file_checksum_summary(capsys) -> None:
     assert ds.params["seed"] == 3 and ds.X.shape == (400, 4)
 
 
+def test_generate_names_the_cached_copy_it_used_when_the_source_file_is_gone(capsys, tmp_path: Path) -> None:
+    """Served from a copy built when the file was there, generate printed a file name that did not exist."""
+    src = tmp_path / "sticks.csv"
+    rows = [[u, low] + [9] * 400 for u in range(3) for low in range(3)]
+    src.write_text("\n".join(",".join(map(str, r)) for r in rows))
+    rc, out, _ = run(capsys, "-q", "generate", "stickfigures-file", "--param", f"path={src}")
+    built = [ln.split()[1] for ln in out.splitlines() if ln.strip().startswith("file ")]
+    assert rc == 0 and len(built) == 1 and Path(built[0]).is_file()
+    src.unlink()
+    with pytest.warns(UserWarning, match="its source files are absent here; using the cached copy"):
+        rc, out, _ = run(capsys, "-q", "generate", "stickfigures-file", "--param", f"path={src}")
+    assert rc == 0
+    assert [ln.split()[1] for ln in out.splitlines() if ln.strip().startswith("file ")] == built
+    assert Dataset.load(built[0]).checksum in out
+
+
 def test_generate_out_dir_and_rebuild(capsys, tmp_path: Path) -> None:
     rc, out, _ = run(capsys, "-q", "generate", "stickfigures", "--param", "n_per_combination=2", "--out", str(tmp_path))
     assert rc == 0

@@ -198,12 +198,42 @@ def test_dry_run_finds_raw_files_that_are_there(tmp_path, capsys, monkeypatch):
 
     raw = tmp_path / "raw"
     (raw / "usps").mkdir(parents=True)
-    (raw / "usps" / USPS["h5"].filename).write_bytes(b"")  # presence is what a dry run checks
+    with open(raw / "usps" / USPS["h5"].filename, "wb") as fh:  # presence and size are what a dry run checks
+        fh.truncate(USPS["h5"].size)
     monkeypatch.setenv("NRBENCH_DATA", str(raw))
     argv = ["run", "acedec-table1", "--tier", "standard", "--only-datasets", "usps", "--only-methods", "kmeans",
             "--dry-run", "--store", str(tmp_path / "r.sqlite")]
     assert main(argv) == 0
     assert f"  usps (usps): k-means\n    data: raw files in {raw / 'usps'}\n" in capsys.readouterr().out
+
+
+def test_dry_run_says_a_run_would_fail_on_a_truncated_raw_file(tmp_path, capsys, monkeypatch):
+    """An interrupted download by hand left a short file; the dry run said "raw files in ..." and the
+    overnight run then failed every fit of the data set on its SHA-256 check."""
+    from generators.sources import MNIST
+
+    folder = tmp_path / "raw" / "mnist"
+    folder.mkdir(parents=True)
+    for src in MNIST.values():
+        with open(folder / src.filename, "wb") as fh:
+            fh.truncate(src.size if src.filename != "t10k-labels-idx1-ubyte.gz" else 3000)
+    monkeypatch.setenv("NRBENCH_DATA", str(tmp_path / "raw"))
+    argv = ["run", "acedec-table1", "--tier", "standard", "--only-datasets", "mnist", "mnist-test",
+            "--only-methods", "kmeans", "--dry-run", "--store", str(tmp_path / "r.sqlite")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    said = (f"    would fail: in {folder}: t10k-labels-idx1-ubyte.gz has 3,000 bytes, the published file 4,542. "
+            "A run fails its SHA-256 check: delete it to download again, or put the original there\n")
+    assert out.count(said) == 2  # MNIST-Full and MNIST-Test both read the test labels
+    assert "raw files in" not in out
+    from generators.availability import availability
+
+    (folder / MNIST["train-labels"].filename).unlink()
+    (folder / MNIST["train-labels"].filename).mkdir()  # a folder where the file should be
+    got = availability("mnist", {"split": "train"})
+    assert (got.status, got.text) == ("fail", f"in {folder}: train-labels-idx1-ubyte.gz is not a readable file. "
+                                      "A run fails its SHA-256 check: delete it to download again, or put the "
+                                      "original there")
 
 
 def test_version_prints_the_code_version_that_rows_record(capsys):

@@ -109,3 +109,28 @@ def test_check_creatable_creates_nothing_and_names_what_is_in_the_way(tmp_path):
         check_creatable(tmp_path / "f" / "sub", "--out folder")
     with pytest.raises(ValueError, match=r"--out folder .*f is a file, not a folder"):
         check_creatable(tmp_path / "f", "--out folder")
+
+
+def test_a_full_disk_names_the_file_being_written_and_leaves_no_temporary(tmp_path) -> None:
+    """`nrbench generate` on a full $NRBENCH_HOME said only "OSError: [Errno 28] No space left on device"."""
+    import errno
+
+    def failing(err: OSError):
+        def write(fh) -> None:
+            fh.write(b"partial")
+            raise err
+        return write
+
+    target = tmp_path / "datasets" / "synth-0123.npz"
+    with pytest.raises(OSError) as info:
+        atomic_write(target, failing(OSError(errno.ENOSPC, "No space left on device")))
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(target)
+    assert str(info.value) == f"[Errno 28] No space left on device: '{target}'"
+    assert list(target.parent.iterdir()) == []
+    with pytest.raises(PermissionError):  # the subclass of the errno, as the OS raises it
+        atomic_write(target, failing(OSError(errno.EACCES, "Permission denied")))
+    elsewhere = FileNotFoundError(errno.ENOENT, "No such file or directory", str(tmp_path / "x"))
+    with pytest.raises(FileNotFoundError) as named:  # an error that names its file is left as it is
+        atomic_write(target, failing(elsewhere))
+    assert named.value is elsewhere
+    assert list(target.parent.iterdir()) == []

@@ -199,6 +199,25 @@ def test_unknown_names_and_parameters_are_clear() -> None:
         get("synth", n=0, progress=False)
 
 
+def test_numpy_integers_and_booleans_are_the_values_they_equal(tmp_path: Path) -> None:
+    """A sweep ``for k in np.arange(...)`` was refused with "parameter 'k' must be an integer; got 5"."""
+    py = get("synth", root=tmp_path, progress=False, n=40, k=3, seed=1, rotate=True)
+    numpy_args = dict(n=np.int64(40), k=np.int32(3), seed=np.uint8(1), rotate=np.bool_(True))
+    assert resolve_params("synth", **numpy_args) == {"n": 40, "k": 3, "seed": 1, "rotate": True}
+    assert all(type(v) in (int, bool) for v in resolve_params("synth", **numpy_args).values())
+    assert cache_path("synth", resolve_params("synth", **numpy_args), tmp_path) == \
+        cache_path("synth", resolve_params("synth", n=40, k=3, seed=1, rotate=True), tmp_path)
+    ds = get("synth", root=tmp_path, progress=False, **numpy_args)
+    assert ds.checksum == py.checksum and ds.params["cache_key"] == py.params["cache_key"]
+    assert len(list(tmp_path.glob("synth-*.npz"))) == 1  # the same file, not a second copy
+    with pytest.raises(ValueError, match="parameter 'k' must be an integer; got 3.0"):
+        resolve_params("synth", k=np.float64(3.0))
+    with pytest.raises(ValueError, match="parameter 'k' must be an integer"):
+        resolve_params("synth", k=np.bool_(True))
+    with pytest.raises(ValueError, match="parameter 'seed' must be >= 0"):
+        resolve_params("synth", seed=np.int64(-1))
+
+
 #: Checksums of small builds.  When one changes on purpose, bump the data set's
 #: ``Entry.version`` in ``generators/registry.py`` (so cached copies built by the old code are
 #: not served) and update the value here.

@@ -101,3 +101,47 @@ def test_dask_executor_renders_the_same_data_as_local(tmp_path, monkeypatch) -> 
     assert np.array_equal(dask.labels, local.labels)
     assert np.array_equal(dask.X, local.X)  # bit-identical, whichever executor rendered them
     assert dask.params["render_stats"]["executor"] == "dask"
+
+
+def test_a_second_render_of_the_same_data_set_waits_for_the_first_instead_of_rendering_again(
+        capsys, monkeypatch) -> None:
+    """Two `nrbench render` of one data set at once (or one beside a generators.get building it):
+    the second waits for the first and loads its file; both rendering the same shards made the first
+    to finish delete the shard folder under the other, which then failed."""
+    import threading
+    import time
+
+    import generators.render.datasets as rd
+    from generators.registry import cache_path, resolve_params
+
+    argv = ["render", "objects", "--n", "3", "--resolution", "8", "--samples", "1", "-q"]
+    target = cache_path("objects", resolve_params("objects", n=3, resolution=8, samples=1, seed=0))
+    first_started = threading.Event()
+    calls = []
+
+    def fake_render(name, **kw):  # renders for a second, then saves where the real one saves
+        calls.append(name)
+        first_started.set()
+        time.sleep(1.0)
+        ds = generators.Dataset(name, np.full((3, 1, 8, 8), len(calls), np.uint8), np.arange(3), ("shape",),
+                                params={"n": 3, "resolution": 8, "samples": 1, "seed": 0})
+        ds.save(target)
+        return ds
+
+    monkeypatch.setattr(rd, "bpy_available", lambda: True)
+    monkeypatch.setattr(rd, "render_dataset", fake_render)
+    # the command itself, not main(): main() swaps warnings.formatwarning, which two threads would leak
+    from benchmark.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    codes = []
+    first = threading.Thread(target=lambda: codes.append(args._module.run(args)))
+    first.start()
+    assert first_started.wait(30)
+    codes.append(args._module.run(args))  # starts while the first is rendering
+    first.join(30)
+    err = capsys.readouterr().err
+    assert codes == [0, 0]
+    assert calls == ["objects"]  # rendered once
+    assert "another process is rendering" in err and "already rendered" in err
+    assert generators.Dataset.load(target).X.max() == 1

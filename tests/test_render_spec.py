@@ -206,3 +206,32 @@ def test_contact_sheet_of_a_small_objects_set_has_no_missing_tiles(tmp_path, mon
     assert len(titles) == 9 and sum(1 for ax in fig.axes if ax.images) == 6
     assert not [t for t in titles if "None" in t or "missing" in t]
     assert titles[:3] == [f"{S.dataset_spec('objects').factors[0][0]} #{i}" for i in range(3)]
+
+
+def test_two_writers_of_one_contact_sheet_both_succeed(tmp_path, monkeypatch) -> None:
+    """Two renders of one data set each write its sheet (`nrbench render` beside `generate`, or two
+    renders one after the other); a fixed temporary name let one writer rename the other's file away,
+    which then failed with FileNotFoundError.  Here the second write happens inside the first's."""
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from generators.dataset import Dataset
+    from generators.render.contact_sheet import write_contact_sheet
+
+    ds = Dataset(name="objects", X=np.arange(3 * 16 * 16, dtype=np.uint8).reshape(3, 1, 16, 16),
+                 labels=np.arange(3), clusterings=("shape",))
+    path = tmp_path / "sheet.png"
+    savefig, writers = Figure.savefig, []
+
+    def save_then_let_another_writer_finish(fig, *a, **kw):
+        savefig(fig, *a, **kw)
+        if not writers:  # the outer writer only
+            writers.append("inner")
+            assert write_contact_sheet(ds, path) == path
+
+    monkeypatch.setattr(Figure, "savefig", save_then_let_another_writer_finish)
+    assert write_contact_sheet(ds, path) == path
+    assert writers == ["inner"]
+    with Image.open(path) as im:
+        assert im.format == "PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sheet.png"]  # no temporary file left

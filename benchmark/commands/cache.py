@@ -9,7 +9,7 @@ HELP = "show what $NRBENCH_HOME holds (data sets, networks, snapshots, stores); 
 DESCRIPTION = """\
 Show the files nrbench keeps under $NRBENCH_HOME, by kind, with their count and size:
 data sets, pretrained networks, snapshots of stopped pretraining runs and method fits,
-result stores, raw downloads.
+the shards of stopped renders, result stores, raw downloads.
 
 Snapshots are what a stopped run resumes from (Ctrl-C, SIGTERM, a crash): a rerun of
 the same pretraining or suite goes on from them and deletes them when it finishes.  A
@@ -63,5 +63,6 @@ def run(args: argparse.Namespace) -> int:
             n = len(g.files)
             print(f"  {g.name:<{width}}  {n:>6} file{' ' if n == 1 else 's'}  {human_size(g.size):>9}  {g.purpose}")
     every = [p for g in groups for p in g.files]
-    print(f"  {'total':<{width}}  {len(every):>6} files  {human_size(total_size(every)):>9}")
+    n = len(every)
+    print(f"  {'total':<{width}}  {n:>6} file{' ' if n == 1 else 's'}  {human_size(total_size(every)):>9}")
     return 0

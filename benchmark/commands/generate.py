@@ -80,7 +80,7 @@ def generate_one(name: str, params: dict[str, Any], *, seed: int | None, out: Pa
                  rebuild: bool, progress: bool) -> tuple[Any, Path, float]:
     """Build (or reuse) one data set; returns (dataset, file, seconds)."""
     from benchmark.fileio import check_writable
-    from generators.registry import cache_path, entry, get, resolve_params
+    from generators.registry import cache_path, copy_without_source, entry, get, resolve_params
 
     params = dict(params)
     if seed is not None:
@@ -95,7 +95,10 @@ def generate_one(name: str, params: dict[str, Any], *, seed: int | None, out: Pa
         check_writable(out, "--out folder")
     t0 = time.perf_counter()
     ds = get(name, root=out, rebuild=rebuild, progress=progress, **full)
-    return ds, cache_path(name, full, out), time.perf_counter() - t0
+    path = cache_path(name, full, out)
+    if not path.exists():  # its source files are absent: get() served a copy built from them earlier
+        path = copy_without_source(name, full, path.parent) or path
+    return ds, path, time.perf_counter() - t0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,6 +9,11 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from generators.dataset import Dataset
 
 HELP = "render NR-Objects or OBJECTS with Blender (bpy) into the data-set cache"
 
@@ -65,31 +70,18 @@ def _resume_command(args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Render, save to the cache, copy to --out, write the contact sheet."""
+def _load_or_render(args: argparse.Namespace, target: Path) -> Dataset | None:
+    """The data set at ``target`` when it is there and intact, else rendered (and saved there) now.
+
+    None, after one line saying so, when it must be rendered and bpy is missing.
+    """
     import time
     import warnings
-    from pathlib import Path
 
-    from benchmark.environment import require_environment
-    from benchmark.fileio import check_writable
     from generators.dataset import CorruptDatasetError, Dataset
-    from generators.registry import cache_path, resolve_params
-    from generators.render.contact_sheet import write_contact_sheet
     from generators.render.datasets import BPY_MISSING, bpy_available, render_dataset
-    from generators.render.spec import check_settings
 
-    check_settings(args.n, args.resolution, args.samples, args.seed)
-    require_environment(writable=True)  # the render and its shards are saved in $NRBENCH_HOME
-    if args.scheduler and args.executor != "dask":
-        raise ValueError("--scheduler needs --executor dask")
-    params = resolve_params(args.name, n=args.n, resolution=args.resolution, samples=args.samples, seed=args.seed)
-    target = cache_path(args.name, params)
-    out = Path(args.out).expanduser() if args.out else target.parent
-    # before any rendering starts
-    check_writable(out, "--out folder" if args.out else "the data-set cache folder ($NRBENCH_HOME/datasets)")
     quiet = bool(getattr(args, "quiet", False))
-
     ds = None
     if target.exists():
         try:
@@ -100,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if ds is None:
         if not bpy_available():
             print(f"nrbench render: {BPY_MISSING}", file=sys.stderr)
-            return 1
+            return None
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
@@ -123,6 +115,39 @@ def run(args: argparse.Namespace) -> int:
             steady = stats.get("worker_image_seconds", 0.0) / k
             print(f"nrbench render: rendered {k} images in {took:.1f} s ({steady:.3f} s/image once started; "
                   f"render process peak RSS {stats.get('worker_peak_rss_mb', 0):.0f} MB)", file=sys.stderr)
+    return ds
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render, save to the cache, copy to --out, write the contact sheet."""
+    from benchmark.environment import require_environment
+    from benchmark.fileio import check_writable, file_lock
+    from generators.registry import cache_path, resolve_params
+    from generators.render.contact_sheet import write_contact_sheet
+    from generators.render.spec import check_settings
+
+    check_settings(args.n, args.resolution, args.samples, args.seed)
+    require_environment(writable=True)  # the render and its shards are saved in $NRBENCH_HOME
+    if args.scheduler and args.executor != "dask":
+        raise ValueError("--scheduler needs --executor dask")
+    params = resolve_params(args.name, n=args.n, resolution=args.resolution, samples=args.samples, seed=args.seed)
+    target = cache_path(args.name, params)
+    out = Path(args.out).expanduser() if args.out else target.parent
+    # before any rendering starts
+    check_writable(out, "--out folder" if args.out else "the data-set cache folder ($NRBENCH_HOME/datasets)")
+
+    # One render of a data set at a time: another `nrbench render` of it, or generators.get() building
+    # it (`nrbench run`, `nrbench generate`), holds this lock (the one get() takes) while it renders.
+    # Both would otherwise render the same shards, and the first to finish would delete the shard
+    # folder under the other, which then fails.  The one that waited loads the finished file.
+    def waiting() -> None:
+        print(f"nrbench render: another process is rendering {target.name}; waiting for it to finish",
+              file=sys.stderr)
+
+    with file_lock(target, on_wait=waiting):
+        ds = _load_or_render(args, target)
+    if ds is None:
+        return 1
     copy = out / target.name
     if copy.resolve() != target.resolve():
         ds.save(copy)

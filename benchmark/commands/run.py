@@ -275,7 +275,8 @@ def run(args: argparse.Namespace) -> int:
                 aes = f", {_count(d['n_autoencoders'], 'AE')}" if uses_ae else ""
                 print(f"  {d['id']} ({d['generator']}{aes}): {', '.join(m['label'] for m in ms)}")
                 avail = availability(d["generator"], d["params"])
-                print(f"    {'would be skipped' if avail.status == 'skip' else 'data'}: {avail.text}")
+                label = {"skip": "would be skipped", "fail": "would fail"}.get(avail.status, "data")
+                print(f"    {label}: {avail.text}")
                 for dev in d["deviations"]:
                     print(f"    deviation: {dev}")
                 for dev, who in _method_deviations(ms, d["id"]).items():

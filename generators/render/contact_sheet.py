@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.fileio import atomic_write
 from generators.dataset import Dataset
 from generators.render.spec import dataset_spec
 
@@ -86,8 +87,8 @@ def write_contact_sheet(ds: Dataset, path: str | os.PathLike, *, per_shape: int 
         what = f"{'' if min(counts) >= k else 'up to '}{k} example{'s' if k != 1 else ''} per shape"
     fig.suptitle(f"{ds.name}: {what} ({res}x{res}, n={ds.n})", fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:  # through a temporary file of its own: two renders of one data set may write the sheet at once
+        atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=dpi))
+    finally:
+        plt.close(fig)
     return path

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.paths import nrbench_home
+from benchmark.paths import render_dir
 from generators.dataset import Dataset
 from generators.render.spec import (
     THREADS_PER_PROCESS,
@@ -92,7 +92,7 @@ class RenderJob:
     @property
     def workdir(self) -> Path:
         """Folder of this job's shard files."""
-        root = Path(self.root) if self.root is not None else nrbench_home() / "render"
+        root = Path(self.root) if self.root is not None else render_dir()
         return root / f"{self.name}-{self.key}-s{self.shard_size}"
 
     @property
