@@ -51,6 +51,49 @@ SNAPSHOT_WAIT_S = 30.0
 ClaimFn = Callable[[FitTask], bool]
 
 
+def check_scheduler(address: str, timeout_s: float | None = None) -> None:
+    """Raise ``ConnectionError`` naming ``address`` unless a Dask server there completes the handshake in time.
+
+    ``distributed.Client(address)`` waits without a deadline for the server's first message, so
+    an address whose port takes connections but does not speak Dask's protocol (the dashboard's
+    port, 8787, given for the scheduler's 8786; a proxy) would hang ``nrbench run`` for ever, and
+    one that answers other bytes fails with an absurd ``MemoryError``.  ``timeout_s`` (default:
+    dask's ``distributed.comm.timeouts.connect``) bounds connecting (dask retries a refused
+    connection that long), then the handshake again as long.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+    from dask.utils import parse_timedelta
+    from distributed.comm import connect
+
+    if timeout_s is None:
+        timeout_s = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), default="seconds")
+
+    async def handshake() -> None:
+        comm = await connect(address, timeout=timeout_s)
+        await comm.close()
+
+    async def probe() -> None:
+        await asyncio.wait_for(handshake(), 2 * timeout_s)
+
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, even when the caller's thread runs one (a notebook)
+        try:
+            pool.submit(asyncio.run, probe()).result()
+        except (asyncio.TimeoutError, TimeoutError):
+            raise ConnectionError(f"no Dask scheduler answered at {address} within {2 * timeout_s:g} s: the port takes "
+                                  "connections but does not speak Dask's protocol (a scheduler listens on 8786 by "
+                                  "default; 8787 is its dashboard)") from None
+        except OSError as exc:
+            raise ConnectionError(f"no Dask scheduler at {address}: {exc}") from None
+        except ValueError as exc:  # an address dask cannot parse
+            raise ValueError(f"scheduler address {address!r}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - whatever a server of another protocol sent back
+            raise ConnectionError(f"the server at {address} is not a Dask scheduler (its answer is not Dask's "
+                                  f"protocol: {type(exc).__name__})") from None
+
+
 def _take_all(task: FitTask) -> bool:
     """The ``claim`` of a run without claims: every fit is ours."""
     return True
@@ -221,6 +264,7 @@ class DaskExecutor:
             from distributed import Client, LocalCluster
 
             if self.scheduler:
+                check_scheduler(self.scheduler)
                 self._client = Client(self.scheduler)
             else:
                 n = self.n_workers or max(1, min(4, os.cpu_count() or 1))
