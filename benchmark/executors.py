@@ -45,6 +45,11 @@ from benchmark.protocol import FitTask, PretrainTask
 EXECUTORS = ("local", "dask")
 #: Seconds between two looks at a Dask cluster's size (it may grow or shrink, e.g. dask-jobqueue).
 _CAPACITY_REFRESH_S = 10.0
+#: Seconds a Dask cluster may have no worker at all while a run waits on it before nrbench says so (the workers
+#: died, or a SLURM job holding them ended: the scheduler then keeps the tasks, and the run would wait silently).
+NO_WORKERS_WARN_S = 30.0
+#: Seconds between two looks at whether the cluster has any worker.
+_WORKERS_POLL_S = 2.0
 #: After Ctrl-C, how long nrbench waits for the Dask workers' running training loops to save their snapshots.
 SNAPSHOT_WAIT_S = 30.0
 
@@ -391,20 +396,49 @@ class DaskExecutor:
                 pre_futs.pop(k).release()  # submitted fits keep their own reference on the cluster
 
         hand_out()
-        for fut in pending:
-            if fut in pre_of:
-                ready.add(pre_of.pop(fut))  # its value stays on the cluster; a failure reaches the fits
-            else:
-                task = fit_futs.pop(fut)
-                try:
-                    res = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a lost worker
-                    res = runner.failed_result(task, runner.Failed(f"dask task failed: {type(exc).__name__}: {exc}"))
-                on_result(res)
-                fut.release()
-            hand_out()
+        stop = threading.Event()  # the watch of the cluster's workers, while this run waits on it
+        threading.Thread(target=self._watch_workers, args=(stop,), name="nrbench-dask-workers", daemon=True).start()
+        try:
+            for fut in pending:
+                if fut in pre_of:
+                    ready.add(pre_of.pop(fut))  # its value stays on the cluster; a failure reaches the fits
+                else:
+                    task = fit_futs.pop(fut)
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - a lost worker
+                        res = runner.failed_result(task, runner.Failed(
+                            f"dask task failed: {type(exc).__name__}: {exc}"))
+                    on_result(res)
+                    fut.release()
+                hand_out()
+        finally:
+            stop.set()
         for fut in pre_futs.values():
             fut.release()
+
+    def _watch_workers(self, stop: threading.Event) -> None:
+        """Until ``stop``: one line on stderr when the cluster has had no worker for :data:`NO_WORKERS_WARN_S`
+        seconds, and one when workers are back (the scheduler keeps the tasks for them, so the run goes on)."""
+        where = f"the Dask scheduler at {self.scheduler}" if self.scheduler else "the local Dask cluster"
+        empty_since: float | None = None
+        told = False
+        while not stop.wait(_WORKERS_POLL_S):
+            try:
+                n = len(self._client.nthreads())
+            except Exception:  # noqa: BLE001, S112 - a scheduler that does not answer now: look again later
+                continue
+            if n:
+                if told:
+                    print(f"nrbench run: {where} has {n} worker{'' if n == 1 else 's'} again; the run goes on",
+                          file=sys.stderr)
+                empty_since, told = None, False
+            elif empty_since is None:
+                empty_since = time.monotonic()
+            elif not told and time.monotonic() - empty_since >= NO_WORKERS_WARN_S:
+                told = True
+                print(f"nrbench run: {where} has had no workers for {NO_WORKERS_WARN_S:g} s; the run waits for "
+                      "workers to join (Ctrl-C stops it and keeps every stored fit)", file=sys.stderr)
 
 
 def check_executor(kind: str, scheduler: str | None = None) -> None:
