@@ -45,10 +45,58 @@ from benchmark.protocol import FitTask, PretrainTask
 EXECUTORS = ("local", "dask")
 #: Seconds between two looks at a Dask cluster's size (it may grow or shrink, e.g. dask-jobqueue).
 _CAPACITY_REFRESH_S = 10.0
+#: Seconds a Dask cluster may have no worker at all while a run waits on it before nrbench says so (the workers
+#: died, or a SLURM job holding them ended: the scheduler then keeps the tasks, and the run would wait silently).
+NO_WORKERS_WARN_S = 30.0
+#: Seconds between two looks at whether the cluster has any worker.
+_WORKERS_POLL_S = 2.0
 #: After Ctrl-C, how long nrbench waits for the Dask workers' running training loops to save their snapshots.
 SNAPSHOT_WAIT_S = 30.0
 
 ClaimFn = Callable[[FitTask], bool]
+
+
+def check_scheduler(address: str, timeout_s: float | None = None) -> None:
+    """Raise ``ConnectionError`` naming ``address`` unless a Dask server there completes the handshake in time.
+
+    ``distributed.Client(address)`` waits without a deadline for the server's first message, so
+    an address whose port takes connections but does not speak Dask's protocol (the dashboard's
+    port, 8787, given for the scheduler's 8786; a proxy) would hang ``nrbench run`` for ever, and
+    one that answers other bytes fails with an absurd ``MemoryError``.  ``timeout_s`` (default:
+    dask's ``distributed.comm.timeouts.connect``) bounds connecting (dask retries a refused
+    connection that long), then the handshake again as long.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import dask
+    from dask.utils import parse_timedelta
+    from distributed.comm import connect
+
+    if timeout_s is None:
+        timeout_s = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), default="seconds")
+
+    async def handshake() -> None:
+        comm = await connect(address, timeout=timeout_s)
+        await comm.close()
+
+    async def probe() -> None:
+        await asyncio.wait_for(handshake(), 2 * timeout_s)
+
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, even when the caller's thread runs one (a notebook)
+        try:
+            pool.submit(asyncio.run, probe()).result()
+        except (asyncio.TimeoutError, TimeoutError):
+            raise ConnectionError(f"no Dask scheduler answered at {address} within {2 * timeout_s:g} s: the port takes "
+                                  "connections but does not speak Dask's protocol (a scheduler listens on 8786 by "
+                                  "default; 8787 is its dashboard)") from None
+        except OSError as exc:
+            raise ConnectionError(f"no Dask scheduler at {address}: {exc}") from None
+        except ValueError as exc:  # an address dask cannot parse
+            raise ValueError(f"scheduler address {address!r}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - whatever a server of another protocol sent back
+            raise ConnectionError(f"the server at {address} is not a Dask scheduler (its answer is not Dask's "
+                                  f"protocol: {type(exc).__name__})") from None
 
 
 def _take_all(task: FitTask) -> bool:
@@ -221,6 +269,7 @@ class DaskExecutor:
             from distributed import Client, LocalCluster
 
             if self.scheduler:
+                check_scheduler(self.scheduler)
                 self._client = Client(self.scheduler)
             else:
                 n = self.n_workers or max(1, min(4, os.cpu_count() or 1))
@@ -347,20 +396,49 @@ class DaskExecutor:
                 pre_futs.pop(k).release()  # submitted fits keep their own reference on the cluster
 
         hand_out()
-        for fut in pending:
-            if fut in pre_of:
-                ready.add(pre_of.pop(fut))  # its value stays on the cluster; a failure reaches the fits
-            else:
-                task = fit_futs.pop(fut)
-                try:
-                    res = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a lost worker
-                    res = runner.failed_result(task, runner.Failed(f"dask task failed: {type(exc).__name__}: {exc}"))
-                on_result(res)
-                fut.release()
-            hand_out()
+        stop = threading.Event()  # the watch of the cluster's workers, while this run waits on it
+        threading.Thread(target=self._watch_workers, args=(stop,), name="nrbench-dask-workers", daemon=True).start()
+        try:
+            for fut in pending:
+                if fut in pre_of:
+                    ready.add(pre_of.pop(fut))  # its value stays on the cluster; a failure reaches the fits
+                else:
+                    task = fit_futs.pop(fut)
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - a lost worker
+                        res = runner.failed_result(task, runner.Failed(
+                            f"dask task failed: {type(exc).__name__}: {exc}"))
+                    on_result(res)
+                    fut.release()
+                hand_out()
+        finally:
+            stop.set()
         for fut in pre_futs.values():
             fut.release()
+
+    def _watch_workers(self, stop: threading.Event) -> None:
+        """Until ``stop``: one line on stderr when the cluster has had no worker for :data:`NO_WORKERS_WARN_S`
+        seconds, and one when workers are back (the scheduler keeps the tasks for them, so the run goes on)."""
+        where = f"the Dask scheduler at {self.scheduler}" if self.scheduler else "the local Dask cluster"
+        empty_since: float | None = None
+        told = False
+        while not stop.wait(_WORKERS_POLL_S):
+            try:
+                n = len(self._client.nthreads())
+            except Exception:  # noqa: BLE001, S112 - a scheduler that does not answer now: look again later
+                continue
+            if n:
+                if told:
+                    print(f"nrbench run: {where} has {n} worker{'' if n == 1 else 's'} again; the run goes on",
+                          file=sys.stderr)
+                empty_since, told = None, False
+            elif empty_since is None:
+                empty_since = time.monotonic()
+            elif not told and time.monotonic() - empty_since >= NO_WORKERS_WARN_S:
+                told = True
+                print(f"nrbench run: {where} has had no workers for {NO_WORKERS_WARN_S:g} s; the run waits for "
+                      "workers to join (Ctrl-C stops it and keeps every stored fit)", file=sys.stderr)
 
 
 def check_executor(kind: str, scheduler: str | None = None) -> None:

@@ -81,6 +81,8 @@ def save_figure(fig: Any, out_dir: str | Path, name: str, formats: Sequence[str]
 
     ``software`` (e.g. the nrbench versions that wrote the plotted rows) goes into the files'
     metadata (PNG "Software", PDF "Creator"), so a figure in a paper can be traced to a release.
+    The PDF carries no creation date, so plotting the same rows again writes the same bytes
+    (a paper's repository sees no change), as the PNG already does.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -89,8 +91,10 @@ def save_figure(fig: Any, out_dir: str | Path, name: str, formats: Sequence[str]
     paths = []
     for fmt in formats:
         p = out / f"{name}.{fmt}"
-        meta = {("Software" if fmt == "png" else "Creator"): software} if software and fmt in ("png", "pdf") else None
-        fig.savefig(p, dpi=PNG_DPI if fmt == "png" else None, metadata=meta)
+        meta: dict[str, Any] = {("Software" if fmt == "png" else "Creator"): software} if software else {}
+        if fmt == "pdf":
+            meta["CreationDate"] = None
+        fig.savefig(p, dpi=PNG_DPI if fmt == "png" else None, metadata=meta or None)
         paths.append(p)
     return paths
 

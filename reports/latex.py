@@ -8,7 +8,7 @@ standalone article that compiles with pdflatex from texlive-latex-base and
 texlive-latex-recommended (packages: booktabs, graphicx).
 
 Every emitted character is ASCII (:func:`latex_escape`), so a table file compiles inside
-any paper's preamble with pdflatex, whatever its inputenc/fontenc, and with xelatex or
+any paper's preamble that loads booktabs and graphicx (``\\resizebox``) with pdflatex, whatever its inputenc/fontenc, and with xelatex or
 lualatex: Greek letters and math symbols become math, typography and accented letters
 LaTeX kernel commands (2020 or later).  A character without a mapping is written as
 ``[U+XXXX]`` and warned about, never dropped and never an error: such text often comes from

@@ -276,6 +276,61 @@ def test_an_unreachable_scheduler_fails_before_the_store_is_created(tmp_path, ca
     assert not store.exists() and not store.parent.exists()
 
 
+def _server(reply: bytes | None) -> tuple[str, object]:
+    """A TCP server on a free local port that takes every connection and sends ``reply`` (None: nothing)."""
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:  # closed
+                return
+            held.append(conn)
+            if reply is not None:
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"tcp://127.0.0.1:{srv.getsockname()[1]}", srv
+
+
+@pytest.mark.parametrize("reply, message", [
+    (None, "no Dask scheduler answered at {address} within 2 s: the port takes connections but does not speak "
+           "Dask's protocol"),
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "the server at {address} is not a Dask scheduler"),
+])
+def test_a_scheduler_address_that_does_not_speak_dask_is_one_line_not_a_hang(tmp_path, capsys, reply, message):
+    """E.g. the dashboard's port given for the scheduler's: distributed alone waits for ever (or fails with a
+    MemoryError of exbibytes); nrbench names the address within the connect timeout, before creating the store."""
+    import threading
+
+    import dask
+    import distributed  # noqa: F401 - loads its config first: set() would otherwise drop it on exit
+
+    address, srv = _server(reply)
+    suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]", runs=1)
+    store = tmp_path / "new" / "r.sqlite"
+    out: list[int] = []
+    try:
+        with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+            t = threading.Thread(target=lambda: out.append(main([
+                "--quiet", "run", str(suite), "--store", str(store), "--executor", "dask", "--scheduler", address])),
+                daemon=True)
+            t.start()
+            t.join(30)
+    finally:
+        srv.close()
+    assert not t.is_alive(), "nrbench run hung on an address that is not a Dask scheduler"
+    err = capsys.readouterr().err
+    assert out == [1] and f"nrbench run: ConnectionError: {message.format(address=address)}" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not store.exists() and not store.parent.exists()
+
+
 _AE_DATASETS = """
 [datasets.planted]
 params = { n = 300, n_clusters = [3], seed = 1 }

@@ -95,3 +95,39 @@ def test_a_local_cluster_does_not_fight_over_the_dashboard_port():
                 port = ex.client().scheduler_info()["services"].get("dashboard")
         assert port != 8787
         assert not [w for w in caught if "8787" in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_a_cluster_without_workers_is_reported_and_the_run_goes_on_when_one_joins(tmp_path, capsys, monkeypatch):
+    """All workers gone (killed, their SLURM job ended): the scheduler keeps the tasks and the run would wait
+    without a word; nrbench says so once, then again when a worker is back, and finishes with every row."""
+    import threading
+    import time
+
+    from distributed import LocalCluster
+
+    from benchmark import executors
+
+    monkeypatch.setattr(executors, "NO_WORKERS_WARN_S", 0.5, raising=False)
+    monkeypatch.setattr(executors, "_WORKERS_POLL_S", 0.1, raising=False)
+    suite = resolve(hf.write_suite(tmp_path / "ex.toml", "[methods.kmeans]\nparams = { n_init = 2 }\n", n_ae=1,
+                                   runs=2), "quick")
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, \
+            DaskExecutor(scheduler=cluster.scheduler_address) as ex:
+        ex.map_prepare = LocalExecutor(0).map_prepare  # data prepared here: only the fits wait for a worker
+        seen = threading.Event()
+
+        def add_worker_once_reported() -> None:  # or after 20 s without the report: the test fails, never hangs
+            deadline = time.monotonic() + 20
+            while not seen.wait(0.1) and time.monotonic() < deadline:
+                if "has had no workers for 0.5 s; the run waits for workers to join" in capsys.readouterr().err:
+                    seen.set()
+            cluster.scale(1)
+
+        helper = threading.Thread(target=add_worker_once_reported, daemon=True)
+        helper.start()
+        summary = run_suite(suite, Store(tmp_path / "r.sqlite"), ex, progress=False, log=lambda m: None)
+        helper.join(5)
+    assert seen.is_set()
+    assert summary.ok == 2
+    assert f"the Dask scheduler at {cluster.scheduler_address} has 1 worker again; the run goes on" in \
+        capsys.readouterr().err
