@@ -80,6 +80,38 @@ def lease_problem() -> str | None:
     return None
 
 
+#: The quick tier (``nrbench run``, 2 cores) with one of the 2 cores kept busy by another process: 56.2 s with
+#: torch's default 2 threads, 20.6 s with ``OMP_NUM_THREADS=1`` (22.3 s and 20.1 s on idle cores), measured
+#: with ``/usr/bin/time env OMP_NUM_THREADS=N nrbench run`` beside ``python -c "while True: pass"``.
+BUSY_CORES_LOAD = 1.0
+
+
+def busy_cores_hint(threads_per_process: int | None = None) -> str | None:
+    """A note for a run whose cores are already busy, or None.
+
+    torch's CPU kernels split their work over ``threads_per_process`` threads (default: every
+    core) and wait at the end of each kernel for the slowest; a thread that shares its core with
+    another process is the slowest every time, so on a loaded machine a fit can run several times
+    slower than with fewer threads (:data:`BUSY_CORES_LOAD`'s measurement).  The note is given when
+    the 1-minute load average before the run is at least ``BUSY_CORES_LOAD`` and the thread count
+    was not chosen (``OMP_NUM_THREADS`` unset); it suggests the number of idle cores.
+    """
+    if os.environ.get("OMP_NUM_THREADS") or not hasattr(os, "getloadavg"):
+        return None
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return None
+    if cores < 2 or load < BUSY_CORES_LOAD:
+        return None
+    threads = threads_per_process or cores
+    idle = max(1, cores - round(load))
+    return (f"the machine is busy before this run (1-minute load average {load:.1f} on {cores} cores), and torch "
+            f"runs each fit on {threads} threads that wait for each other on busy cores, which can make fits several "
+            f"times slower; if the load stays, set OMP_NUM_THREADS={idle} (the idle cores)")
+
+
 def check_environment(*, home: bool = True, writable: bool = False, create: bool = True, device: bool = False,
                       device_here: bool = True, lease: bool = False) -> list[str]:
     """The problems found by the chosen checks, in that order (empty: all is well).

@@ -135,7 +135,8 @@ class _FitQueue:
         return None
 
 
-def _torch_threads(workers: int) -> int:
+def torch_threads(workers: int) -> int:
+    """torch threads of each of ``workers`` local worker processes: the cores shared out evenly, at least 1."""
     return max(1, (os.cpu_count() or 1) // max(workers, 1))
 
 
@@ -194,7 +195,7 @@ class LocalExecutor:
 
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init,
-                                 initargs=(_torch_threads(self.workers),)) as pool:
+                                 initargs=(torch_threads(self.workers),)) as pool:
             queue = _FitQueue(fits, claim)
             ready: dict[tuple, Any] = {}  # finished pretrainings still needed by a queued fit
             futs: dict[Any, tuple[str, Any]] = {}

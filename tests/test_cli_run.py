@@ -410,3 +410,47 @@ def test_a_store_that_cannot_be_created_is_one_line_naming_it(tmp_path, capsys):
     assert capsys.readouterr().err == (
         "nrbench run: error: cannot open or create the result store /proc/nrbench-x.sqlite: unable to open database "
         "file (its folder /proc is not writable: No such file or directory); choose another --store PATH\n")
+
+
+def _loaded(monkeypatch, load: float, cores: int = 2, omp: str | None = None):
+    """A machine with this 1-minute load average and core count, and OMP_NUM_THREADS as given."""
+    import os
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    if omp is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+
+
+@pytest.mark.parametrize("load, cores, omp, workers, expected", [
+    (1.3, 2, None, None, "OMP_NUM_THREADS=1 (the idle cores)"),   # one of 2 cores busy
+    (2.4, 8, None, None, "OMP_NUM_THREADS=6 (the idle cores)"),
+    (9.0, 8, None, None, "OMP_NUM_THREADS=1 (the idle cores)"),   # never 0 or fewer
+    (2.4, 8, None, 4, "runs each fit on 2 threads"),              # --workers 4 shares out the 8 cores
+    (0.4, 2, None, None, None),                                   # idle enough: no note
+    (3.0, 2, "1", None, None),                                    # the user chose the threads
+    (3.0, 1, None, None, None),                                   # one core: nothing to wait for
+])
+def test_busy_cores_hint_suggests_the_idle_cores(monkeypatch, load, cores, omp, workers, expected):
+    from benchmark.environment import busy_cores_hint
+
+    _loaded(monkeypatch, load, cores, omp)
+    hint = busy_cores_hint(workers and cores // workers)
+    if expected is None:
+        assert hint is None
+    else:
+        assert expected in hint and f"load average {load:.1f} on {cores} cores" in hint
+
+
+def test_a_run_on_busy_cores_says_how_to_avoid_waiting_threads(tmp_path, capsys, monkeypatch):
+    suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]\nparams = { n_init = 1 }", runs=1)
+    _loaded(monkeypatch, 1.5)
+    assert main(["--quiet", "run", str(suite), "--store", str(tmp_path / "r.sqlite")]) == 0
+    cap = capsys.readouterr()
+    assert "nrbench run: note: the machine is busy before this run (1-minute load average 1.5 on 2 cores)" in cap.err
+    assert "2 ok, 0 failed" in cap.out
+    _loaded(monkeypatch, 1.5, omp="1")  # a chosen thread count: no note
+    assert main(["--quiet", "run", str(suite), "--store", str(tmp_path / "r2.sqlite")]) == 0
+    assert "note:" not in capsys.readouterr().err

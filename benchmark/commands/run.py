@@ -247,7 +247,8 @@ def run(args: argparse.Namespace) -> int:
 
     # the environment, before anything is written: a mistake there would fail every fit.  The device matters
     # only where autoencoders are trained, and exists here only when the fits run here (not --scheduler)
-    from benchmark.environment import check_environment, require_environment
+    from benchmark.environment import busy_cores_hint, check_environment, require_environment
+    from benchmark.executors import torch_threads
     from benchmark.protocol import build_tasks
 
     env_checks = {"home": True, "writable": True, "device": any(build_tasks(s)[0] for s in resolved),
@@ -300,6 +301,10 @@ def run(args: argparse.Namespace) -> int:
         if hasattr(executor, "close"):
             executor.close()
         raise
+    if not args.scheduler and args.executor == "local":  # the fits run on this machine's cores
+        hint = busy_cores_hint(torch_threads(args.workers) if args.workers else None)
+        if hint:
+            print(f"nrbench run: note: {hint}", file=sys.stderr)
     t0 = time.perf_counter()
     summaries = []
     try:
