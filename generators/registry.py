@@ -24,6 +24,7 @@ import importlib
 import inspect
 import json
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -228,7 +229,8 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
     """Return the cached data set ``name`` built with ``params``, building it if needed.
 
     A cache file that fails its SHA-256 check is reported with a warning and
-    rebuilt; it is never silently used.
+    rebuilt; it is never silently used.  While another process builds the same file, this one
+    waits for it (and, with ``progress``, says so on stderr) and then loads that file.
     """
     full = resolve_params(name, **params)
     path = cache_path(name, full, Path(root) if root is not None else None)
@@ -256,7 +258,10 @@ def get(name: str, *, root: str | os.PathLike | None = None, rebuild: bool = Fal
     # a user's folder (root=, e.g. generate --out) gets no lock file; its lock lives in the cache.
     # The cache folder itself, however it is named, keeps its locks beside the files: one lock per file.
     in_cache = root is None or Path(root).expanduser().resolve() == datasets_dir().resolve()
-    with file_lock(path, lock_dir=None if in_cache else locks_dir()):
+    def waiting() -> None:  # the other build may take minutes: say why nothing happens
+        print(f"{name}: another process is building {path.name}; waiting for it to finish", file=sys.stderr)
+
+    with file_lock(path, lock_dir=None if in_cache else locks_dir(), on_wait=waiting if progress else None):
         if not rebuild:
             # another process may have finished meanwhile (a bad file was warned about once above)
             ds = _try_load(path, key, full, warn=False)

@@ -180,6 +180,34 @@ def test_two_processes_building_at_once_end_with_one_valid_file(tmp_path: Path) 
     assert Dataset.load(folder / files[0]).checksum == results[0]["sha"]
 
 
+@pytest.mark.parametrize("progress", [True, False])
+def test_a_build_that_waits_for_another_process_says_so_and_loads_its_file(tmp_path: Path, capsys,
+                                                                            progress: bool) -> None:
+    import threading
+
+    from benchmark.fileio import file_lock
+
+    params = {"n": 200, "k": 3, "seed": 5 + progress}
+    path = cache_path("synth", resolve_params("synth", **params))
+    held, release = threading.Event(), threading.Event()
+
+    def other_builder() -> None:  # holds the lock as a building process would, then saves the data set
+        with file_lock(path):
+            held.set()
+            release.wait(10)
+            generators.build("synth", progress=False, **params).save(path)
+
+    t = threading.Thread(target=other_builder)
+    t.start()
+    held.wait(10)
+    threading.Timer(0.5, release.set).start()
+    ds = get("synth", progress=progress, **params)
+    t.join()
+    err = capsys.readouterr().err
+    assert (f"synth: another process is building {path.name}; waiting for it to finish" in err) is progress
+    assert ds.checksum == Dataset.load(path).checksum  # the waiter loaded the other's file
+
+
 def test_generated_builders_are_byte_identical_across_calls() -> None:
     for name, params in [("synth", {"n": 300, "rotate": True}), ("stickfigures", {"n_per_combination": 3})]:
         a = generators.build(name, progress=False, **params)
