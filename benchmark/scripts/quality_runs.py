@@ -161,8 +161,8 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
                                                              .fit_predict(Z)[:, None])[0] for s in range(5)]))
         run_seed = seed if args.run_seed is None else args.run_seed
         m = ACeDeC(10, ae, init=args.init, max_iter=args.iters, lr=args.lr, lr_step=args.lr_step,
-                   reduction=args.reduction, random_state=run_seed, **_acedec_beta_args(args),
-                   progress=False).fit(Xp)
+                   reduction=args.reduction, reinit=not args.no_reinit, random_state=run_seed,
+                   **_acedec_beta_args(args), progress=False).fit(Xp)
         if args.dcn_lambda is not None:  # DCN (ACe/DeC Table 1's comparison) on the same network and budget
             d = DCN(10, ae, lambda_=args.dcn_lambda, max_iter=args.iters, lr=args.lr, random_state=run_seed,
                     progress=False).fit(Xp)
@@ -170,7 +170,7 @@ def run(name: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
         if args.recluster:  # diagnostic only: k-means on the final beta_cs-weighted rotated embedding
             Zw = m.transform(Xp) * np.sqrt(m.betas_[0])
             out["recluster"] = nmi_best_match(y, KMeans(10, n_init=10, random_state=0).fit_predict(Zw)[:, None])[0]
-        out.update(run_seed=run_seed, digit=nmi_best_match(y, m.labels_[:, None])[0], dims=m.n_cluster_dims_,
+        out.update(run_seed=run_seed, reinits=len(m.reinit_events_), digit=nmi_best_match(y, m.labels_[:, None])[0], dims=m.n_cluster_dims_,
                    digit_init=nmi_best_match(y, m.labels_init_[:, :1])[0], loss=float(m.loss_))
     out["seconds"] = time.perf_counter() - t0
     return out
@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dcn-lambda", type=float, default=None,
                    help="acedec-mnist: also fit DCN with this lambda on the same network (same iterations and lr); "
                         "with L_rec as a per-element mean (the authors' scaling), lambda x 784 is the paper's lambda")
+    p.add_argument("--no-reinit", action="store_true",
+                   help="acedec-mnist: turn off the lost-centre reinitialisation (ENRC §2.8; `reinits` counts them)")
     p.add_argument("--recluster", action="store_true",
                    help="acedec-mnist diagnostic: also print the NMI of k-means (10 starts) on the final "
                         "beta_cs-weighted rotated embedding (never ACe/DeC's labels_)")
@@ -246,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
               f"init={args.init} enrc_init={args.enrc_init} init_rounds={args.init_rounds} lr_step={args.lr_step} "
               f"downscale2={args.downscale2} reduction={args.reduction} rec_weight={args.rec_weight:g} lr={args.lr:g} beta_lr={args.beta_lr} beta_weighting={args.beta_weighting} augment={json.dumps(args.augment)} preprocessing={args.preprocessing} "
               + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()), flush=True)
-    keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims", "run_seed")]
+    keys = [k for k in rows[0] if k not in ("seconds", "loss", "dims", "run_seed", "reinits")]
     print("mean " + " ".join(f"{k}={np.mean([r[k] for r in rows]):.3f}±{np.std([r[k] for r in rows]):.3f}"
                              for k in keys))
     return 0
