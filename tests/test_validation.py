@@ -71,7 +71,8 @@ def test_random_state_must_be_a_non_negative_int(bad) -> None:
                                  Orth1([2, 2], progress=False), Orth2([2, 2], progress=False),
                                  MSC([2, 2], n_init=1, max_iter=2, progress=False), ISAAC(progress=False)])
 def test_baselines_record_n_features_in(est) -> None:
-    assert est.fit(X).n_features_in_ == 4
+    # seeded: an unseeded ISAAC's FastICA now and then stops short of convergence on this noise, and warns
+    assert est.set_params(random_state=0).fit(X).n_features_in_ == 4
 
 
 @pytest.mark.parametrize("kind", ["csr_matrix", "csr_array"])
