@@ -11,13 +11,19 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
+
+try:
+    import fcntl
+except ModuleNotFoundError as _exc:  # pragma: no cover - Windows
+    raise ImportError(
+        "nrbench runs on Linux and macOS: its caches and result store are shared between processes with "
+        "POSIX file locks (fcntl.flock), which Windows lacks; on Windows, run it under WSL") from _exc
 
 
 def _umask() -> int:

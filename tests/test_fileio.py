@@ -134,3 +134,16 @@ def test_a_full_disk_names_the_file_being_written_and_leaves_no_temporary(tmp_pa
         atomic_write(target, failing(elsewhere))
     assert named.value is elsewhere
     assert list(target.parent.iterdir()) == []
+
+
+def test_without_posix_file_locks_the_import_says_which_platforms_work() -> None:
+    """Windows has no ``fcntl``: the error names the supported platforms and WSL, not a bare module name."""
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['fcntl'] = None; import benchmark.fileio"
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: nrbench runs on Linux and macOS")
+    assert "WSL" in last and "fcntl.flock" in last
