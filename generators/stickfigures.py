@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from benchmark.memory import check_fits_in_memory
 from generators.dataset import Dataset
 from generators.download import sha256_file
 
@@ -116,6 +117,9 @@ def build_stickfigures(*, n_per_combination: int = 100, seed: int = 0, progress:
             or n_per_combination <= 0:
         raise ValueError(f"n_per_combination must be a positive integer; got {n_per_combination!r}")
     m = int(n_per_combination)
+    # the uint8 output and int64 labels of 9 m figures, plus one combination's four float64
+    # (m, 20, 20) temporaries (measured: 4.6 bytes per output byte)
+    check_fits_in_memory(9 * m * (SIZE * SIZE + 16) + 4 * 8 * m * SIZE * SIZE, f"n_per_combination={m}")
     rng = np.random.default_rng(seed)
     ups, lows = upper_sprites(), lower_sprites()
     X = np.empty((9 * m, 1, SIZE, SIZE), dtype=np.uint8)

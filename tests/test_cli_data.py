@@ -175,6 +175,20 @@ def test_generate_usage_errors_exit_2(capsys, argv, needle) -> None:
     assert rc == 2 and needle in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("param, named", [
+    ("n=1000000000000", "n=1000000000000 and k=25"),
+    ("n_per_combination=1000000000000", "n_per_combination=1000000000000"),
+])
+def test_generate_a_size_that_cannot_fit_is_refused_up_front(capsys, param, named) -> None:
+    """A huge n is a parameter mistake named in one line (exit 2), not a MemoryError after allocating."""
+    name = "synth" if param.startswith("n=") else "stickfigures"
+    rc, out, err = run(capsys, "-q", "generate", name, "--param", param)
+    assert (rc, out) == (2, "")
+    assert err.startswith(f"nrbench generate: error: {named}: building this data set needs about ")
+    assert " TB of memory, but only " in err and " is available; choose a smaller value" in err
+    assert err.count("\n") == 1
+
+
 def test_generate_out_that_is_a_file_is_refused_before_building(capsys, tmp_path: Path) -> None:
     f = tmp_path / "afile"
     f.write_text("x")
