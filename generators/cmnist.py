@@ -23,7 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from benchmark.memory import check_fits_in_memory
-from generators.dataset import Dataset
+from generators.dataset import DataFileError, Dataset
 from generators.mnist import read_idx_pair
 from generators.sources import MNIST
 
@@ -55,7 +55,7 @@ def build_cmnist(*, split: str = "train", seed: int = 0, data_dir: str | os.Path
         raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     images, digits, sources = read_idx_pair(MNIST, split, data_dir, progress)
     if images.shape[1:] != (28, 28):
-        raise ValueError(f"MNIST images must be 28x28; got {images.shape[1:]}")
+        raise DataFileError(f"MNIST images must be 28x28; got {images.shape[1:]}")
     rng = np.random.default_rng(seed)
     left = rng.permutation(len(images))
     right = rng.permutation(len(images))

@@ -44,7 +44,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from benchmark.memory import check_fits_in_memory
-from generators.dataset import Dataset
+from generators.dataset import DataFileError, Dataset
 from generators.download import sha256_file
 
 SIZE = 20
@@ -154,7 +154,8 @@ def load_stickfigures_file(*, path: str | os.PathLike, progress: bool = True) ->
     """Read the published stickfigures file: rows of 2 labels (upper, lower) + 400 pixels.
 
     Labels are mapped to 0..k-1 in sorted order (the file's values are kept in
-    ``params["label_values"]``); pixels must be integers in 0-255.
+    ``params["label_values"]``); pixels must be integers in 0-255.  A missing file raises
+    ``FileNotFoundError``, a malformed one :class:`~generators.dataset.DataFileError`.
     """
     path = Path(path)
     if not path.is_file():
@@ -162,7 +163,7 @@ def load_stickfigures_file(*, path: str | os.PathLike, progress: bool = True) ->
     try:
         text = path.read_text()
     except UnicodeDecodeError as exc:
-        raise ValueError(f"path: {path} is not a text file of rows of numbers ({exc})") from None
+        raise DataFileError(f"path: {path} is not a text file of rows of numbers ({exc})") from None
     rows = [ln.replace(",", " ").replace(";", " ").split() for ln in
             tqdm(text.splitlines(), desc="stickfigures file", disable=not progress, leave=False)]
     rows = [r for r in rows if r and not r[0].startswith("#")]
@@ -170,16 +171,16 @@ def load_stickfigures_file(*, path: str | os.PathLike, progress: bool = True) ->
     bad = [i for i, r in enumerate(rows) if len(r) != width]
     if not rows or bad:
         first = f"row {bad[0] + 1} has {len(rows[bad[0]])} values" if bad else "no rows"
-        raise ValueError(f"path: {path} must have rows of {width} values (2 labels + 400 pixels); {first}")
+        raise DataFileError(f"path: {path} must have rows of {width} values (2 labels + 400 pixels); {first}")
     try:
         A = np.array(rows, dtype=np.float64)
     except ValueError as exc:
-        raise ValueError(f"path: {path} has a non-numeric value ({exc})") from None
+        raise DataFileError(f"path: {path} has a non-numeric value ({exc})") from None
     if not np.all(np.isfinite(A)) or not np.array_equal(A, np.rint(A)):
-        raise ValueError(f"path: {path} has non-integer labels or pixels")
+        raise DataFileError(f"path: {path} has non-integer labels or pixels")
     pix = A[:, 2:]
     if pix.min() < 0 or pix.max() > 255:
-        raise ValueError(f"path: {path} has pixel values outside 0-255 ({pix.min():g}..{pix.max():g})")
+        raise DataFileError(f"path: {path} has pixel values outside 0-255 ({pix.min():g}..{pix.max():g})")
     label_values, labels = [], []
     for s in range(2):
         values, inverse = np.unique(A[:, s].astype(np.int64), return_inverse=True)

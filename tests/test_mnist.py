@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from generators import download
+from generators.dataset import DataFileError
 from generators.download import ChecksumError, DataUnavailableError, ensure_file
 from generators.fakes import fake_idx_sources, write_idx
 from generators.idx import parse_idx, read_idx
@@ -51,7 +52,7 @@ def test_parse_idx_big_endian_int32() -> None:
     (bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]), "needs 13"),  # payload too short
 ])
 def test_parse_idx_rejects_bad_bytes(data: bytes, msg: str) -> None:
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(DataFileError, match=msg):  # a data error (nrbench exits 1), and a ValueError
         parse_idx(data, "x.idx")
 
 
