@@ -115,16 +115,6 @@ def remove_snapshots(force: bool = False, now: float | None = None) -> tuple[lis
     return removed, kept
 
 
-def human_size(n: int) -> str:
-    """``"13.0 MB"``: bytes in decimal units (as ``du --si`` and file managers print them)."""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
-
-
 def total_size(files: Iterable[Path]) -> int:
     """Bytes of ``files`` (missing ones count 0)."""
     return sum(_size(p) for p in files)

@@ -5,9 +5,11 @@ exposes ``HELP`` (one line), ``DESCRIPTION`` (the ``--help`` text),
 ``add_arguments(parser)`` and ``run(args) -> int``.  Command modules must be
 cheap to import: torch, bpy and dask are imported inside ``run``.
 
-Exit codes (DESIGN.md): 0 ok, 1 a failure, 2 a usage error (argparse errors and
-``ValueError`` from bad parameters).  Errors print one line; ``--debug`` shows
-the traceback.
+Exit codes (DESIGN.md, and :data:`EXIT_STATUS` in ``nrbench --help``): 0 ok; 1 a
+failure, data errors included (a missing, corrupt or altered file, a checksum
+mismatch: ``OSError`` and :class:`generators.dataset.DataFileError`); 2 a usage
+error (argparse errors, and ``ValueError`` from bad arguments, parameters or
+environment variables).  Errors print one line; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ COMMANDS: dict[str, str] = {
 }
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+#: The exit statuses, as ``nrbench --help`` prints them.
+EXIT_STATUS = (
+    "exit status: 0 done; 1 a failure: a fit or task failed, or a data error (a missing, corrupt or altered "
+    "file, a checksum mismatch); 2 a usage error: a bad argument, parameter or environment variable; "
+    "130 interrupted (Ctrl-C); 143 terminated (SIGTERM); 141 the reader of the output went away."
+)
 #: A process killed by SIGPIPE exits 128 + 13 in the shell; nrbench returns the same when its reader goes away.
 EXIT_SIGPIPE = 141
 
@@ -62,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
             "DEC/IDEC and the classical baselines), and write NMI/VI tables and figures. "
             "Caches live in $NRBENCH_HOME; raw data is looked up in $NRBENCH_DATA."
         ),
+        epilog=EXIT_STATUS,
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
@@ -92,6 +101,16 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
     A category with a ``cli_label`` (``reports.source.Note``: "note") is printed with that word instead.
     """
     return f"nrbench: {getattr(category, 'cli_label', 'warning')}: {message}\n"
+
+
+def _is_data_error(exc: ValueError) -> bool:
+    """Whether a ``ValueError`` is about a data file's contents (exit 1) rather than a bad argument (exit 2).
+
+    Looked up in ``sys.modules``, not imported: the class lives beside numpy, this module must stay cheap
+    to import, and an instance exists only once its module has been imported.
+    """
+    module = sys.modules.get("generators.dataset")
+    return module is not None and isinstance(exc, module.DataFileError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"nrbench {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_FAILURE if _is_data_error(exc) else EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - one clear line, traceback with --debug
         if args.debug:
             traceback.print_exc()

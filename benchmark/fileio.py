@@ -6,6 +6,7 @@
   the archive on every path out (numpy's ``savez`` leaves it open when interrupted).
 - :func:`file_lock`: an exclusive advisory lock on ``<path>.lock`` so that two
   processes building the same artefact end with one valid file.
+- :func:`human_size`: a byte count as ``du --si`` prints it, for every size nrbench reports.
 """
 
 from __future__ import annotations
@@ -184,3 +185,13 @@ def write_error(folder: str | os.PathLike, create: bool = True) -> str | None:
     except OSError as exc:
         return exc.strerror or str(exc)
     return None
+
+
+def human_size(n: int) -> str:
+    """``"13.0 MB"``: bytes in decimal units (as ``du --si`` and file managers print them)."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")

@@ -22,7 +22,8 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from generators.dataset import Dataset
+from benchmark.memory import check_fits_in_memory
+from generators.dataset import DataFileError, Dataset
 from generators.mnist import read_idx_pair
 from generators.sources import MNIST
 
@@ -37,6 +38,7 @@ def concatenate_pairs(images: np.ndarray, left: np.ndarray, right: np.ndarray, *
                       progress: bool = True) -> np.ndarray:
     """Images ``images[left[i]] | images[right[i]]`` padded to (n, 1, 2h, 2w) uint8."""
     n, h, w = len(left), images.shape[1], images.shape[2]
+    check_fits_in_memory(n * (2 * w) ** 2 * images.dtype.itemsize, f"{n} C-MNIST images")
     pad = (2 * w - h) // 2
     X = np.zeros((n, 1, 2 * w, 2 * w), dtype=images.dtype)
     for start in tqdm(range(0, n, _CHUNK), desc="C-MNIST", disable=not progress, leave=False):
@@ -53,7 +55,7 @@ def build_cmnist(*, split: str = "train", seed: int = 0, data_dir: str | os.Path
         raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     images, digits, sources = read_idx_pair(MNIST, split, data_dir, progress)
     if images.shape[1:] != (28, 28):
-        raise ValueError(f"MNIST images must be 28x28; got {images.shape[1:]}")
+        raise DataFileError(f"MNIST images must be 28x28; got {images.shape[1:]}")
     rng = np.random.default_rng(seed)
     left = rng.permutation(len(images))
     right = rng.permutation(len(images))

@@ -37,7 +37,16 @@ _META_KEY = "__meta__"
 _EXTRA_PREFIX = "extra__"
 
 
-class CorruptDatasetError(ValueError):
+class DataFileError(ValueError):
+    """A data file (a raw source file or a stored data set) is there, but its contents are not what they must be.
+
+    A data error, not a usage error: the ``nrbench`` command exits 1 for it, as for a missing file or a
+    checksum mismatch, and keeps 2 for bad arguments and parameters.  It is a ``ValueError`` so that
+    code catching bad values catches it too.
+    """
+
+
+class CorruptDatasetError(DataFileError):
     """A stored data set is truncated, altered or unreadable."""
 
 

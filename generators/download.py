@@ -7,7 +7,9 @@
    checksum (a truncated or altered file is never used, and never silently
    replaced: the user deletes it to re-download);
 2. otherwise each URL of the source is tried in turn (``urllib``, so ``file://``
-   works too), written to a temporary file, verified, and renamed into place;
+   works too), written to a temporary file, verified, and renamed into place; a
+   download that installs nothing (every URL failed, or Ctrl-C) leaves neither its
+   partial file nor the folders it created;
 3. when every URL fails, :class:`DataUnavailableError` says where it looked and
    how to provide the file.
 """
@@ -76,9 +78,62 @@ def verify(path: Path, source: SourceFile) -> str:
     return digest
 
 
+def _download_into(source: SourceFile, path: Path, errors: list[str], progress: bool) -> bool:
+    """Try each URL of ``source`` until one gives the verified file at ``path``; False when none did.
+
+    Creates ``path``'s folder.  Each attempt writes a temporary file beside ``path`` and renames
+    it into place only once verified; the temporary is deleted whatever happens, an interrupt
+    included.  Why the folder or each URL failed is appended to ``errors``.
+    """
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        errors.append(f"cannot create {folder}: {exc}")
+        return False
+    for url in source.urls:
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{source.filename}.", suffix=".tmp", dir=folder)
+            os.close(fd)
+        except OSError as exc:
+            errors.append(f"cannot write in {folder}: {exc}")
+            return False
+        tmp = Path(tmp_name)
+        try:
+            fetch(url, tmp, progress=progress, desc=f"download {source.filename}")
+            verify(tmp, source)
+            os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would hide raw data from a group
+            os.replace(tmp, path)
+            return True
+        except ChecksumError as exc:
+            errors.append(f"{url}: {str(exc).split(': ', 1)[1]}")
+        except Exception as exc:  # noqa: BLE001 - network errors of every kind: try the next URL
+            errors.append(f"{url}: {type(exc).__name__}: {exc}")
+        finally:
+            tmp.unlink(missing_ok=True)
+    return False
+
+
+def _remove_empty_folders(created: list[Path]) -> None:
+    """Remove the folders of ``created`` (deepest first) that a download made; stop at one that is not empty.
+
+    ``rmdir`` removes only empty folders, so a file another process put there meanwhile is kept.
+    """
+    for p in created:
+        try:
+            p.rmdir()
+        except OSError:
+            break
+
+
 def ensure_file(source: SourceFile, data_dir: str | os.PathLike | None = None, *,
                 progress: bool = True) -> Path:
-    """Return the verified local path of ``source``, downloading it if absent."""
+    """Return the verified local path of ``source``, downloading it if absent.
+
+    A download that does not install the file, because every URL failed or because it was
+    interrupted (Ctrl-C), leaves nothing behind: neither its partial file nor the folders it
+    created.  Folders that existed before, and anything in them, are never removed.
+    """
     root = resolve_data_dir(data_dir)
     folder = root / source.folder
     path = folder / source.filename
@@ -88,36 +143,11 @@ def ensure_file(source: SourceFile, data_dir: str | os.PathLike | None = None, *
     errors: list[str] = []
     created = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again if nothing lands
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        errors.append(f"cannot create {folder}: {exc}")
-    else:
-        for url in source.urls:
-            try:
-                fd, tmp_name = tempfile.mkstemp(prefix=f".{source.filename}.", suffix=".tmp", dir=folder)
-                os.close(fd)
-            except OSError as exc:
-                errors.append(f"cannot write in {folder}: {exc}")
-                break
-            tmp = Path(tmp_name)
-            try:
-                fetch(url, tmp, progress=progress, desc=f"download {source.filename}")
-                verify(tmp, source)
-                os.chmod(tmp, default_file_mode())  # mkstemp's 0o600 would hide raw data from a group
-                os.replace(tmp, path)
-                return path
-            except ChecksumError as exc:
-                errors.append(f"{url}: {str(exc).split(': ', 1)[1]}")
-            except Exception as exc:  # noqa: BLE001 - network errors of every kind: try the next URL
-                errors.append(f"{url}: {type(exc).__name__}: {exc}")
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
-    for p in created:  # deepest first: a failed download leaves no empty folders behind
-        try:
-            p.rmdir()
-        except OSError:
-            break
+        if _download_into(source, path, errors, progress):
+            return path
+    finally:  # after failed URLs and after an interrupt alike (KeyboardInterrupt is not caught there)
+        if not path.exists():
+            _remove_empty_folders(created)
     unpacked = folder / source.filename.removesuffix(".gz")
     hint = (f" An uncompressed {unpacked.name} is there, but the checksum is that of the published "
             f"{source.filename} (recompressing changes it): put the original archive beside it."

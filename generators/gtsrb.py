@@ -27,9 +27,11 @@ automatically (see :data:`generators.sources.GTSRB_URL`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from benchmark.paths import ENV_DATA, data_home
-from generators.dataset import Dataset
+from generators.dataset import DataFileError, Dataset
 from generators.download import DataUnavailableError
 from generators.sources import GTSRB_URL
 
@@ -83,6 +85,18 @@ def _roi(row: dict[str, str]) -> tuple[int, int, int, int] | None:
     return tuple(int(float(row[k])) for k in keys)  # type: ignore[return-value]
 
 
+@contextlib.contextmanager
+def _csv_row(path: Path, line: int) -> Iterator[None]:
+    """Turn a missing column or a malformed number in row ``line`` of an annotation CSV into a
+    :class:`DataFileError` naming the file and the line (a damaged raw file, not a bad parameter)."""
+    try:
+        yield
+    except KeyError as exc:
+        raise DataFileError(f"{path}, line {line}: no column {exc}; is it a GTSRB annotation file?") from None
+    except ValueError as exc:
+        raise DataFileError(f"{path}, line {line}: {exc}") from None
+
+
 def _items_official(root: Path) -> list[_Item]:
     items = []
     for c in CLASSES:
@@ -90,9 +104,11 @@ def _items_official(root: Path) -> list[_Item]:
         gt = folder / f"GT-{c:05d}.csv"
         if gt.is_file():
             with open(gt, newline="") as fh:
-                for row in csv.DictReader(fh, delimiter=";"):
-                    row = {k.strip(): v for k, v in row.items() if k}
-                    items.append(_Item(folder / row["Filename"].strip(), c, _roi(row)))
+                reader = csv.DictReader(fh, delimiter=";", restval="")  # a short row: empty fields
+                for row in reader:
+                    with _csv_row(gt, reader.line_num):
+                        row = {k.strip(): v for k, v in row.items() if k}
+                        items.append(_Item(folder / row["Filename"].strip(), c, _roi(row)))
         elif folder.is_dir():  # no annotation file: whole images, in name order
             items.extend(_Item(f, c, None) for f in sorted(folder.glob("*.ppm")))
         else:
@@ -147,13 +163,15 @@ def _check_counts(root: Path, cls: np.ndarray) -> None:
 
 
 def _items_png(root: Path) -> list[_Item]:
-    with open(root / "Train.csv", newline="") as fh:
-        rows = [{k.strip(): v for k, v in r.items() if k} for r in csv.DictReader(fh)]
     by_class: dict[int, list[_Item]] = {c: [] for c in CLASSES}
-    for row in rows:
-        c = int(row["ClassId"])
-        if c in by_class:
-            by_class[c].append(_Item(root / row["Path"].strip(), c, _roi(row)))
+    with open(root / "Train.csv", newline="") as fh:
+        reader = csv.DictReader(fh, restval="")
+        for r in reader:
+            with _csv_row(root / "Train.csv", reader.line_num):
+                row = {k.strip(): v for k, v in r.items() if k}
+                c = int(row["ClassId"])
+                if c in by_class:
+                    by_class[c].append(_Item(root / row["Path"].strip(), c, _roi(row)))
     return [it for c in CLASSES for it in by_class[c]]
 
 

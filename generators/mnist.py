@@ -18,7 +18,7 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from generators.dataset import Dataset
+from generators.dataset import DataFileError, Dataset
 from generators.download import ensure_file
 from generators.idx import read_idx
 from generators.sources import FMNIST, MNIST, SourceFile
@@ -42,7 +42,7 @@ def read_idx_pair(files: dict[str, SourceFile], part: str, data_dir: str | os.Pa
     lab_path = ensure_file(lab_src, data_dir, progress=progress)
     images, labels = read_idx(img_path), read_idx(lab_path)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(f"{img_path}: images {images.shape} do not match labels {labels.shape}")
+        raise DataFileError(f"{img_path}: images {images.shape} do not match labels {labels.shape}")
     return images, labels.astype(np.int64), {img_src.filename: img_src.sha256, lab_src.filename: lab_src.sha256}
 
 

@@ -88,16 +88,25 @@ STEPS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def apply(X: np.ndarray, steps: Sequence[str]) -> np.ndarray:
-    """Run the named steps in order; the result is float32 (uint8 is scaled to [0, 1] if no step did)."""
+    """Run the named steps in order; the result is float32 (uint8 is scaled to [0, 1] if no step did).
+
+    The result never shares memory with ``X``: with steps that change nothing (float32 data and
+    ``scale01``, ``flatten``, no steps) it is a copy, so a caller writing into it (an in-place
+    normalisation, a noise augmentation) cannot alter the data set's arrays, which the cache and
+    the harness share between fits.  When a step already made a new array, it is not copied again.
+    """
     if isinstance(steps, str):
         steps = [steps]
+    out = X
     for s in steps:
         if s not in STEPS:
             raise ValueError(f"unknown preprocessing step {s!r}; valid: {', '.join(STEPS)}")
-        X = STEPS[s](X)
-    if X.dtype == np.uint8:
+        out = STEPS[s](out)
+    if out.dtype == np.uint8:
         raise ValueError(
             "preprocessing left uint8 data: add 'scale01' or 'zscore' to the steps "
             f"(got {list(steps)})"
         )
-    return np.ascontiguousarray(X, dtype=np.float32)
+    out = np.ascontiguousarray(out, dtype=np.float32)
+    # may_share_memory compares address bounds only (cheap); a new array never overlaps the input's
+    return out.copy() if np.may_share_memory(out, X) else out

@@ -43,7 +43,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from generators.dataset import Dataset
+from benchmark.memory import check_fits_in_memory
+from generators.dataset import DataFileError, Dataset
 from generators.download import sha256_file
 
 SIZE = 20
@@ -116,6 +117,9 @@ def build_stickfigures(*, n_per_combination: int = 100, seed: int = 0, progress:
             or n_per_combination <= 0:
         raise ValueError(f"n_per_combination must be a positive integer; got {n_per_combination!r}")
     m = int(n_per_combination)
+    # the uint8 output and int64 labels of 9 m figures, plus one combination's four float64
+    # (m, 20, 20) temporaries (measured: 4.6 bytes per output byte)
+    check_fits_in_memory(9 * m * (SIZE * SIZE + 16) + 4 * 8 * m * SIZE * SIZE, f"n_per_combination={m}")
     rng = np.random.default_rng(seed)
     ups, lows = upper_sprites(), lower_sprites()
     X = np.empty((9 * m, 1, SIZE, SIZE), dtype=np.uint8)
@@ -150,7 +154,8 @@ def load_stickfigures_file(*, path: str | os.PathLike, progress: bool = True) ->
     """Read the published stickfigures file: rows of 2 labels (upper, lower) + 400 pixels.
 
     Labels are mapped to 0..k-1 in sorted order (the file's values are kept in
-    ``params["label_values"]``); pixels must be integers in 0-255.
+    ``params["label_values"]``); pixels must be integers in 0-255.  A missing file raises
+    ``FileNotFoundError``, a malformed one :class:`~generators.dataset.DataFileError`.
     """
     path = Path(path)
     if not path.is_file():
@@ -158,7 +163,7 @@ def load_stickfigures_file(*, path: str | os.PathLike, progress: bool = True) ->
     try:
         text = path.read_text()
     except UnicodeDecodeError as exc:
-        raise ValueError(f"path: {path} is not a text file of rows of numbers ({exc})") from None
+        raise DataFileError(f"path: {path} is not a text file of rows of numbers ({exc})") from None
     rows = [ln.replace(",", " ").replace(";", " ").split() for ln in
             tqdm(text.splitlines(), desc="stickfigures file", disable=not progress, leave=False)]
     rows = [r for r in rows if r and not r[0].startswith("#")]
@@ -166,16 +171,16 @@ def load_stickfigures_file(*, path: str | os.PathLike, progress: bool = True) ->
     bad = [i for i, r in enumerate(rows) if len(r) != width]
     if not rows or bad:
         first = f"row {bad[0] + 1} has {len(rows[bad[0]])} values" if bad else "no rows"
-        raise ValueError(f"path: {path} must have rows of {width} values (2 labels + 400 pixels); {first}")
+        raise DataFileError(f"path: {path} must have rows of {width} values (2 labels + 400 pixels); {first}")
     try:
         A = np.array(rows, dtype=np.float64)
     except ValueError as exc:
-        raise ValueError(f"path: {path} has a non-numeric value ({exc})") from None
+        raise DataFileError(f"path: {path} has a non-numeric value ({exc})") from None
     if not np.all(np.isfinite(A)) or not np.array_equal(A, np.rint(A)):
-        raise ValueError(f"path: {path} has non-integer labels or pixels")
+        raise DataFileError(f"path: {path} has non-integer labels or pixels")
     pix = A[:, 2:]
     if pix.min() < 0 or pix.max() > 255:
-        raise ValueError(f"path: {path} has pixel values outside 0-255 ({pix.min():g}..{pix.max():g})")
+        raise DataFileError(f"path: {path} has pixel values outside 0-255 ({pix.min():g}..{pix.max():g})")
     label_values, labels = [], []
     for s in range(2):
         values, inverse = np.unique(A[:, s].astype(np.int64), return_inverse=True)

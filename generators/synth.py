@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
+from benchmark.memory import check_fits_in_memory
 from generators.dataset import Dataset
 
 #: Number of Gaussian clusters in the two cluster dimensions.
@@ -79,6 +80,9 @@ def build_synth(*, n: int = PAPER_N, k: int = PAPER_K, seed: int = 0, rotate: bo
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise ValueError(f"k (the number of noise dimensions) must be an integer >= 0; got {k!r}")
     n, k = int(n), int(k)
+    # the peak of the float64 draws below, their temporaries and the float32 copy: about 16 bytes
+    # per value and 24 per point (measured 16-20 per value), four times the float32 output
+    check_fits_in_memory(n * (16 * (2 + k) + 24), f"n={n} and k={k}")
     steps = tqdm(total=3 if rotate else 2, desc=f"SYNTH-{k}", disable=not progress, leave=False)
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(n) % N_CLUSTERS)

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from generators.dataset import Dataset
+from generators.dataset import DataFileError, Dataset
 from generators.download import ensure_file
 from generators.mnist import check_split
 from generators.sources import USPS
@@ -35,7 +35,7 @@ def load_usps(*, split: str = "full", data_dir: str | os.PathLike | None = None,
             data = np.asarray(f[part]["data"], dtype=np.float32)
             target = np.asarray(f[part]["target"]).astype(np.int64).ravel()
             if data.ndim != 2 or data.shape[1] != 256 or len(data) != len(target):
-                raise ValueError(f"{path}: group {part!r} has data {data.shape}, target {target.shape}; "
+                raise DataFileError(f"{path}: group {part!r} has data {data.shape}, target {target.shape}; "
                                  "expected (n, 256) and (n,)")
             xs.append(data.reshape(-1, 1, 16, 16))
             ys.append(target)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cache_inventory import RECENT_S, human_size, inventory, remove_snapshots
+from benchmark.cache_inventory import RECENT_S, inventory, remove_snapshots
 from benchmark.cli import main
+from benchmark.fileio import human_size
 
 
 def _file(path: Path, size: int, age_s: float = 0.0) -> Path:

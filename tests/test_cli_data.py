@@ -175,6 +175,20 @@ def test_generate_usage_errors_exit_2(capsys, argv, needle) -> None:
     assert rc == 2 and needle in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("param, named", [
+    ("n=1000000000000", "n=1000000000000 and k=25"),
+    ("n_per_combination=1000000000000", "n_per_combination=1000000000000"),
+])
+def test_generate_a_size_that_cannot_fit_is_refused_up_front(capsys, param, named) -> None:
+    """A huge n is a parameter mistake named in one line (exit 2), not a MemoryError after allocating."""
+    name = "synth" if param.startswith("n=") else "stickfigures"
+    rc, out, err = run(capsys, "-q", "generate", name, "--param", param)
+    assert (rc, out) == (2, "")
+    assert err.startswith(f"nrbench generate: error: {named}: building this data set needs about ")
+    assert " TB of memory, but only " in err and " is available; choose a smaller value" in err
+    assert err.count("\n") == 1
+
+
 def test_generate_out_that_is_a_file_is_refused_before_building(capsys, tmp_path: Path) -> None:
     f = tmp_path / "afile"
     f.write_text("x")
@@ -203,6 +217,47 @@ def test_generate_missing_raw_data_exits_1(capsys, tmp_path: Path, monkeypatch) 
     rc, _, err = run(capsys, "-q", "generate", "mnist", "--param", "split=test")
     assert rc == 1 and "DataUnavailableError" in err and str(tmp_path / "mnist") in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"1 2 3\n", "must have rows of 402 values (2 labels + 400 pixels); row 1 has 3 values"),
+    (b"a b " + b" 1" * 400 + b"\n", "has a non-numeric value"),
+    (bytes([0xC1, 0xFF, 0x00]) * 100, "is not a text file of rows of numbers"),
+])
+def test_generate_a_malformed_raw_file_is_a_data_error_exit_1(capsys, tmp_path: Path, content, message) -> None:
+    """A file whose contents are wrong is a data error, as a missing file or a checksum mismatch: exit 1, one
+    line (it was 2, the status of a command-line mistake)."""
+    src = tmp_path / "sticks.data"
+    src.write_bytes(content)
+    rc, out, err = run(capsys, "-q", "generate", "stickfigures-file", "--param", f"path={src}")
+    assert (rc, out) == (1, "")
+    assert err.startswith(f"nrbench generate: error: path: {src} {message}") and err.count("\n") == 1
+
+
+def test_generate_a_damaged_cached_copy_without_its_source_is_a_data_error_exit_1(capsys, tmp_path: Path) -> None:
+    """The source file is gone and its cached copy is damaged: nothing to rebuild from, a data error (exit 1)."""
+    src = tmp_path / "sticks.csv"
+    src.write_text("\n".join(",".join(map(str, [u, low] + [9] * 400)) for u in range(3) for low in range(3)))
+    rc, out, _ = run(capsys, "-q", "generate", "stickfigures-file", "--param", f"path={src}")
+    built = Path(next(ln.split()[1] for ln in out.splitlines() if ln.strip().startswith("file ")))
+    src.unlink()
+    with np.load(built) as z:  # altered pixels under the recorded metadata: its SHA-256 no longer matches
+        arrays = {k: z[k] for k in z.files}
+    arrays["X"] = arrays["X"] + 1
+    np.savez_compressed(built, **arrays)
+    rc, out, err = run(capsys, "-q", "generate", "stickfigures-file", "--param", f"path={src}")
+    assert (rc, out) == (1, "")
+    assert err.startswith(f"nrbench generate: error: {built}: ") and "SHA-256 mismatch" in err and err.count("\n") == 1
+    assert "cannot be rebuilt here because the source files of stickfigures-file are absent" in err
+
+
+def test_help_lists_the_exit_statuses(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the epilog
+    assert exc.value.code == 0
+    assert ("exit status: 0 done; 1 a failure: a fit or task failed, or a data error (a missing, corrupt or altered "
+            "file, a checksum mismatch); 2 a usage error: a bad argument, parameter or environment variable;") in out
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from generators.dataset import DataFileError
 from generators.download import DataUnavailableError
 from generators.gtsrb import CLASSES, TRAINING_COUNTS, load_gtsrb
 from generators.sources import GTSRB_URL
@@ -138,3 +139,22 @@ def test_a_missing_class_folder_is_named(tmp_path: Path) -> None:
     shutil.rmtree(root / "GTSRB" / "Final_Training" / "Images" / "00004")
     with pytest.raises(DataUnavailableError, match=r"class folder .*00004 is missing"):
         load_gtsrb(path=root, progress=False)
+
+
+@pytest.mark.parametrize("maker", [make_official, make_png])
+def test_a_malformed_annotation_csv_is_a_data_error_naming_file_and_line(tmp_path: Path, maker) -> None:
+    """A damaged raw file: DataFileError (nrbench exits 1) naming the CSV and the line, not a bare ValueError
+    (exit 2, as if a parameter were wrong) or a KeyError."""
+    root = maker(tmp_path)
+    csv = (root / "Train.csv" if maker is make_png
+           else root / "GTSRB" / "Final_Training" / "Images" / "00009" / "GT-00009.csv")
+    lines = csv.read_text().splitlines()
+    sep = "," if maker is make_png else ";"
+    fields = lines[-1].split(sep)  # of class 9 (official) / 38 (PNG), both in the subset
+    fields[3] = "six"  # Roi.X1 (official) / Roi.Y1 (PNG): not a number
+    csv.write_text("\n".join([*lines[:-1], sep.join(fields)]) + "\n")
+    with pytest.raises(DataFileError, match=f"^{csv}, line {len(lines)}: could not convert string to float: 'six'$"):
+        load_gtsrb(path=root, check_counts=False, progress=False)
+    csv.write_text(lines[0].replace("ClassId", "Class").replace("Filename", "File") + "\n" + "\n".join(lines[1:]))
+    with pytest.raises(DataFileError, match=f"^{csv}, line 2: no column '(ClassId|Filename)'"):
+        load_gtsrb(path=root, check_counts=False, progress=False)

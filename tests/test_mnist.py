@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from generators import download
+from generators.dataset import DataFileError
 from generators.download import ChecksumError, DataUnavailableError, ensure_file
 from generators.fakes import fake_idx_sources, write_idx
 from generators.idx import parse_idx, read_idx
@@ -51,7 +52,7 @@ def test_parse_idx_big_endian_int32() -> None:
     (bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]), "needs 13"),  # payload too short
 ])
 def test_parse_idx_rejects_bad_bytes(data: bytes, msg: str) -> None:
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(DataFileError, match=msg):  # a data error (nrbench exits 1), and a ValueError
         parse_idx(data, "x.idx")
 
 
@@ -145,6 +146,64 @@ def test_failed_download_keeps_a_folder_that_was_there(tmp_path: Path) -> None:
     with pytest.raises(DataUnavailableError):
         ensure_file(src, tmp_path / "data", progress=False)
     assert [p.name for p in (tmp_path / "data" / "mnist").iterdir()] == ["other.gz"]
+
+
+def _interrupted_fetch(written: list[Path]):
+    """A fetch that writes part of the file, then is stopped by Ctrl-C."""
+    def fetch(url: str, dest: Path, **kw: object) -> None:
+        dest.write_bytes(b"partial" * 100)
+        written.append(dest)
+        raise KeyboardInterrupt
+    return fetch
+
+
+def test_an_interrupted_download_leaves_no_partial_file_and_no_folder_it_made(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    written: list[Path] = []
+    monkeypatch.setattr(download, "fetch", _interrupted_fetch(written))
+    src = _source_for(b"expected bytes", ("https://example.invalid/t10k-labels-idx1-ubyte.gz",))
+    with pytest.raises(KeyboardInterrupt):
+        ensure_file(src, tmp_path / "raw" / "data", progress=False)
+    assert len(written) == 1 and written[0].parent == tmp_path / "raw" / "data" / "mnist"  # bytes were written
+    assert list(tmp_path.iterdir()) == []  # raw/, raw/data/ and raw/data/mnist/ are all gone
+
+
+def test_an_interrupted_download_keeps_what_was_there_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data folder and the user's files in it stay; only the folder the download made goes."""
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "notes.txt").write_text("mine")
+    (root / "empty-of-mine").mkdir()
+    written: list[Path] = []
+    monkeypatch.setattr(download, "fetch", _interrupted_fetch(written))
+    with pytest.raises(KeyboardInterrupt):
+        load_mnist(split="test", data_dir=root, progress=False)
+    assert len(written) == 1
+    assert sorted(p.name for p in root.iterdir()) == ["empty-of-mine", "notes.txt"]
+    assert (root / "notes.txt").read_text() == "mine"
+
+
+def test_an_interrupt_after_one_verified_file_keeps_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MNIST-Test reads two files: the first, installed and verified, is kept (and its folder with it)."""
+    mirror = tmp_path / "mirror"
+    fakes = fake_idx_sources(mirror, "mnist", n_train=20, n_test=10)
+    for key, src in fakes.items():
+        monkeypatch.setitem(MNIST, key, SourceFile(src.folder, src.filename, src.sha256, src.size,
+                                                   (f"https://example.invalid/{src.filename}",)))
+    written: list[Path] = []
+    interrupted = _interrupted_fetch(written)
+
+    def fetch(url: str, dest: Path, **kw: object) -> None:
+        if "images" in url:
+            dest.write_bytes((mirror / "mnist" / url.rsplit("/", 1)[1]).read_bytes())
+        else:
+            interrupted(url, dest)
+
+    monkeypatch.setattr(download, "fetch", fetch)
+    with pytest.raises(KeyboardInterrupt):
+        load_mnist(split="test", data_dir=tmp_path / "data", progress=False)
+    assert len(written) == 1
+    assert [p.name for p in (tmp_path / "data" / "mnist").iterdir()] == [MNIST["test-images"].filename]
 
 
 def test_loader_downloads_missing_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

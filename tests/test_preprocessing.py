@@ -87,6 +87,32 @@ def test_preprocessing_does_not_modify_input(rng) -> None:
     assert np.array_equal(X, before)
 
 
+@pytest.mark.parametrize("steps", [[], ["scale01"], ["flatten"], ["scale01", "flatten"]])
+def test_apply_never_returns_the_input_itself(rng, steps) -> None:
+    """Steps that change nothing on float32 data: writing into the result must not alter the input,
+    which is a data set's array that the cache and the harness share between fits."""
+    X = rng.standard_normal((4, 1, 3, 3)).astype(np.float32)
+    before = X.copy()
+    out = apply(X, steps)
+    assert not np.shares_memory(out, X)
+    out[...] = 7.0
+    assert np.array_equal(X, before)
+
+
+def test_apply_does_not_copy_what_a_step_made_new(monkeypatch) -> None:
+    """Only an aliased result is copied: scale01 of uint8 data is a new array, returned as it is."""
+    made = []
+
+    def recording_scale01(A: np.ndarray) -> np.ndarray:
+        made.append(scale01(A))
+        return made[-1]
+
+    monkeypatch.setitem(STEPS, "scale01", recording_scale01)
+    X = np.zeros((2, 1, 2, 2), dtype=np.uint8)
+    out = apply(X, ["scale01"])
+    assert out is made[0]
+
+
 def test_downscale2_exact_mean_pooling() -> None:
     X = np.arange(2 * 1 * 4 * 4, dtype=np.float32).reshape(2, 1, 4, 4)
     out = downscale2(X)

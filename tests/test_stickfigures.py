@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from generators.dataset import DataFileError
 from generators.stickfigures import (
     BACKGROUND_MAX,
     FOREGROUND_RANGE,
@@ -118,9 +119,10 @@ def test_file_float_pixels_are_accepted_when_integral(tmp_path: Path) -> None:
     ("", "no rows"),
 ])
 def test_file_rejects_malformed(tmp_path: Path, content: str, msg: str) -> None:
+    """A data error (DataFileError: nrbench exits 1), not a bad parameter."""
     path = tmp_path / "bad.txt"
     path.write_text(content)
-    with pytest.raises(ValueError, match=msg):
+    with pytest.raises(DataFileError, match=msg):
         load_stickfigures_file(path=path, progress=False)
 
 
@@ -132,5 +134,5 @@ def test_file_missing_names_path(tmp_path: Path) -> None:
 def test_file_that_is_not_text_is_a_clear_value_error(tmp_path: Path) -> None:
     path = tmp_path / "garbage.data"
     path.write_bytes(bytes([0xC1, 0xFF, 0x00]) * 100)
-    with pytest.raises(ValueError, match=f"path: {path} is not a text file of rows of numbers"):
+    with pytest.raises(DataFileError, match=f"path: {path} is not a text file of rows of numbers"):
         load_stickfigures_file(path=path, progress=False)

@@ -34,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the inventory, or remove snapshots and say which."""
-    from benchmark.cache_inventory import RECENT_S, human_size, inventory, remove_snapshots, total_size
+    from benchmark.cache_inventory import RECENT_S, inventory, remove_snapshots, total_size
     from benchmark.environment import require_environment
+    from benchmark.fileio import human_size
     from benchmark.paths import nrbench_home
 
     if args.force and not args.remove_snapshots:
