@@ -297,9 +297,17 @@ class ISAAC(ClusterMixin, BaseEstimator):
                                  "to vary (drop constant features first)")
             ica = FastICA(n_components=m, whiten="unit-variance", max_iter=self.ica_max_iter,
                           random_state=int(self._rng.integers(2**31 - 1)))
-            with warnings.catch_warnings(record=True) as caught:
+            with warnings.catch_warnings(record=True) as caught, np.errstate(divide="ignore", invalid="ignore"):
                 warnings.simplefilter("always", ConvergenceWarning)
-                ica.fit(X)
+                try:
+                    ica.fit(X)
+                    whitened = bool(np.isfinite(ica.components_).all())
+                except (ValueError, np.linalg.LinAlgError):  # NaN from the whitening, seen by scipy
+                    whitened = False
+            if not whitened:
+                where = "PCA components" if P is not None else "features"
+                raise ValueError(f"X is rank-deficient: ISAAC's ICA could not whiten its {m} {where} (their "
+                                 "covariance is singular: linearly dependent or duplicated columns); drop them first")
             if any(issubclass(w.category, ConvergenceWarning) for w in caught):
                 msg = f"FastICA did not converge in ica_max_iter = {self.ica_max_iter} iterations"
                 warnings.warn(f"ISAAC: {msg}", RuntimeWarning, stacklevel=3)
