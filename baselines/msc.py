@@ -24,7 +24,10 @@ Choices the paper leaves open (documented defaults):
   PCA-block reference projection (below; on a 1000-point sample when n > 1000), fixed for the
   whole fit so that the objective is one function of W for all starts (re-estimating it every
   iteration lets the views drift to low-variance directions where a small sigma inflates the
-  spectral term, and makes objectives of different starts incomparable);
+  spectral term, and makes objectives of different starts incomparable).  A view whose
+  reference projection is constant (its PCA block lies in the null space of rank-deficient
+  data, e.g. fewer points than dimensions) has a median of rounding size (< ``FLAT_VIEW_TOL``
+  x the unprojected data's median distance); it gets that unprojected median instead;
 - lambda: scale-free.  ``lam`` is multiplied by sum_v c_v / sum_{v != w} sqrt(HSIC_vv HSIC_ww)
   evaluated at the PCA-block W (Cauchy-Schwarz bounds HSIC_vw by sqrt(HSIC_vv HSIC_ww)), so
   ``lam = 1`` means fully redundant views cost as much as the largest possible spectral
@@ -70,6 +73,9 @@ from baselines.validation import check_n_clusters_list, check_positive_int, chec
 
 #: Points used to compute the median pairwise distance (kernel width) for large n.
 SIGMA_SAMPLE = 1000
+#: A view whose median projected distance is below this fraction of the unprojected data's is
+#: constant up to rounding: its median (~1e-16) would make a degenerate kernel width.
+FLAT_VIEW_TOL = 1e-10
 #: Up to this n the exact U-step uses LAPACK's dense subset solver, above it Lanczos (eigsh).
 #: Lanczos is faster (tests/test_bench_msc_isaac.py::test_bench_msc_eigensolvers, 2 cores, top 5,
 #: median: 3.8 / 71 / 177 ms at n = 900 / 2,000 / 4,000 against 20 / 158 / 1,432 ms), but it does
@@ -201,12 +207,16 @@ class MSC(ClusterMixin, BaseEstimator):
             return [float(s) for s in ([self.sigma] * T if scalar else self.sigma)]
         out = []
         Xs = self._X[self._sigma_idx].double()
+        iu = torch.triu_indices(Xs.shape[0], Xs.shape[0], 1)
+
+        def median_distance(P: torch.Tensor) -> float:
+            return float(torch.median(torch.cdist(P, P)[iu[0], iu[1]]))
+
+        full = median_distance(Xs)
+        fallback = full if full > 0 else 1.0
         for W in Ws:
-            P = Xs @ W
-            D = torch.cdist(P, P)
-            iu = torch.triu_indices(P.shape[0], P.shape[0], 1)
-            med = float(torch.median(D[iu[0], iu[1]]))
-            out.append(med if med > 0 else 1.0)
+            med = median_distance(Xs @ W)
+            out.append(med if med > FLAT_VIEW_TOL * fallback else fallback)
         return out
 
     def _kernel_parts(self, W: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -258,7 +268,8 @@ class MSC(ClusterMixin, BaseEstimator):
         n = self._X.shape[0]
         for W, s in zip(Ws, sigmas):
             p = self._kernel_parts(W, s)
-            out.append(float(self._hsic_pair(p, p)) / (n - 1) ** 2)
+            # tr(K H K H) = ||H K H||_F^2 >= 0; a constant kernel gives 0, which rounding can make negative
+            out.append(max(float(self._hsic_pair(p, p)), 0.0) / (n - 1) ** 2)
         return out
 
     def _u_step(self, parts: list[tuple[torch.Tensor, torch.Tensor]], ks: list[int]) -> list[torch.Tensor]:

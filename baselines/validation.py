@@ -47,8 +47,11 @@ def check_n_clusters_list(n_clusters: object, n_samples: int, *, name: str = "n_
     Each count must be an int >= 2 and <= n_samples.  A count of 1 (a noise
     space) is accepted only as the last entry, and only when ``allow_noise_last``.
     """
-    if (isinstance(n_clusters, (int, np.integer, str, bytes)) or not isinstance(n_clusters, Sequence)) and \
-            not isinstance(n_clusters, np.ndarray):
+    if isinstance(n_clusters, np.ndarray):
+        ok = n_clusters.ndim == 1  # a 0-d array cannot be iterated, a 2-d one holds rows, not counts
+    else:
+        ok = isinstance(n_clusters, Sequence) and not isinstance(n_clusters, (str, bytes))
+    if not ok:
         raise ValueError(f"{name} must be a list of cluster counts; got {n_clusters!r}")
     entries = list(n_clusters)  # type: ignore[call-overload]
     bad = [k for k in entries if isinstance(k, bool) or not isinstance(k, (int, np.integer))]

@@ -321,3 +321,11 @@ def test_constant_feature_is_a_value_error_naming_x(X) -> None:
     """A constant feature made FastICA's whitening return NaN ('array must not contain infs or NaNs')."""
     with pytest.raises(ValueError, match=r"X has constant feature\(s\) \[(0, 1, )?2\]"):
         ISAAC(max_clusters=2, n_init=1, random_state=0, progress=False).fit(X)
+
+
+def test_exactly_singular_input_is_a_value_error_naming_x() -> None:
+    """Three identical columns taking two values: the covariance has exact zero eigenvalues, FastICA's
+    whitening divided by them and scipy raised "A has a NaN entry" from deep inside the ICA."""
+    X = np.repeat([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], 20, axis=0)
+    with pytest.raises(ValueError, match=r"X is rank-deficient: ISAAC's ICA could not whiten its 3 features"):
+        ISAAC(max_clusters=4, n_init=2, random_state=0, progress=False).fit(X)

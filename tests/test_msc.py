@@ -274,3 +274,36 @@ def test_fewer_samples_than_features_and_numpy_scalar_sigma() -> None:
     a = MSC([2, 2], sigma=np.float32(2.0), **kw).fit(X)
     b = MSC([2, 2], sigma=2.0, **kw).fit(X)
     np.testing.assert_array_equal(a.labels_, b.labels_)
+
+
+def test_a_view_whose_reference_projection_is_constant_gets_a_data_scale_sigma() -> None:
+    """Rank-1 data in 4 dims: view 1's PCA block (PCs 3-4) lies in the null space of the centred data.
+
+    Its projection is constant up to rounding, so its median distance was ~2e-16 (not 0, which the
+    old guard caught) and became the kernel width.  On rank-1 Gaussian data in 5 dims the kernel
+    then underflowed to a zero degree and the U-step raised "array must not contain infs or NaNs".
+    """
+    rng = np.random.default_rng(0)
+    t = np.r_[rng.normal(-3.0, 0.3, 30), rng.normal(3.0, 0.3, 30)]
+    u = np.array([1.0, 2.0, -2.0, 4.0]) / 5.0
+    X = t[:, None] * u[None, :]
+    m = MSC([2, 2], n_init=1, max_iter=3, random_state=0, progress=False).fit(X)
+    dists = np.sort(np.abs(t[:, None] - t[None, :])[np.triu_indices(60, 1)])
+    scale = dists[(dists.size - 1) // 2]  # the (lower) median pairwise distance of the data, all along u
+    assert m.sigma_[0] == pytest.approx(scale, rel=1e-9)  # view 0 holds u: the ordinary median rule
+    assert m.sigma_[1] == pytest.approx(scale, rel=1e-9)  # view 1: the unprojected data's median, not ~1e-16
+    assert np.isfinite(m.objective_)
+    assert nmi_best_match((t > 0)[:, None].astype(int), m.labels_[:, :1])[0] == 1.0
+    rng = np.random.default_rng(0)
+    R = rng.standard_normal((40, 1)) @ rng.standard_normal((1, 5))
+    m = MSC([2, 2], n_init=2, max_iter=3, random_state=0, progress=False).fit(R)
+    assert np.isfinite(m.objective_) and min(m.sigma_) > 1e-3 * max(m.sigma_)
+
+
+def test_fewer_samples_than_the_pca_blocks_need() -> None:
+    """3 points in 5 dims: the second view's PCA block is in the null space; its self-HSIC came out
+    slightly negative by rounding and sqrt() raised "math domain error" when scaling lambda."""
+    X = np.random.default_rng(305).standard_normal((3, 5))
+    m = MSC([2, 2], n_init=2, max_iter=3, random_state=0, progress=False).fit(X)
+    assert m.labels_.shape == (3, 2)
+    assert np.isfinite(m.objective_) and np.isfinite(m.lambda_) and m.lambda_ >= 0

@@ -19,6 +19,15 @@ def test_n_clusters_lists_take_integers_only(bad) -> None:
     assert check_n_clusters_list([np.int64(2), 3], 60) == [2, 3]
 
 
+@pytest.mark.parametrize("bad", [np.array(3), np.array([[2, 2]])])
+@pytest.mark.parametrize("cls", [Orth1, Orth2, NrKmeans, MSC])
+def test_n_clusters_arrays_other_than_1d_are_a_value_error(cls, bad) -> None:
+    # a 0-d array (np.array(3)) raised "TypeError: iteration over a 0-d array" from list(n_clusters)
+    with pytest.raises(ValueError, match="n_clusters must be a list of cluster counts"):
+        cls(bad, progress=False).fit(X)
+    assert check_n_clusters_list(np.array([3, 2]), 60) == [3, 2]
+
+
 @pytest.mark.parametrize("bad", [True, False, 2.0, "3", None])
 def test_a_single_cluster_count_is_an_int_not_a_bool(bad) -> None:
     # SubKmeans(True) said "n_clusters = 1 must be >= 2": True was taken as the count 1
