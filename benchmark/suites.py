@@ -15,7 +15,9 @@ A suite file (``benchmark/suites/*.toml``; this docstring is its format) has
   the id), ``params``, ``grid`` (parameter -> list of values; every combination
   becomes its own labelled entry, e.g. "DCN λ=0.1"), ``runs_per_autoencoder``,
   ``max_n`` (fit on a seeded subset of that many points; recorded as a
-  deviation), ``datasets`` (restrict to these ids), ``deviations``;
+  deviation; an integer for every data set, or a table of data-set id ->
+  integer for those data sets only, as where a paper subsets some columns),
+  ``datasets`` (restrict to these ids), ``deviations``;
 - a ``deviations`` list in a data-set or method entry states an approximation the
   entry makes even in the ``paper`` tier (e.g. an augmentation that differs in detail);
   it is stored with every row of every tier;
@@ -58,7 +60,7 @@ _DATASET_KEYS = {"generator": str, "params": dict, "preprocessing": list, "clust
                  "autoencoder": dict, "deviations": list, "label": str, "n_autoencoders": int}
 _AE_KEYS = {"arch": str, "embedding_dim": int, "budget": (str, dict), "augment": dict, "hidden": list,
             "widths": list, "dropout": (int, float)}
-_METHOD_KEYS = {"method": str, "params": dict, "dataset_params": dict, "grid": dict, "runs_per_autoencoder": int, "max_n": int,
+_METHOD_KEYS = {"method": str, "params": dict, "dataset_params": dict, "grid": dict, "runs_per_autoencoder": int, "max_n": (int, dict),
                 "datasets": list, "deviations": list, "label": str}
 _TIER_KEYS = {"description": str, "est_cost": str, "datasets": list, "methods": list, "protocol": dict,
               "override": dict}
@@ -207,9 +209,17 @@ def _check_method(path: Path, prefix: str, m: Mapping[str, Any], datasets: Mappi
     for k, vals in m.get("grid", {}).items():
         if not isinstance(vals, list) or not vals:
             raise _err(path, f"{prefix}grid.{k}", "a non-empty list of values", vals)
-    for k in ("runs_per_autoencoder", "max_n"):
-        if k in m and m[k] < 1:
-            raise _err(path, prefix + k, "an integer >= 1", m[k])
+    if "runs_per_autoencoder" in m and m["runs_per_autoencoder"] < 1:
+        raise _err(path, prefix + "runs_per_autoencoder", "an integer >= 1", m["runs_per_autoencoder"])
+    max_n = m.get("max_n")
+    for key, n in (max_n.items() if isinstance(max_n, dict) else [("", max_n)] if "max_n" in m else []):
+        where = f"{prefix}max_n" + (f".{key}" if key else "")
+        if key and key not in datasets:
+            raise _err(path, where, f"an id defined under [datasets.<id>]: {', '.join(datasets)}")
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise _err(path, where, "an integer", n)
+        if n < 1:
+            raise _err(path, where, "an integer >= 1", n)
     for ident in m.get("datasets", []):
         if ident not in datasets:
             raise _err(path, prefix + "datasets", f"ids defined under [datasets.<id>]: {', '.join(datasets)}",
@@ -423,6 +433,14 @@ def _expand_method(mid: str, m: Mapping[str, Any], dataset_ids: list[str],
             "datasets": [x for x in m.get("datasets", dataset_ids) if x in dataset_ids],
         })
     return out
+
+
+def max_n_for(method: Mapping[str, Any], dataset_id: str) -> int | None:
+    """The ``max_n`` subset size of a resolved method entry on one data set; None: every point."""
+    max_n = method.get("max_n")
+    if isinstance(max_n, Mapping):
+        return max_n.get(dataset_id)
+    return max_n
 
 
 def _fmt(v: Any) -> str:

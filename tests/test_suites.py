@@ -305,3 +305,43 @@ def test_the_readme_example_suite_is_a_valid_suite(tmp_path):
         assert s.name == "my-suite"
         assert [d["label"] for d in s.datasets] == ["SYNTH-2"]
         assert sorted(e["method"] for e in s.methods) == ["ae-kmeans", "kmeans", "nrkmeans"]
+
+
+def test_acedec_table1_runs_subkmeans_on_a_subset_only_where_the_paper_stars_it():
+    """ACe/DeC Table 1: SubKmeans' FMNIST, MNIST-Full and MNIST-Test values carry '*' (10,000-point subset);
+    its SYNTH-25 (12,000 points) and USPS values do not, so they ran on every point."""
+    from benchmark.protocol import build_tasks
+
+    s = resolve("acedec-table1", "paper", check=False)
+    sizes = {t.dataset["id"]: t.config["max_n"] for t in build_tasks(s)[1] if t.method["method"] == "subkmeans"}
+    assert sizes == {"synth": None, "fmnist": 10000, "mnist": 10000, "mnist-test": 10000, "usps": None}
+
+
+def test_max_n_may_be_given_per_data_set(tmp_path):
+    from benchmark.protocol import build_tasks
+
+    datasets = """
+[datasets.planted]
+params = { n = 300, n_clusters = [3, 3], seed = 1 }
+[datasets.other]
+generator = "planted"
+params = { n = 200, n_clusters = [3, 3], seed = 2 }
+"""
+    s = resolve(hf.write_suite(tmp_path / "per-ds.toml", "[methods.kmeans]\nmax_n = { planted = 100 }", datasets),
+                "quick")
+    assert {t.dataset["id"]: t.config["max_n"] for t in build_tasks(s)[1]} == {"planted": 100, "other": None}
+    # an int still means every data set, and keeps the key it had
+    s2 = resolve(hf.write_suite(tmp_path / "all-ds.toml", "[methods.kmeans]\nmax_n = 100", datasets), "quick")
+    assert {t.dataset["id"]: t.config["max_n"] for t in build_tasks(s2)[1]} == {"planted": 100, "other": 100}
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("{ nowhere = 100 }", "an id defined under [datasets.<id>]"),
+    ("{ planted = 0 }", "an integer >= 1"),
+    ("{ planted = 'x' }", "an integer"),
+])
+def test_a_bad_per_data_set_max_n_names_the_key(tmp_path, value, expected):
+    path = hf.write_suite(tmp_path / "bad.toml", f"[methods.kmeans]\nmax_n = {value}")
+    with pytest.raises(SuiteError, match=r"methods\.kmeans\.max_n") as exc:
+        resolve(path, "quick")
+    assert expected in str(exc.value)
