@@ -333,7 +333,7 @@ def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[s
     ds_list = []
     for did, d in datasets.items():
         entry = _resolve_dataset(did, d, protocol)
-        devs = list(d.get("deviations", []))
+        devs = list(d.get("deviations", [])) + _dec_pretraining_deviation(entry, paper_ds.get(did))
         if tier != "paper":
             paper = _resolve_dataset(did, paper_ds[did], paper_protocol) if did in paper_ds else None
             devs += _dataset_deviations(entry, paper)
@@ -492,6 +492,28 @@ def _arch_class(arch: Any) -> Any:
     from methods.autoencoders import ARCHITECTURES
 
     return ARCHITECTURES.get(arch) if isinstance(arch, str) else None
+
+
+#: Stated with every row of a data set whose network is DEC's fully connected one (``feedforward``), in the
+#: paper tier too, when a one-cycle budget trains it rather than DEC's own procedure (``methods.pretrain.BUDGETS``):
+#: ACe/DeC's autoencoders were "trained as in DEC".
+DEC_PRETRAINING_DEVIATION = ("pretraining: one-cycle Adam with fine-tuning, not DEC's procedure for this network "
+                             "(greedy layer-wise denoising pretraining, then end-to-end SGD: the 'dec-sae' budget)")
+
+
+def _dec_pretraining_deviation(entry: Mapping[str, Any], paper: Mapping[str, Any] | None) -> list[str]:
+    """``[DEC_PRETRAINING_DEVIATION]`` when this tier's and the paper tier's network is DEC's and a one-cycle
+    budget trains it here, else ``[]`` (``paper``: the paper tier's raw entry of the data set)."""
+    ae, pae = entry["autoencoder"] or {}, (paper or {}).get("autoencoder") or {}
+    if ae.get("arch") != "feedforward" or pae.get("arch") != "feedforward":
+        return []
+    from methods.pretrain import PretrainBudget, resolve_budget
+
+    try:
+        one_cycle = isinstance(resolve_budget(ae.get("budget", "quick")), PretrainBudget)
+    except ValueError:  # an unknown budget: check_components names it
+        return []
+    return [DEC_PRETRAINING_DEVIATION] if one_cycle else []
 
 
 def _dataset_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | None) -> list[str]:
