@@ -29,7 +29,8 @@ A suite file (``benchmark/suites/*.toml``; this docstring is its format) has
 
 Every tier that is not ``paper`` is compared with the ``paper`` tier when it is
 resolved, and each difference (fewer autoencoders, a smaller budget, a smaller
-data set, fewer iterations, ...) becomes a deviation string stored with every
+data set, fewer iterations, another ``max_n``, the paper tier's data sets and
+methods it leaves out, ...) becomes a deviation string stored with every
 result row, so a table can never silently present a reduced run as the paper's.
 """
 
@@ -341,6 +342,7 @@ def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[s
         ds_list.append(entry)
 
     m_list = []
+    paper_labels: list[str] = []
     for mid, m in methods.items():
         paper_entries = {e["label"]: e for e in _expand_method(mid, paper_m[mid], list(paper_ds), paper_protocol)} \
             if mid in paper_m else {}
@@ -352,6 +354,13 @@ def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[s
             e["deviations"] = devs
             e["dataset_deviations"] = per_dataset
             m_list.append(e)
+    if tier != "paper":
+        for mid in paper_m:
+            paper_labels += [e["label"] for e in _expand_method(mid, paper_m[mid], list(paper_ds), paper_protocol)]
+        scope = _scope_deviations([(i, paper_ds[i].get("label", i)) for i in paper_ds], list(datasets),
+                                  paper_labels, [e["label"] for e in m_list])
+        for e in m_list:
+            e["deviations"] += scope
 
     if only_datasets:
         known = set().union(*(selector_names(d) for d in ds_list))
@@ -545,6 +554,25 @@ def _dataset_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | Non
     return devs
 
 
+def _scope_deviations(paper_datasets: list[tuple[str, str]], dataset_ids: list[str], paper_methods: list[str],
+                      methods: list[str]) -> list[str]:
+    """What a reduced tier leaves out of the paper tier: its data sets ((id, label) pairs) and method labels.
+
+    Stored with every row of the tier, so a table or figure with fewer columns or lines than the paper's
+    says that it has them on purpose.
+    """
+    out = []
+    left = [label for ident, label in paper_datasets if ident not in dataset_ids]
+    if left:
+        out.append(f"scope: {len(paper_datasets) - len(left)} of the paper's {len(paper_datasets)} data sets "
+                   f"(left out: {', '.join(left)})")
+    left = [label for label in paper_methods if label not in methods]
+    if left:
+        out.append(f"scope: {len(paper_methods) - len(left)} of the paper's {len(paper_methods)} methods "
+                   f"(left out: {', '.join(left)})")
+    return out
+
+
 def _method_deviations(entry: Mapping[str, Any],
                        paper: Mapping[str, Any] | None) -> tuple[list[str], dict[str, list[str]]]:
     """(deviations of every data set, deviations of single data sets) against the paper tier.
@@ -571,6 +599,10 @@ def _method_deviations(entry: Mapping[str, Any],
             if not _same(a, b, k, init):
                 owner = entry["method"]
                 diffs.setdefault((k, _value(a, k, init, owner), _value(b, k, init, owner)), []).append(did)
+        n, paper_n = max_n_for(entry, did), max_n_for(paper, did)
+        if n != paper_n:  # the subset size: the runner states an actual subset, not one the paper tier took
+            diffs.setdefault(("max_n", "all" if n is None else str(n), "all" if paper_n is None else str(paper_n)),
+                             []).append(did)
     general: list[str] = []
     per_dataset: dict[str, list[str]] = {}
     for (k, a, b), where in diffs.items():

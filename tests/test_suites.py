@@ -380,3 +380,36 @@ autoencoder = { arch = "feedforward", budget = "dec-sae" }
     datasets = datasets.replace('"dec-sae"', '"quick-dec"')
     s = resolve(hf.write_suite(tmp_path / "onecycle.toml", "[methods.ae-kmeans]", datasets), "paper", check=False)
     assert DEC_PRETRAINING_DEVIATION in s.dataset("planted")["deviations"]
+
+
+def test_a_reduced_tier_names_the_data_sets_and_methods_of_the_paper_it_leaves_out():
+    """The quick tier of ENRC Table 1 runs Stickfigures with four of the six methods: its caption must say that
+    the paper's other data sets and methods are missing, not only that the budgets are smaller."""
+    from benchmark.protocol import build_tasks
+    from benchmark.runner import _base_row
+
+    s = resolve("enrc-table1", "quick", check=False)
+    scope = ["scope: 1 of the paper's 4 data sets (left out: nrobjects, gtsrb, cmnist)",
+             "scope: 4 of the paper's 6 methods (left out: mSC, ISAAC)"]
+    for m in s.methods:
+        assert [d for d in m["deviations"] if d.startswith("scope:")] == scope, m["label"]
+    assert all(set(scope) <= set(_base_row(t)["deviations"]) for t in build_tasks(s)[1])
+    a = resolve("acedec-table1", "quick", check=False)
+    assert [d for d in a.methods[0]["deviations"] if d.startswith("scope:")] == [
+        "scope: 1 of the paper's 7 data sets (left out: fmnist, MNIST-Full, MNIST-Test, objects, usps, gtsrb)",
+        "scope: 6 of the paper's 8 methods (left out: SubKmeans, AE+SubKmeans)"]
+    f = resolve("acedec-fig1a", "quick", check=False)
+    assert "scope: 3 of the paper's 6 data sets (left out: synth-5, synth-50, synth-100)" in f.methods[0]["deviations"]
+    # a tier that runs everything the paper tier runs has no such statement, and the paper tier never has
+    for name, tier in (("enrc-table1", "standard"), ("acedec-table1", "standard"), ("acedec-fig4", "standard"),
+                       ("enrc-table1", "paper")):
+        assert not [d for m in resolve(name, tier, check=False).methods for d in m["deviations"]
+                    if d.startswith("scope:")], (name, tier)
+
+
+def test_a_subset_size_other_than_the_paper_tiers_is_a_deviation():
+    s = resolve("enrc-table1", "standard", check=False)
+    devs = {m["method"]: m["deviations"] for m in s.methods}
+    assert "budget: max_n=2000 (paper 10000)" in devs["msc"]
+    assert "budget: max_n=1000000 (paper 10000)" in devs["isaac"]
+    assert not [d for d in devs["nrkmeans"] if "max_n" in d]
