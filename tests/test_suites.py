@@ -413,3 +413,18 @@ def test_a_subset_size_other_than_the_paper_tiers_is_a_deviation():
     assert "budget: max_n=2000 (paper 10000)" in devs["msc"]
     assert "budget: max_n=1000000 (paper 10000)" in devs["isaac"]
     assert not [d for d in devs["nrkmeans"] if "max_n" in d]
+
+
+ENRC_NO_AUGMENTATION = ("pretraining without augmentation (ENRC §3.2: rotation, lighting and zoom; the authors' "
+                        "settings for this data set are not known)")
+
+
+def test_enrc_networks_pretrained_without_augmentation_say_so_in_every_tier():
+    """ENRC pretrained its autoencoders with rotation, lighting and zoom; BASELINES.md §6.2-6.3 has the authors'
+    settings for C-MNIST and NR-Objects only, so GTSRB and Stickfigures run without and must say so."""
+    for name in ("enrc-table1", "enrc-casestudy"):
+        for tier in suites.TIERS:
+            for d in resolve(name, tier, check=False).datasets:
+                augmented = bool((d["autoencoder"] or {}).get("augment"))
+                assert (ENRC_NO_AUGMENTATION in d["deviations"]) == (not augmented), (name, tier, d["id"])
+    assert ENRC_NO_AUGMENTATION in resolve("enrc-table1", "paper", check=False).dataset("gtsrb")["deviations"]
