@@ -311,13 +311,7 @@ autoencoder = { arch = "linear", budget = { iterations = 30, finetune_iterations
 
 
 def test_a_subset_given_per_data_set_applies_to_that_data_set_only(tmp_path):
-    datasets = """
-[datasets.planted]
-params = { n = 300, n_clusters = [3, 3], seed = 1 }
-[datasets.other]
-generator = "planted"
-params = { n = 200, n_clusters = [3, 3], seed = 2 }
-"""
+    datasets = hf.TWO_PLANTED
     _, st, summary = _run(tmp_path, "[methods.kmeans]\nmax_n = { planted = 100 }", datasets, n_ae=1, runs=1)
     assert summary.ok == 2
     f = st.frame().set_index("dataset")

@@ -320,13 +320,7 @@ def test_acedec_table1_runs_subkmeans_on_a_subset_only_where_the_paper_stars_it(
 def test_max_n_may_be_given_per_data_set(tmp_path):
     from benchmark.protocol import build_tasks
 
-    datasets = """
-[datasets.planted]
-params = { n = 300, n_clusters = [3, 3], seed = 1 }
-[datasets.other]
-generator = "planted"
-params = { n = 200, n_clusters = [3, 3], seed = 2 }
-"""
+    datasets = hf.TWO_PLANTED
     s = resolve(hf.write_suite(tmp_path / "per-ds.toml", "[methods.kmeans]\nmax_n = { planted = 100 }", datasets),
                 "quick")
     assert {t.dataset["id"]: t.config["max_n"] for t in build_tasks(s)[1]} == {"planted": 100, "other": None}
