@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.store import params_hash
+from benchmark.suites import max_n_for
 
 #: The only selection rule of both papers: best run by the method's own loss.
 SELECTION = "min-loss"
@@ -77,7 +78,7 @@ class FitTask:
         d = self.dataset
         return {"params": self.params,
                 "data": {k: d.get(k) for k in ("generator", "params", "preprocessing", "clusterings")},
-                "max_n": self.method.get("max_n"),
+                "max_n": max_n_for(self.method, self.dataset["id"]),
                 "autoencoder": d.get("autoencoder") if self.uses_autoencoder else None}
 
     @property

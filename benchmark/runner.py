@@ -46,6 +46,7 @@ import numpy as np
 from benchmark.claims import ClaimResult, Owner, RunClaims
 from benchmark.protocol import ARTEFACT_POINTS, FitTask, PretrainTask, build_tasks, fit_seed, subset_seed
 from benchmark.store import Store, key_hash
+from benchmark.suites import max_n_for
 
 _MAX_ERROR = 2000
 
@@ -461,7 +462,7 @@ def run_fit(task: FitTask, ae: Any = None, progress: bool = False) -> FitResult:
         spec = method_registry.get(task.method["method"])
         X, labels_true, clusterings, _ds = _preprocessed(task.dataset)
         n_total = X.shape[0]
-        max_n = task.method.get("max_n")
+        max_n = max_n_for(task.method, task.dataset["id"])
         if max_n and max_n < n_total:
             idx = np.sort(np.random.default_rng(subset_seed(task.ae_seed)).choice(n_total, max_n, replace=False))
             X, labels_true = X[idx], labels_true[idx]

@@ -15,7 +15,9 @@ A suite file (``benchmark/suites/*.toml``; this docstring is its format) has
   the id), ``params``, ``grid`` (parameter -> list of values; every combination
   becomes its own labelled entry, e.g. "DCN λ=0.1"), ``runs_per_autoencoder``,
   ``max_n`` (fit on a seeded subset of that many points; recorded as a
-  deviation), ``datasets`` (restrict to these ids), ``deviations``;
+  deviation; an integer for every data set, or a table of data-set id ->
+  integer for those data sets only, as where a paper subsets some columns),
+  ``datasets`` (restrict to these ids), ``deviations``;
 - a ``deviations`` list in a data-set or method entry states an approximation the
   entry makes even in the ``paper`` tier (e.g. an augmentation that differs in detail);
   it is stored with every row of every tier;
@@ -27,7 +29,8 @@ A suite file (``benchmark/suites/*.toml``; this docstring is its format) has
 
 Every tier that is not ``paper`` is compared with the ``paper`` tier when it is
 resolved, and each difference (fewer autoencoders, a smaller budget, a smaller
-data set, fewer iterations, ...) becomes a deviation string stored with every
+data set, fewer iterations, another ``max_n``, the paper tier's data sets and
+methods it leaves out, ...) becomes a deviation string stored with every
 result row, so a table can never silently present a reduced run as the paper's.
 """
 
@@ -58,7 +61,7 @@ _DATASET_KEYS = {"generator": str, "params": dict, "preprocessing": list, "clust
                  "autoencoder": dict, "deviations": list, "label": str, "n_autoencoders": int}
 _AE_KEYS = {"arch": str, "embedding_dim": int, "budget": (str, dict), "augment": dict, "hidden": list,
             "widths": list, "dropout": (int, float)}
-_METHOD_KEYS = {"method": str, "params": dict, "dataset_params": dict, "grid": dict, "runs_per_autoencoder": int, "max_n": int,
+_METHOD_KEYS = {"method": str, "params": dict, "dataset_params": dict, "grid": dict, "runs_per_autoencoder": int, "max_n": (int, dict),
                 "datasets": list, "deviations": list, "label": str}
 _TIER_KEYS = {"description": str, "est_cost": str, "datasets": list, "methods": list, "protocol": dict,
               "override": dict}
@@ -207,9 +210,17 @@ def _check_method(path: Path, prefix: str, m: Mapping[str, Any], datasets: Mappi
     for k, vals in m.get("grid", {}).items():
         if not isinstance(vals, list) or not vals:
             raise _err(path, f"{prefix}grid.{k}", "a non-empty list of values", vals)
-    for k in ("runs_per_autoencoder", "max_n"):
-        if k in m and m[k] < 1:
-            raise _err(path, prefix + k, "an integer >= 1", m[k])
+    if "runs_per_autoencoder" in m and m["runs_per_autoencoder"] < 1:
+        raise _err(path, prefix + "runs_per_autoencoder", "an integer >= 1", m["runs_per_autoencoder"])
+    max_n = m.get("max_n")
+    for key, n in (max_n.items() if isinstance(max_n, dict) else [("", max_n)] if "max_n" in m else []):
+        where = f"{prefix}max_n" + (f".{key}" if key else "")
+        if key and key not in datasets:
+            raise _err(path, where, f"an id defined under [datasets.<id>]: {', '.join(datasets)}")
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise _err(path, where, "an integer", n)
+        if n < 1:
+            raise _err(path, where, "an integer >= 1", n)
     for ident in m.get("datasets", []):
         if ident not in datasets:
             raise _err(path, prefix + "datasets", f"ids defined under [datasets.<id>]: {', '.join(datasets)}",
@@ -323,7 +334,7 @@ def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[s
     ds_list = []
     for did, d in datasets.items():
         entry = _resolve_dataset(did, d, protocol)
-        devs = list(d.get("deviations", []))
+        devs = list(d.get("deviations", [])) + _dec_pretraining_deviation(entry, paper_ds.get(did))
         if tier != "paper":
             paper = _resolve_dataset(did, paper_ds[did], paper_protocol) if did in paper_ds else None
             devs += _dataset_deviations(entry, paper)
@@ -331,6 +342,7 @@ def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[s
         ds_list.append(entry)
 
     m_list = []
+    paper_labels: list[str] = []
     for mid, m in methods.items():
         paper_entries = {e["label"]: e for e in _expand_method(mid, paper_m[mid], list(paper_ds), paper_protocol)} \
             if mid in paper_m else {}
@@ -342,6 +354,13 @@ def resolve(name_or_path: str | Path, tier: str = "quick", only_datasets: list[s
             e["deviations"] = devs
             e["dataset_deviations"] = per_dataset
             m_list.append(e)
+    if tier != "paper":
+        for mid in paper_m:
+            paper_labels += [e["label"] for e in _expand_method(mid, paper_m[mid], list(paper_ds), paper_protocol)]
+        scope = _scope_deviations([(i, paper_ds[i].get("label", i)) for i in paper_ds], list(datasets),
+                                  paper_labels, [e["label"] for e in m_list])
+        for e in m_list:
+            e["deviations"] += scope
 
     if only_datasets:
         known = set().union(*(selector_names(d) for d in ds_list))
@@ -425,6 +444,14 @@ def _expand_method(mid: str, m: Mapping[str, Any], dataset_ids: list[str],
     return out
 
 
+def max_n_for(method: Mapping[str, Any], dataset_id: str) -> int | None:
+    """The ``max_n`` subset size of a resolved method entry on one data set; None: every point."""
+    max_n = method.get("max_n")
+    if isinstance(max_n, Mapping):
+        return max_n.get(dataset_id)
+    return max_n
+
+
 def _fmt(v: Any) -> str:
     if v is None or v == "default":
         return "default"
@@ -476,6 +503,28 @@ def _arch_class(arch: Any) -> Any:
     return ARCHITECTURES.get(arch) if isinstance(arch, str) else None
 
 
+#: Stated with every row of a data set whose network is DEC's fully connected one (``feedforward``), in the
+#: paper tier too, when a one-cycle budget trains it rather than DEC's own procedure (``methods.pretrain.BUDGETS``):
+#: ACe/DeC's autoencoders were "trained as in DEC".
+DEC_PRETRAINING_DEVIATION = ("pretraining: one-cycle Adam with fine-tuning, not DEC's procedure for this network "
+                             "(greedy layer-wise denoising pretraining, then end-to-end SGD: the 'dec-sae' budget)")
+
+
+def _dec_pretraining_deviation(entry: Mapping[str, Any], paper: Mapping[str, Any] | None) -> list[str]:
+    """``[DEC_PRETRAINING_DEVIATION]`` when this tier's and the paper tier's network is DEC's and a one-cycle
+    budget trains it here, else ``[]`` (``paper``: the paper tier's raw entry of the data set)."""
+    ae, pae = entry["autoencoder"] or {}, (paper or {}).get("autoencoder") or {}
+    if ae.get("arch") != "feedforward" or pae.get("arch") != "feedforward":
+        return []
+    from methods.pretrain import PretrainBudget, resolve_budget
+
+    try:
+        one_cycle = isinstance(resolve_budget(ae.get("budget", "quick")), PretrainBudget)
+    except ValueError:  # an unknown budget: check_components names it
+        return []
+    return [DEC_PRETRAINING_DEVIATION] if one_cycle else []
+
+
 def _dataset_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | None) -> list[str]:
     """What this tier's data-set entry does differently from the paper tier's, defaults filled in."""
     if paper is None:
@@ -505,6 +554,25 @@ def _dataset_deviations(entry: Mapping[str, Any], paper: Mapping[str, Any] | Non
     return devs
 
 
+def _scope_deviations(paper_datasets: list[tuple[str, str]], dataset_ids: list[str], paper_methods: list[str],
+                      methods: list[str]) -> list[str]:
+    """What a reduced tier leaves out of the paper tier: its data sets ((id, label) pairs) and method labels.
+
+    Stored with every row of the tier, so a table or figure with fewer columns or lines than the paper's
+    says that it has them on purpose.
+    """
+    out = []
+    left = [label for ident, label in paper_datasets if ident not in dataset_ids]
+    if left:
+        out.append(f"scope: {len(paper_datasets) - len(left)} of the paper's {len(paper_datasets)} data sets "
+                   f"(left out: {', '.join(left)})")
+    left = [label for label in paper_methods if label not in methods]
+    if left:
+        out.append(f"scope: {len(paper_methods) - len(left)} of the paper's {len(paper_methods)} methods "
+                   f"(left out: {', '.join(left)})")
+    return out
+
+
 def _method_deviations(entry: Mapping[str, Any],
                        paper: Mapping[str, Any] | None) -> tuple[list[str], dict[str, list[str]]]:
     """(deviations of every data set, deviations of single data sets) against the paper tier.
@@ -531,6 +599,10 @@ def _method_deviations(entry: Mapping[str, Any],
             if not _same(a, b, k, init):
                 owner = entry["method"]
                 diffs.setdefault((k, _value(a, k, init, owner), _value(b, k, init, owner)), []).append(did)
+        n, paper_n = max_n_for(entry, did), max_n_for(paper, did)
+        if n != paper_n:  # the subset size: the runner states an actual subset, not one the paper tier took
+            diffs.setdefault(("max_n", "all" if n is None else str(n), "all" if paper_n is None else str(paper_n)),
+                             []).append(did)
     general: list[str] = []
     per_dataset: dict[str, list[str]] = {}
     for (k, a, b), where in diffs.items():

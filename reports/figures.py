@@ -152,17 +152,34 @@ def _drawable(cells: pd.DataFrame, figure: str, frame: pd.DataFrame, tier: str |
     return ok, notes
 
 
-def _footer(fig: Any, notes: list[str]) -> None:
-    """Write the figure's notes under it and warn with each, so neither reader nor user misses them."""
+def _footer(fig: Any, notes: list[str], caption: str = "") -> None:
+    """Write the figure's notes under it and warn with each, so neither reader nor user misses them.
+
+    ``caption`` (the deviations, :func:`deviations_caption`) is written after the notes, without a warning.
+    """
     import warnings
 
-    if not notes:
+    if not notes and not caption:
         return
     width = int(13 * fig.get_figwidth())
     # a figure-level x label: constrained layout makes room for it (a plain fig.text would be cut off)
-    fig.supxlabel("\n".join(textwrap.fill(n, width=width) for n in notes), fontsize=7, x=0.01, ha="left")
+    fig.supxlabel("\n".join(textwrap.fill(n, width=width) for n in [*notes, caption] if n), fontsize=7, x=0.01,
+                  ha="left")
     for n in notes:
         warnings.warn(n, UserWarning, stacklevel=3)
+
+
+def deviations_caption(rows: pd.DataFrame, labels: dict[str, str]) -> str:
+    """The tables' sentence of the recorded deviations of the drawn cells or run (``dataset``, ``label``,
+    ``deviations`` columns), so a figure of a reduced tier says so as a table caption does."""
+    from reports.tables import _deviations_text
+
+    return _deviations_text(rows, labels)
+
+
+def _with_deviations(title: str, row: pd.Series, labels: dict[str, str], width: int) -> str:
+    """A single run's figure title with the run's deviations wrapped below it."""
+    return title + "\n" + textwrap.fill(deviations_caption(pd.DataFrame([row]), labels), width=width)
 
 
 def _incomplete(f: pd.DataFrame, configs: dict | None) -> list[str]:
@@ -244,7 +261,7 @@ def fig_acedec_fig1a(frame: pd.DataFrame, suite: str | None = None, configs: dic
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(f"ACe/DeC Fig. 1a: SYNTH-k ({tier_used} tier), {_over_aes(cells['n_ae'])}", fontsize=9)
-    _footer(fig, notes + _incomplete(f, configs))
+    _footer(fig, notes + _incomplete(f, configs), deviations_caption(cells, _labels(configs, f.iloc[0])))
     return fig
 
 
@@ -317,7 +334,7 @@ def fig_acedec_fig4(frame: pd.DataFrame, suite: str | None = None, tier: str | N
     # one panel is 4.2 in wide: wrap the title to the figure instead of letting it run off both edges
     fig.suptitle(textwrap.fill(f"ACe/DeC Fig. 4 ({tier_used} tier): {_over_aes(cells['n_ae'])}",
                                width=int(11 * fig.get_figwidth())), fontsize=10)
-    _footer(fig, notes + _incomplete(f, configs))
+    _footer(fig, notes + _incomplete(f, configs), deviations_caption(cells, names))
     return fig
 
 
@@ -446,8 +463,10 @@ def fig_enrc_fig4(frame: pd.DataFrame, suite: str | None = None, dataset: str | 
                 ax.set_ylabel("β")
             if r == 1:
                 ax.set_xlabel("embedded dimension (sorted by β)")
-    fig.suptitle(f"ENRC Fig. 4: sorted feature weights, {dataset_label(row['dataset'], _labels(configs, row))} "
-                 f"(ae_seed {row['ae_seed']}, run {row['run_seed']}, {row['tier']} tier)", fontsize=10)
+    labels = _labels(configs, row)
+    fig.suptitle(_with_deviations(f"ENRC Fig. 4: sorted feature weights, {dataset_label(row['dataset'], labels)} "
+                                  f"(ae_seed {row['ae_seed']}, run {row['run_seed']}, {row['tier']} tier)", row,
+                                  labels, int(11 * fig.get_figwidth())), fontsize=10)
     return fig
 
 
@@ -526,9 +545,10 @@ def fig_enrc_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str | 
             img, cmap = as_image(centers[c])
             ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
             ax.set_axis_off()
-    fig.suptitle(f"ENRC Fig. 3: {dataset_label(row['dataset'], labels)} (ae_seed {row['ae_seed']}, {row['tier']} tier)\n"
-                 "the two top-β dimensions per clustering (colours: ground truth); below: decoded centres dec(Vμ)",
-                 fontsize=9)
+    fig.suptitle(_with_deviations(
+        f"ENRC Fig. 3: {dataset_label(row['dataset'], labels)} (ae_seed {row['ae_seed']}, {row['tier']} tier)\n"
+        "the two top-β dimensions per clustering (colours: ground truth); below: decoded centres dec(Vμ)", row,
+        labels, int(12 * fig.get_figwidth())), fontsize=9)
     return fig
 
 
@@ -666,8 +686,10 @@ def fig_acedec_fig3(frame: pd.DataFrame, suite: str | None = None, dataset: str 
                 ax.set_ylabel(f"{ys[i]:.2g}", fontsize=7)
     fig.supxlabel("first principal component of the shared space →", fontsize=9)
     fig.supylabel("dimension with the highest β_cs ↑", fontsize=9)
-    fig.suptitle(f"ACe/DeC Fig. 3: latent traversal, {dataset_label(row['dataset'], _labels(configs, row))} "
-                 f"(ae_seed {row['ae_seed']}, {row['tier']} tier)", fontsize=10)
+    labels = _labels(configs, row)
+    fig.suptitle(_with_deviations(f"ACe/DeC Fig. 3: latent traversal, {dataset_label(row['dataset'], labels)} "
+                                  f"(ae_seed {row['ae_seed']}, {row['tier']} tier)", row, labels,
+                                  int(11 * fig.get_figwidth())), fontsize=10)
     return fig
 
 
@@ -740,8 +762,10 @@ def fig_acedec_fig1b(frame: pd.DataFrame, suite: str | None = None, dataset: str
     row, art = pick_run(frame, "acedec-fig1b", ["acedec", "acedec-aug"],
                         ["recon_input", "recon_cluster", "recon_shared"], suite, dataset,
                         prefer_datasets=("objects", "mnist", "mnist-test"))
-    title = (f"ACe/DeC Fig. 1b: {dataset_label(row['dataset'], _labels(configs, row))} "
-             f"(ae_seed {row['ae_seed']}, {row['tier']} tier)")
+    labels = _labels(configs, row)
+    width = int(12 * (1.1 * len(art["recon_input"]) + 1.4))  # the figure's width in inches (draw_acedec_fig1b)
+    title = _with_deviations(f"ACe/DeC Fig. 1b: {dataset_label(row['dataset'], labels)} "
+                             f"(ae_seed {row['ae_seed']}, {row['tier']} tier)", row, labels, width)
     beta_cs = np.atleast_2d(art["betas"])[0] if "betas" in art else None
     return draw_acedec_fig1b(art["recon_input"], art["recon_cluster"], art["recon_shared"], title, beta_cs)
 

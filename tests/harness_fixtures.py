@@ -145,6 +145,16 @@ def load_missing(*, seed: int = 0):
     raise FileNotFoundError("no raw files for 'missing-real' under $NRBENCH_DATA/missing (test)")
 
 
+#: ``datasets`` for :func:`write_suite`: the planted data set (300 points) and another of 200 points.
+TWO_PLANTED = """
+[datasets.planted]
+params = { n = 300, n_clusters = [3, 3], seed = 1 }
+[datasets.other]
+generator = "planted"
+params = { n = 200, n_clusters = [3, 3], seed = 2 }
+"""
+
+
 def write_suite(path: Path, methods: str, datasets: str | None = None, n_ae: int = 2, runs: int = 2,
                 name: str | None = None) -> Path:
     """Write a tiny suite (planted data, n=300) with the given ``[methods.*]`` TOML text."""

@@ -297,3 +297,18 @@ def test_plotting_the_same_figure_again_writes_the_same_bytes(tmp_path):
         time.sleep(1.1)  # a creation date would differ in its seconds
     for a, b in zip(*written):
         assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def _figure_text(fig) -> str:
+    parts = [t.get_text() for t in (fig._suptitle, fig._supxlabel) if t is not None]
+    return " ".join(" ".join(parts).split())
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_every_figure_states_the_deviations_of_the_runs_it_draws(frame, name):
+    """A figure of a reduced tier must say so, as the tables' captions do: its runs' recorded deviations."""
+    assert "Deviations from the paper protocol: none recorded." in _figure_text(draw(name, frame))
+    reduced = frame.assign(deviations=[["autoencoders: 3 (paper 20)", "budget: max_iter=300 (paper 20000)"]]
+                           * len(frame))
+    assert ("Deviations from the paper protocol: autoencoders: 3 (paper 20); budget: max_iter=300 (paper 20000)."
+            in _figure_text(draw(name, reduced)))

@@ -256,3 +256,37 @@ def test_the_comparison_caption_names_synth_as_the_result_tables_do(tmp_path):
                          deviations={"subkmeans": ["budget: max_iter=10 (paper 100)"]})
     caption = report(store, suite="my", compare_paper=True).tables[0].caption
     assert "budget: max_iter=10 (paper 100) (SubKmeans on SYNTH-25)" in caption and "SYNTH-k" not in caption
+
+
+SUITE_OF_TABLE = {("enrc-aaai2020", "1"): "enrc-table1", ("enrc-aaai2020", "3"): "enrc-table1",
+                  ("acedec-ijcai2021", "1"): "acedec-table1", ("acedec-ijcai2021", "1 (+Aug)"): "acedec-table1-aug",
+                  ("acedec-ijcai2021", "3"): "acedec-table3"}
+
+
+def test_every_published_value_is_planned_by_its_suites_paper_tier():
+    """Each published number (not '–' or 'N/A') has a data set, clustering and method entry in the paper tier
+    of the suite that reproduces its table, so a paper-tier run can put a value beside it."""
+    import generators
+    from benchmark.suites import resolve
+    from reports.published import canonical_dataset, parse_variant, variant_of
+
+    pub = load_published()
+    assert set(zip(pub["paper"], pub["table"])) == set(SUITE_OF_TABLE)
+    suites = {name: resolve(name, "paper", check=False) for name in set(SUITE_OF_TABLE.values())}
+    missing = []
+    for p in pub[pub["mean"].notna()].itertuples(index=False):
+        s = suites[SUITE_OF_TABLE[(p.paper, p.table)]]
+        aug, lam = parse_variant(p.variant)
+        found = False
+        for d, m in s.pairs():
+            if canonical_dataset(d["id"], d["params"], d["generator"]) != canonical_dataset(p.dataset, {}):
+                continue
+            names = d["clusterings"] or [c for c, _ in generators.entry(d["generator"]).clusterings]
+            if p.clustering and p.clustering not in names:
+                continue
+            base, m_aug, m_lam = variant_of(m["method"], m["label"], m["params"])
+            if base == p.method and m_aug == aug and (lam is None or m_lam == lam):
+                found = True
+        if not found:
+            missing.append(f"{p.table} {p.dataset_label} {p.clustering} {p.method_label}")
+    assert not missing, missing

@@ -308,3 +308,14 @@ autoencoder = { arch = "linear", budget = { iterations = 30, finetune_iterations
     if not terminal:
         assert "\x1b[A" not in err  # no cursor movements of nested bars in a log file
         assert err.count("bars [quick]") <= 3  # drawn at start and end, not per update (30 s apart)
+
+
+def test_a_subset_given_per_data_set_applies_to_that_data_set_only(tmp_path):
+    datasets = hf.TWO_PLANTED
+    _, st, summary = _run(tmp_path, "[methods.kmeans]\nmax_n = { planted = 100 }", datasets, n_ae=1, runs=1)
+    assert summary.ok == 2
+    f = st.frame().set_index("dataset")
+    assert "subset: 100 of 300" in f.loc["planted", "deviations"]
+    assert not [d for d in f.loc["other", "deviations"] if d.startswith("subset")]
+    assert st.load_artefact(f.loc["planted", "artefact"])["labels"].shape == (100,)
+    assert st.load_artefact(f.loc["other", "artefact"])["labels"].shape == (200,)

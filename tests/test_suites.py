@@ -305,3 +305,120 @@ def test_the_readme_example_suite_is_a_valid_suite(tmp_path):
         assert s.name == "my-suite"
         assert [d["label"] for d in s.datasets] == ["SYNTH-2"]
         assert sorted(e["method"] for e in s.methods) == ["ae-kmeans", "kmeans", "nrkmeans"]
+
+
+def test_acedec_table1_runs_subkmeans_on_a_subset_only_where_the_paper_stars_it():
+    """ACe/DeC Table 1: SubKmeans' FMNIST, MNIST-Full and MNIST-Test values carry '*' (10,000-point subset);
+    its SYNTH-25 (12,000 points) and USPS values do not, so they ran on every point."""
+    from benchmark.protocol import build_tasks
+
+    s = resolve("acedec-table1", "paper", check=False)
+    sizes = {t.dataset["id"]: t.config["max_n"] for t in build_tasks(s)[1] if t.method["method"] == "subkmeans"}
+    assert sizes == {"synth": None, "fmnist": 10000, "mnist": 10000, "mnist-test": 10000, "usps": None}
+
+
+def test_max_n_may_be_given_per_data_set(tmp_path):
+    from benchmark.protocol import build_tasks
+
+    datasets = hf.TWO_PLANTED
+    s = resolve(hf.write_suite(tmp_path / "per-ds.toml", "[methods.kmeans]\nmax_n = { planted = 100 }", datasets),
+                "quick")
+    assert {t.dataset["id"]: t.config["max_n"] for t in build_tasks(s)[1]} == {"planted": 100, "other": None}
+    # an int still means every data set, and keeps the key it had
+    s2 = resolve(hf.write_suite(tmp_path / "all-ds.toml", "[methods.kmeans]\nmax_n = 100", datasets), "quick")
+    assert {t.dataset["id"]: t.config["max_n"] for t in build_tasks(s2)[1]} == {"planted": 100, "other": 100}
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("{ nowhere = 100 }", "an id defined under [datasets.<id>]"),
+    ("{ planted = 0 }", "an integer >= 1"),
+    ("{ planted = 'x' }", "an integer"),
+])
+def test_a_bad_per_data_set_max_n_names_the_key(tmp_path, value, expected):
+    path = hf.write_suite(tmp_path / "bad.toml", f"[methods.kmeans]\nmax_n = {value}")
+    with pytest.raises(SuiteError, match=r"methods\.kmeans\.max_n") as exc:
+        resolve(path, "quick")
+    assert expected in str(exc.value)
+
+
+def test_the_dec_networks_one_cycle_pretraining_is_stated_in_every_tier():
+    """ACe/DeC trained its FC autoencoders "as in DEC" (greedy layer-wise denoising, then end-to-end SGD).
+    The one-cycle budgets approximate that, so every row of such a data set says so; the linear SYNTH
+    networks (no procedure stated in the paper) and ENRC's quick FC stand-ins do not."""
+    from benchmark.suites import DEC_PRETRAINING_DEVIATION
+
+    assert DEC_PRETRAINING_DEVIATION == (
+        "pretraining: one-cycle Adam with fine-tuning, not DEC's procedure for this network (greedy layer-wise "
+        "denoising pretraining, then end-to-end SGD: the 'dec-sae' budget)")
+    stated = {}
+    for name in EXPECTED:
+        for tier in suites.TIERS:
+            for d in resolve(name, tier, check=False).datasets:
+                stated[(name, tier, d["id"])] = DEC_PRETRAINING_DEVIATION in d["deviations"]
+    fc = {"fmnist", "mnist", "mnist-test", "objects", "usps", "gtsrb"}
+    expected = {k: k[0].startswith("acedec") and k[2] in fc for k in stated}
+    assert stated == expected
+    assert stated[("acedec-table1", "paper", "mnist")] and stated[("acedec-fig4", "standard", "usps")]
+
+
+def test_dec_sae_pretraining_is_not_stated_as_an_approximation(tmp_path):
+    datasets = """
+[datasets.planted]
+params = { n = 300, n_clusters = [3, 3], seed = 1 }
+autoencoder = { arch = "feedforward", budget = "dec-sae" }
+"""
+    from benchmark.suites import DEC_PRETRAINING_DEVIATION
+
+    s = resolve(hf.write_suite(tmp_path / "sae.toml", "[methods.ae-kmeans]", datasets), "paper", check=False)
+    assert DEC_PRETRAINING_DEVIATION not in s.dataset("planted")["deviations"]
+    datasets = datasets.replace('"dec-sae"', '"quick-dec"')
+    s = resolve(hf.write_suite(tmp_path / "onecycle.toml", "[methods.ae-kmeans]", datasets), "paper", check=False)
+    assert DEC_PRETRAINING_DEVIATION in s.dataset("planted")["deviations"]
+
+
+def test_a_reduced_tier_names_the_data_sets_and_methods_of_the_paper_it_leaves_out():
+    """The quick tier of ENRC Table 1 runs Stickfigures with four of the six methods: its caption must say that
+    the paper's other data sets and methods are missing, not only that the budgets are smaller."""
+    from benchmark.protocol import build_tasks
+    from benchmark.runner import _base_row
+
+    s = resolve("enrc-table1", "quick", check=False)
+    scope = ["scope: 1 of the paper's 4 data sets (left out: nrobjects, gtsrb, cmnist)",
+             "scope: 4 of the paper's 6 methods (left out: mSC, ISAAC)"]
+    for m in s.methods:
+        assert [d for d in m["deviations"] if d.startswith("scope:")] == scope, m["label"]
+    assert all(set(scope) <= set(_base_row(t)["deviations"]) for t in build_tasks(s)[1])
+    a = resolve("acedec-table1", "quick", check=False)
+    assert [d for d in a.methods[0]["deviations"] if d.startswith("scope:")] == [
+        "scope: 1 of the paper's 7 data sets (left out: fmnist, MNIST-Full, MNIST-Test, objects, usps, gtsrb)",
+        "scope: 6 of the paper's 8 methods (left out: SubKmeans, AE+SubKmeans)"]
+    f = resolve("acedec-fig1a", "quick", check=False)
+    assert "scope: 3 of the paper's 6 data sets (left out: synth-5, synth-50, synth-100)" in f.methods[0]["deviations"]
+    # a tier that runs everything the paper tier runs has no such statement, and the paper tier never has
+    for name, tier in (("enrc-table1", "standard"), ("acedec-table1", "standard"), ("acedec-fig4", "standard"),
+                       ("enrc-table1", "paper")):
+        assert not [d for m in resolve(name, tier, check=False).methods for d in m["deviations"]
+                    if d.startswith("scope:")], (name, tier)
+
+
+def test_a_subset_size_other_than_the_paper_tiers_is_a_deviation():
+    s = resolve("enrc-table1", "standard", check=False)
+    devs = {m["method"]: m["deviations"] for m in s.methods}
+    assert "budget: max_n=2000 (paper 10000)" in devs["msc"]
+    assert "budget: max_n=1000000 (paper 10000)" in devs["isaac"]
+    assert not [d for d in devs["nrkmeans"] if "max_n" in d]
+
+
+ENRC_NO_AUGMENTATION = ("pretraining without augmentation (ENRC §3.2: rotation, lighting and zoom; the authors' "
+                        "settings for this data set are not known)")
+
+
+def test_enrc_networks_pretrained_without_augmentation_say_so_in_every_tier():
+    """ENRC pretrained its autoencoders with rotation, lighting and zoom; BASELINES.md §6.2-6.3 has the authors'
+    settings for C-MNIST and NR-Objects only, so GTSRB and Stickfigures run without and must say so."""
+    for name in ("enrc-table1", "enrc-casestudy"):
+        for tier in suites.TIERS:
+            for d in resolve(name, tier, check=False).datasets:
+                augmented = bool((d["autoencoder"] or {}).get("augment"))
+                assert (ENRC_NO_AUGMENTATION in d["deviations"]) == (not augmented), (name, tier, d["id"])
+    assert ENRC_NO_AUGMENTATION in resolve("enrc-table1", "paper", check=False).dataset("gtsrb")["deviations"]
