@@ -22,7 +22,10 @@ Each :class:`MethodSpec` says
 - the arguments the runner supplies itself (``n_clusters``, ``autoencoder``,
   ``random_state``, ...), which a suite may therefore not set;
 - the attribute holding the method's own loss (``loss_``; ``inertia_`` for
-  scikit-learn's KMeans), by which the protocol picks the best run.
+  scikit-learn's KMeans), by which the protocol picks the best run;
+- for a method that keeps the best of several independent starts in worker processes
+  (``n_jobs``), the parameter counting the starts (``starts_param``), from which the runner
+  decides whether spreading them over the cores pays (:func:`benchmark.runner.parallel_starts`).
 
 The valid hyperparameters of a method are its estimator's constructor
 parameters (``get_params``) minus the supplied ones: the estimator itself is the
@@ -61,6 +64,7 @@ class MethodSpec:
     fixed: Mapping[str, Any] = field(default_factory=dict)  # set by the registry, not by suites
     loss_attr: str = "loss_"
     cluster_dims_attr: str | None = None  # attribute with the number of cluster-space dims (ACe/DeC Table 3)
+    starts_param: str | None = None  # parameter counting the independent starts that ``n_jobs`` runs in parallel
 
     def load(self) -> type:
         """Import and return the estimator class; a missing module says which method needs it."""
@@ -120,7 +124,8 @@ METHODS: dict[str, MethodSpec] = {
     s.name: s
     for s in [
         MethodSpec("enrc", "ENRC", "methods.enrc:ENRC", "autoencoder", "multi",
-                   "Embedded non-redundant clustering (ENRC, AAAI 2020)", supplied=_AE),
+                   "Embedded non-redundant clustering (ENRC, AAAI 2020)", supplied=_AE,
+                   starts_param="init_rounds"),
         MethodSpec("acedec", "ACe/DeC+DCN", "methods.acedec:ACeDeC", "autoencoder", "single",
                    "Autoencoder-based cluster-space/shared-space DCN (ACe/DeC, IJCAI 2021)",
                    supplied=(*_AE, "augmentation"), cluster_dims_attr="n_cluster_dims_"),
@@ -142,13 +147,14 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec("kmeans", "k-means", "sklearn.cluster:KMeans", "raw", "single",
                    "scikit-learn k-means on the preprocessed raw data", loss_attr="inertia_"),
         MethodSpec("subkmeans", "SubKmeans", "baselines.subkmeans:SubKmeans", "raw", "single",
-                   "SubKmeans (Mautz et al. 2017) on the preprocessed raw data", cluster_dims_attr="m_"),
+                   "SubKmeans (Mautz et al. 2017) on the preprocessed raw data", cluster_dims_attr="m_",
+                   starts_param="n_init"),
         MethodSpec("orth1", "Orth1", "baselines.orth:Orth1", "embedding", "multi",
                    "Orthogonal clustering (Cui et al. 2007, method 1) on the embedding"),
         MethodSpec("orth2", "Orth2", "baselines.orth:Orth2", "embedding", "multi",
                    "Clustering in orthogonal subspaces (Cui et al. 2007, method 2) on the embedding"),
         MethodSpec("nrkmeans", "NrKmeans", "baselines.nrkmeans:NrKmeans", "embedding", "multi",
-                   "Non-redundant k-means (Mautz et al. 2018) on the embedding"),
+                   "Non-redundant k-means (Mautz et al. 2018) on the embedding", starts_param="n_init"),
         MethodSpec("msc", "mSC", "baselines.msc:MSC", "embedding", "multi",
                    "Multiple non-redundant spectral clustering (Niu et al. 2010) on the embedding"),
         MethodSpec("isaac", "ISAAC", "baselines.isaac:ISAAC", "embedding", "multi",

@@ -450,6 +450,46 @@ def _fit_takes_checkpoint(est: Any) -> bool:
     return "checkpoint" in inspect.signature(est.fit).parameters
 
 
+#: Samples x independent starts from which :func:`parallel_starts` runs a fit's starts in worker
+#: processes.  Starting joblib's workers costs about 1.2 s, once per process (later fits reuse them).
+#: NrKmeans' 10 starts on n x 16 on 2 idle cores, serial / 2 processes including that start-up, one BLAS
+#: thread: n = 900 0.10 / 1.22 s, 6,000 0.84 / 1.67 s, 12,000 2.42 / 2.55 s, 60,000 21.2 / 11.7 s
+#: (``OMP_NUM_THREADS=1 python benchmark/scripts/parallel_starts_cost.py --n 900 6000 12000 60000``), so
+#: the break-even of a process's first fit is about 120,000 sample-starts.
+PARALLEL_STARTS_MIN_WORK = 200_000
+
+
+def parallel_starts(est: Any, spec: Any, n_samples: int, params: dict[str, Any]) -> int | None:
+    """The ``n_jobs`` the runner gives a fit whose independent starts are worth spreading over the cores, or None.
+
+    ENRC's NrKmeans initialisation (``init_rounds``, 100 in the paper's protocol) and the
+    NrKmeans/SubKmeans baselines (``n_init``) keep the best of several independent starts; their
+    ``n_jobs`` runs the starts in worker processes and keeps the same start and labels as a serial
+    fit (``tests/test_nrkmeans.py``), so it changes the runtime, not the row, and is not part of the
+    row key.  The runner sets it where the suite left ``n_jobs`` unset, the method has
+    ``starts_param``, the work is at least :data:`PARALLEL_STARTS_MIN_WORK` sample-starts, and this is
+    the main thread of a process that may start children (the local executor in-process or a
+    ``--workers`` pool process, not a Dask worker's task thread): as many processes as this process
+    has torch threads (its share of the cores), at most one per start.
+    """
+    import multiprocessing
+
+    if spec.starts_param is None or "n_jobs" in params:
+        return None
+    got = est.get_params()
+    if "n_jobs" not in got or got["n_jobs"] is not None:
+        return None
+    starts = int(got.get(spec.starts_param) or 1)
+    if starts < 2 or n_samples * starts < PARALLEL_STARTS_MIN_WORK:
+        return None
+    if multiprocessing.current_process().daemon or threading.current_thread() is not threading.main_thread():
+        return None
+    import torch
+
+    jobs = min(starts, torch.get_num_threads())
+    return jobs if jobs > 1 else None
+
+
 def run_fit(task: FitTask, ae: Any = None, progress: bool = False) -> FitResult:
     """Run one fit and evaluate it; every failure becomes an ``error`` row (never raises)."""
     from benchmark import method_registry
@@ -481,6 +521,9 @@ def run_fit(task: FitTask, ae: Any = None, progress: bool = False) -> FitResult:
             model = copy.deepcopy(ae)
             inputs = X
         est = _build_estimator(spec, task.params, n_clusters, model, seed, task)
+        jobs = parallel_starts(est, spec, inputs.shape[0], task.params)
+        if jobs is not None:
+            est.set_params(n_jobs=jobs)
         if progress and "progress" in est.get_params():
             est.set_params(progress=True)
         elif "progress" in est.get_params():

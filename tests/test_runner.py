@@ -319,3 +319,73 @@ def test_a_subset_given_per_data_set_applies_to_that_data_set_only(tmp_path):
     assert not [d for d in f.loc["other", "deviations"] if d.startswith("subset")]
     assert st.load_artefact(f.loc["planted", "artefact"])["labels"].shape == (100,)
     assert st.load_artefact(f.loc["other", "artefact"])["labels"].shape == (200,)
+
+
+def _spec(name):
+    return mr.get(name)
+
+
+@pytest.mark.parametrize(("n", "params", "threads", "expected"), [
+    (60_000, {}, 16, 10),               # paper-sized: one process per start, at most the threads
+    (60_000, {}, 4, 4),                 # at most this process's share of the cores
+    (900, {}, 16, None),                # quick-tier sized: joblib's start-up would cost more than it saves
+    (60_000, {"n_jobs": 1}, 16, None),  # the suite chose
+    (60_000, {}, 1, None),              # one thread: serial
+])
+def test_parallel_starts_spreads_only_large_starts_over_this_process_share_of_the_cores(monkeypatch, n, params,
+                                                                                       threads, expected):
+    import torch
+
+    from baselines import NrKmeans
+    from benchmark.runner import parallel_starts
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    est = NrKmeans([3, 3], n_init=10, **params)
+    assert parallel_starts(est, _spec("nrkmeans"), n, params) == expected
+
+
+def test_parallel_starts_leaves_single_start_fits_methods_without_starts_and_dask_threads_alone(monkeypatch):
+    import threading
+
+    import torch
+
+    from baselines import NrKmeans, Orth1
+    from benchmark.runner import parallel_starts
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    assert parallel_starts(NrKmeans([3, 3], n_init=1), _spec("nrkmeans"), 10**6, {}) is None
+    assert parallel_starts(Orth1([3, 3]), _spec("orth1"), 10**6, {}) is None
+    got = []  # a Dask worker runs each fit in a task thread, and its process may be daemonic
+    t = threading.Thread(target=lambda: got.append(parallel_starts(NrKmeans([3, 3], n_init=10), _spec("nrkmeans"),
+                                                                   10**6, {})))
+    t.start()
+    t.join()
+    assert got == [None]
+
+
+def test_a_fit_whose_starts_run_in_parallel_stores_the_rows_of_a_serial_run(tmp_path, monkeypatch):
+    import torch
+
+    from baselines.subkmeans import SubKmeans
+    from benchmark import runner
+
+    used: list = []
+    real_fit = SubKmeans.fit
+
+    def fit(self, X, *a, **k):
+        used.append(self.n_jobs)
+        return real_fit(self, X, *a, **k)
+
+    monkeypatch.setattr(SubKmeans, "fit", fit)
+    methods = "[methods.subkmeans]\nparams = { n_init = 4 }"
+    _, serial, _ = _run(tmp_path, methods, n_ae=1, store=Store(tmp_path / "serial.sqlite"))
+    assert used == [None, None]
+    monkeypatch.setattr(runner, "PARALLEL_STARTS_MIN_WORK", 1)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    _, par, _ = _run(tmp_path, methods, n_ae=1, store=Store(tmp_path / "par.sqlite"))
+    assert used[2:] == [2, 2]
+    a, b = serial.frame(), par.frame()
+    assert (a["status"] == "ok").all() and (b["status"] == "ok").all()
+    assert b["nmi"].tolist() == a["nmi"].tolist()
+    assert b["params_hash"].tolist() == a["params_hash"].tolist() and b["params"].tolist() == a["params"].tolist()
+    assert np.allclose(b["loss"], a["loss"], rtol=1e-9)
