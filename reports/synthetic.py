@@ -180,7 +180,7 @@ def figure_rows_and_artefacts(seed: int = 0) -> list[tuple[dict[str, Any], dict[
     """Rows (and artefacts) for every figure: ENRC case study, ACe/DeC Figs. 1a, 3 and 4.
 
     Planted so the figures show what the papers show: ENRC's β concentrate on
-    two dimensions per clustering; DCN loses NMI as the noise dimensions grow
+    two dimensions per clustering; DCN (at λ = 0.1, 1 and 10) loses NMI as the noise dimensions grow
     while ACe/DeC stays near 1; a traversal grid of distinct images.
     """
     rng = np.random.default_rng(seed)
@@ -225,6 +225,15 @@ def figure_rows_and_artefacts(seed: int = 0) -> list[tuple[dict[str, Any], dict[
             out.append((run_row("acedec-fig4", "synth", "acedec", ae, label=f"ACe/DeC+DCN lr={lr:g}",
                                 params={"lr": lr}, clusterings=("cluster",),
                                 nmi=(round(float(0.95 + rng.normal(0, 0.02)), 4),), loss=1.0), None))
+    # ACe/DeC Fig. 1a's low and high lambda: DCN below ACe/DeC too (own generator: the rows above stay as they were)
+    rng_lam = np.random.default_rng(seed + 1)
+    for k in (0, 10, 25):
+        for ae in range(3):
+            for lam, slope in ((0.1, 0.02), (10.0, 0.035)):
+                v = max(0.05, 1.0 - slope * k + rng_lam.normal(0, 0.05))
+                out.append((run_row("acedec-fig1a", f"synth-{k}", "dcn", ae, label=f"DCN λ={lam}",
+                                    params={"lambda_": lam}, clusterings=("cluster",), nmi=(round(float(v), 4),),
+                                    loss=1.0), None))
     # ACe/DeC Fig. 3: a 4 x 5 traversal of 16 x 16 images.
     trav = np.stack([_square_images(5, 16, rng) * (1 + r) for r in range(4)])  # (4, 5, 1, 16, 16)
     axes = np.stack(np.meshgrid(np.linspace(-2, 2, 4), np.linspace(-3, 3, 5), indexing="ij"), axis=-1)

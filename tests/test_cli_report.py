@@ -319,7 +319,7 @@ def test_plot_says_which_tier_it_draws_and_why(tmp_path, capsys):
             "--out", str(tmp_path / "figs")]
     res = subprocess.run(argv, capture_output=True, env=env, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr
-    assert res.stderr == ("nrbench: note: drawing tier 'quick' (complete); tier 'paper' has 1 of 240 fits; choose "
+    assert res.stderr == ("nrbench: note: drawing tier 'quick' (complete); tier 'paper' has 1 of 480 fits; choose "
                           "another with --tier\n")
     assert res.stdout.splitlines() == [str(tmp_path / "figs" / f"acedec-fig1a.{x}") for x in ("png", "pdf")]
     res = subprocess.run([*argv, "--tier", "quick"], capture_output=True, env=env, text=True, timeout=300, check=False)

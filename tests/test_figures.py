@@ -52,16 +52,19 @@ def test_every_figure_is_written_as_png_and_pdf(drawn, tmp_path, name):
 def test_fig1a_plots_protocol_means_over_noise_dims(drawn):
     fig = drawn("acedec-fig1a")
     lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
-    assert set(lines) == {"ACe/DeC+DCN", "DCN λ=1.0"}
-    dcn = lines["DCN λ=1.0"]
-    assert dcn.get_xdata().tolist() == [0, 10, 25]
-    expected = []
-    for k in (0, 10, 25):
-        vals = [r["metrics"]["nmi"][0] for r, _ in figure_rows_and_artefacts()
-                if r["suite"] == "acedec-fig1a" and r["dataset"] == f"synth-{k}" and r["method"] == "dcn"]
-        expected.append(mean_ci95(vals)[0])
-    np.testing.assert_allclose(dcn.get_ydata(), expected)
-    assert dcn.get_ydata()[-1] < 0.5 < lines["ACe/DeC+DCN"].get_ydata()[-1]
+    assert set(lines) == {"ACe/DeC+DCN", "DCN λ=0.1", "DCN λ=1.0", "DCN λ=10.0"}  # one line per λ (ACe/DeC §1)
+    for lam in (0.1, 1.0, 10.0):
+        dcn = lines[f"DCN λ={lam}"]
+        assert dcn.get_xdata().tolist() == [0, 10, 25]
+        expected = []
+        for k in (0, 10, 25):
+            vals = [r["metrics"]["nmi"][0] for r, _ in figure_rows_and_artefacts()
+                    if r["suite"] == "acedec-fig1a" and r["dataset"] == f"synth-{k}" and r["method"] == "dcn"
+                    and r["label"] == f"DCN λ={lam}"]
+            assert len(vals) == 3
+            expected.append(mean_ci95(vals)[0])
+        np.testing.assert_allclose(dcn.get_ydata(), expected)
+        assert dcn.get_ydata()[-1] < 0.5 < lines["ACe/DeC+DCN"].get_ydata()[-1]
 
 
 def test_fig4_panels_per_method(drawn):
@@ -212,7 +215,7 @@ def _planned_rows(tier: str, n: int | None = None) -> tuple[list[dict], dict]:
 
 @pytest.fixture(scope="module")
 def tiered(tmp_path_factory):
-    """acedec-fig1a with quick and standard complete (18 and 60 fits) and paper barely started (1 of 240)."""
+    """acedec-fig1a with quick and standard complete (18 and 60 fits) and paper barely started (1 of 480)."""
     rows, configs = [], {}
     for tier, n in (("quick", None), ("standard", None), ("paper", 1)):
         r, cfg = _planned_rows(tier, n)
@@ -235,7 +238,7 @@ def test_a_complete_tier_is_drawn_not_a_barely_started_higher_one(tiered):
         fig = draw("acedec-fig1a", two, configs=configs)
     assert "(quick tier)" in _title(fig)
     assert [str(w.message) for w in notes if w.category is Note] == [
-        "drawing tier 'quick' (complete); tier 'paper' has 1 of 240 fits; choose another with --tier"]
+        "drawing tier 'quick' (complete); tier 'paper' has 1 of 480 fits; choose another with --tier"]
 
 
 def test_equally_complete_tiers_draw_the_higher(tiered):
@@ -246,7 +249,7 @@ def test_equally_complete_tiers_draw_the_higher(tiered):
         fig = draw("acedec-fig1a", frame, configs=configs)
     assert "(standard tier)" in _title(fig)
     assert [str(w.message) for w in notes if w.category is Note] == [
-        "drawing tier 'standard' (complete, the higher of the equally complete tiers); tier 'paper' has 1 of 240 "
+        "drawing tier 'standard' (complete, the higher of the equally complete tiers); tier 'paper' has 1 of 480 "
         "fits, tier 'quick' is complete; choose another with --tier"]
 
 
@@ -270,11 +273,11 @@ def test_choose_tier_shares_and_ties(tiered):
     q, s, p = (frame[frame["tier"] == t] for t in ("quick", "standard", "paper"))
     half = pd.concat([q.iloc[:9], s.iloc[:30], p])
     assert choose_tier(half, configs) == TierChoice(
-        "standard", "drawing tier 'standard' (30 of 60 fits, the higher of the equally complete tiers); tier "
-        "'paper' has 1 of 240 fits, tier 'quick' has 9 of 18 fits; choose another with --tier")
+        "standard", "drawing tier 'standard' (30 of 120 fits, the higher of the equally complete tiers); tier "
+        "'paper' has 1 of 480 fits, tier 'quick' has 9 of 36 fits; choose another with --tier")
     more = pd.concat([q.iloc[:10], s.iloc[:30]])
     assert choose_tier(more, configs) == TierChoice(
-        "quick", "drawing tier 'quick' (10 of 18 fits, the most complete); tier 'standard' has 30 of 60 fits; "
+        "quick", "drawing tier 'quick' (10 of 36 fits, the most complete); tier 'standard' has 30 of 120 fits; "
         "choose another with --tier")
     assert choose_tier(q, configs) == TierChoice("quick", None)
     # without recorded plans (a hand-made store) every tier counts as complete: the highest is drawn

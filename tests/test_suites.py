@@ -422,3 +422,15 @@ def test_enrc_networks_pretrained_without_augmentation_say_so_in_every_tier():
                 augmented = bool((d["autoencoder"] or {}).get("augment"))
                 assert (ENRC_NO_AUGMENTATION in d["deviations"]) == (not augmented), (name, tier, d["id"])
     assert ENRC_NO_AUGMENTATION in resolve("enrc-table1", "paper", check=False).dataset("gtsrb")["deviations"]
+
+
+@pytest.mark.parametrize("tier", ["quick", "standard", "paper"])
+def test_fig1a_runs_dcn_at_a_low_and_a_high_lambda_beside_acedec(tier):
+    """ACe/DeC §1 on Fig. 1a: "DCN performs poorly, for low and high λ values": DCN at Table 1's three λ."""
+    s = resolve("acedec-fig1a", tier)
+    dcn = sorted((m["label"], m["params"]["lambda_"], m["params"]["max_iter"]) for m in s.methods
+                 if m["method"] == "dcn")
+    acedec_iters = next(m["params"]["max_iter"] for m in s.methods if m["method"] == "acedec")
+    assert [(label, lam) for label, lam, _ in dcn] == [("DCN λ=0.1", 0.1), ("DCN λ=1.0", 1.0), ("DCN λ=10.0", 10.0)]
+    assert {it for _, _, it in dcn} == {acedec_iters}  # "all methods use the same training budget"
+    assert {d["id"] for d, m in s.pairs() if m["method"] == "dcn"} == {d["id"] for d in s.datasets}
