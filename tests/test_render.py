@@ -319,3 +319,37 @@ def test_render_stats_framings(nrobjects, tmp_path) -> None:
     assert len(refused) == 3
     for name, msg in zip(("ground_gray", "world_strength", "light_scale"), refused):
         assert msg.startswith(name), msg
+
+
+# ------------------------------------------------------ the worker's surroundings
+
+_FOREIGN_SITE = """
+import sys
+bpy_site, link, repo, shard = sys.argv[1:5]
+sys.path[:] = [p for p in sys.path if p.rstrip('/') != bpy_site] + [link, repo]
+from generators.render import worker
+sys.exit(worker.main([shard]))
+"""
+
+
+def test_worker_renders_from_an_environment_under_a_folder_named_like_blender_scripts(tmp_path) -> None:
+    """bpy's site-packages reached through ``.../blender-scripts/site-packages``: the worker dropped every
+    sys.path entry containing "blender" and "scripts" (meant for bpy's own script folders), so it could not
+    import bpy at all (``No module named 'bpy'``)."""
+    import importlib.util
+
+    bpy_site = Path(importlib.util.find_spec("bpy").origin).resolve().parents[1]
+    link = tmp_path / "blender-scripts" / "site-packages"
+    link.parent.mkdir()
+    link.symlink_to(bpy_site, target_is_directory=True)
+    _, images = S.plan_images(S.NROBJECTS, 1, seed=0)
+    spec = {"dataset": "nrobjects", "resolution": 8, "samples": 1, "threads": 1, "shard": 0,
+            "images": [images[0].to_json()], "digest": "d", "out": str(tmp_path / "shard.npz")}
+    (tmp_path / "shard.json").write_text(json.dumps(spec))
+    repo = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", _FOREIGN_SITE, str(bpy_site), str(link), str(repo),
+                          str(tmp_path / "shard.json")], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr[-600:]
+    with np.load(tmp_path / "shard.npz") as z:
+        assert z["X"].shape == (1, 4, 8, 8) and z["X"][:, :3].std() > 0
+

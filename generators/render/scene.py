@@ -31,13 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from generators.render.worker_env import strip_inherited_bpy_paths
 
-def _strip_inherited_bpy_paths() -> None:
-    """Drop bpy script folders inherited from a parent that imported bpy (RENDERING.md pitfall)."""
-    sys.path[:] = [p for p in sys.path if not (("bpy" in p or "blender" in p.lower()) and "scripts" in p)]
-
-
-_strip_inherited_bpy_paths()
+# bpy script folders inherited from a parent that imported bpy break `import bpy` (RENDERING.md pitfall)
+sys.path[:] = strip_inherited_bpy_paths(sys.path)
 import bpy
 from mathutils import Vector
 
