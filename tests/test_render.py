@@ -353,3 +353,42 @@ def test_worker_renders_from_an_environment_under_a_folder_named_like_blender_sc
     with np.load(tmp_path / "shard.npz") as z:
         assert z["X"].shape == (1, 4, 8, 8) and z["X"][:, :3].std() > 0
 
+
+def test_an_interrupted_local_render_leaves_no_temporary_folder(tmp_path, monkeypatch) -> None:
+    """Ctrl-C: the parent kills its render workers (SIGKILL), which cannot remove their frame folder in
+    /dev/shm, so every interrupted render left one behind; the parent now removes the folder of each
+    worker it killed."""
+    import os
+    import signal
+
+    from generators.render import executors
+    from generators.render.shards import RenderJob
+    from generators.render.worker_env import TMP_PREFIX, tmp_base
+
+    started = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            started.append(self)
+
+    monkeypatch.setattr(executors.subprocess, "Popen", Recorded)
+    fired: list[int] = []
+    folders: list[Path] = []
+
+    def interrupt_after_first_image(k: int) -> None:
+        if not fired:
+            fired.append(k)
+            folders.extend(tmp_base().glob(f"{TMP_PREFIX}{started[0].pid}-*"))
+            os.kill(os.getpid(), signal.SIGINT)
+
+    job = RenderJob("objects", 60, 8, 1, 0, shard_size=60, root=tmp_path)  # still rendering when killed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            executors.run_local(job, job.shards, on_images=interrupt_after_first_image)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(started) == 1 and started[0].wait(10) == -signal.SIGKILL  # killed mid-shard
+    assert fired == [1] and len(folders) == 1  # the worker's frame folder, while it rendered
+    assert not folders[0].exists()
