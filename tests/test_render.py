@@ -319,3 +319,76 @@ def test_render_stats_framings(nrobjects, tmp_path) -> None:
     assert len(refused) == 3
     for name, msg in zip(("ground_gray", "world_strength", "light_scale"), refused):
         assert msg.startswith(name), msg
+
+
+# ------------------------------------------------------ the worker's surroundings
+
+_FOREIGN_SITE = """
+import sys
+bpy_site, link, repo, shard = sys.argv[1:5]
+sys.path[:] = [p for p in sys.path if p.rstrip('/') != bpy_site] + [link, repo]
+from generators.render import worker
+sys.exit(worker.main([shard]))
+"""
+
+
+def test_worker_renders_from_an_environment_under_a_folder_named_like_blender_scripts(tmp_path) -> None:
+    """bpy's site-packages reached through ``.../blender-scripts/site-packages``: the worker dropped every
+    sys.path entry containing "blender" and "scripts" (meant for bpy's own script folders), so it could not
+    import bpy at all (``No module named 'bpy'``)."""
+    import importlib.util
+
+    bpy_site = Path(importlib.util.find_spec("bpy").origin).resolve().parents[1]
+    link = tmp_path / "blender-scripts" / "site-packages"
+    link.parent.mkdir()
+    link.symlink_to(bpy_site, target_is_directory=True)
+    _, images = S.plan_images(S.NROBJECTS, 1, seed=0)
+    spec = {"dataset": "nrobjects", "resolution": 8, "samples": 1, "threads": 1, "shard": 0,
+            "images": [images[0].to_json()], "digest": "d", "out": str(tmp_path / "shard.npz")}
+    (tmp_path / "shard.json").write_text(json.dumps(spec))
+    repo = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", _FOREIGN_SITE, str(bpy_site), str(link), str(repo),
+                          str(tmp_path / "shard.json")], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr[-600:]
+    with np.load(tmp_path / "shard.npz") as z:
+        assert z["X"].shape == (1, 4, 8, 8) and z["X"][:, :3].std() > 0
+
+
+def test_an_interrupted_local_render_leaves_no_temporary_folder(tmp_path, monkeypatch) -> None:
+    """Ctrl-C: the parent kills its render workers (SIGKILL), which cannot remove their frame folder in
+    /dev/shm, so every interrupted render left one behind; the parent now removes the folder of each
+    worker it killed."""
+    import os
+    import signal
+
+    from generators.render import executors
+    from generators.render.shards import RenderJob
+    from generators.render.worker_env import TMP_PREFIX, tmp_base
+
+    started = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            started.append(self)
+
+    monkeypatch.setattr(executors.subprocess, "Popen", Recorded)
+    fired: list[int] = []
+    folders: list[Path] = []
+
+    def interrupt_after_first_image(k: int) -> None:
+        if not fired:
+            fired.append(k)
+            folders.extend(tmp_base().glob(f"{TMP_PREFIX}{started[0].pid}-*"))
+            os.kill(os.getpid(), signal.SIGINT)
+
+    job = RenderJob("objects", 60, 8, 1, 0, shard_size=60, root=tmp_path)  # still rendering when killed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            executors.run_local(job, job.shards, on_images=interrupt_after_first_image)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(started) == 1 and started[0].wait(10) == -signal.SIGKILL  # killed mid-shard
+    assert fired == [1] and len(folders) == 1  # the worker's frame folder, while it rendered
+    assert not folders[0].exists()

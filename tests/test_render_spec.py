@@ -127,6 +127,18 @@ def test_render_dataset_warns_about_imbalance_and_needs_bpy(monkeypatch) -> None
     assert isinstance(err.value, ModuleNotFoundError) and err.value.name == "bpy"
 
 
+def test_without_bpy_a_render_leaves_no_work_folder_behind(monkeypatch, tmp_path) -> None:
+    """Every data set that needed bpy (``nrbench run`` of a suite with OBJECTS, say) made an empty shard
+    folder under $NRBENCH_HOME/render before saying bpy is missing."""
+    import generators.render.datasets as rd
+
+    monkeypatch.setenv("NRBENCH_HOME", str(tmp_path))
+    monkeypatch.setattr(rd, "bpy_available", lambda: False)
+    with pytest.raises(rd.BpyMissingError):
+        rd.render_dataset("objects", n=6, resolution=16, samples=1, seed=0, progress=False)
+    assert not (tmp_path / "render").exists()
+
+
 @pytest.mark.parametrize("name", ["nrobjects", "objects"])
 def test_the_papers_size_is_not_warned_about(monkeypatch, tmp_path, name) -> None:
     # 10,000 is not a multiple of 36 (or 3), but it is the published size and the default:

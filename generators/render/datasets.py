@@ -19,7 +19,7 @@ import time
 import warnings
 from typing import Any
 
-from benchmark.fileio import check_writable
+from benchmark.fileio import check_creatable, check_writable
 from generators.dataset import Dataset
 from generators.render.shards import DEFAULT_SHARD_SIZE, RenderJob
 from generators.render.spec import THREADS_PER_PROCESS, balance_note
@@ -68,7 +68,7 @@ def render_dataset(name: str, *, n: int, resolution: int, samples: int, seed: in
         raise ValueError(f"workers must be a positive integer; got {workers!r}")
     target = cache_path(name, job.params)
     check_writable(target.parent, "the data-set cache folder")
-    check_writable(job.workdir, "the render work folder")
+    check_creatable(job.workdir, "the render work folder")  # made only when a shard is rendered
     # The papers' size (10,000) is not a multiple of the combinations either; that one-image
     # imbalance is the published data set's, so it is recorded (``params["label_balance"]``)
     # rather than warned about.  Any other unbalanced n is the caller's choice: warn.

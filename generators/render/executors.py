@@ -15,7 +15,8 @@ no shared file system.
 
 Neither executor imports bpy in this process.  A worker that dies is reported
 as :class:`RenderWorkerError` with the shard it was rendering; finished shards
-stay on disk, so running the same command again resumes.
+stay on disk, so running the same command again resumes.  On Ctrl-C the local
+workers are killed and their temporary frame folders removed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from generators.render.shards import RenderJob, Shard
 from generators.render.worker import write_shard_file
+from generators.render.worker_env import remove_tmp_of
 
 EXECUTORS = ("local", "dask")
 
@@ -110,6 +112,7 @@ def run_local(job: RenderJob, shards: Sequence[Shard], *, workers: int = 1,
                         line = proc.stdout.readline()
                         if not line:
                             rc = proc.wait()
+                            remove_tmp_of(proc.pid)  # a killed worker (OOM) leaves its frame folder
                             errors.append(RenderWorkerError(
                                 job, shard, f"worker process exited with code {rc}"
                                 + (f" ({_tail(log_path)})" if _tail(log_path) else "")
@@ -138,6 +141,8 @@ def run_local(job: RenderJob, shards: Sequence[Shard], *, workers: int = 1,
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+                    remove_tmp_of(proc.pid)
+                proc.stdout.close()
 
     threads = [threading.Thread(target=drive, args=(k,), daemon=True) for k in range(max(1, min(workers, len(shards))))]
     try:
@@ -146,12 +151,15 @@ def run_local(job: RenderJob, shards: Sequence[Shard], *, workers: int = 1,
         for t in threads:
             while t.is_alive():
                 t.join(timeout=0.5)
-    except BaseException:
+    except BaseException:  # Ctrl-C: stop the workers now; finished shards stay on disk
         stop.set()
         with lock:
             for p in procs:
                 if p.poll() is None:
                     p.kill()
+            for p in procs:
+                p.wait()
+                remove_tmp_of(p.pid)  # SIGKILL leaves no time for the worker's own clean-up
         raise
     if errors:
         raise errors[0]

@@ -22,22 +22,16 @@ from __future__ import annotations
 
 import atexit
 import math
-import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
+from generators.render.worker_env import make_tmp, strip_inherited_bpy_paths
 
-def _strip_inherited_bpy_paths() -> None:
-    """Drop bpy script folders inherited from a parent that imported bpy (RENDERING.md pitfall)."""
-    sys.path[:] = [p for p in sys.path if not (("bpy" in p or "blender" in p.lower()) and "scripts" in p)]
-
-
-_strip_inherited_bpy_paths()
+# bpy script folders inherited from a parent that imported bpy break `import bpy` (RENDERING.md pitfall)
+sys.path[:] = strip_inherited_bpy_paths(sys.path)
 import bpy
 from mathutils import Vector
 
@@ -144,8 +138,7 @@ class Renderer:
             raise ValueError(f"light_scale must be > 0; got {light_scale}")
         self.light_scale = float(light_scale)
         self.target = tuple(float(v) for v in target)
-        base = Path("/dev/shm") if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK) else None
-        self._tmp = Path(tempfile.mkdtemp(prefix="nrbench-render-", dir=base))
+        self._tmp = make_tmp()  # removed by close(); by the parent or the next render process if killed
         self._png = str(self._tmp / "frame.png")
         atexit.register(self.close)
         self._build()
