@@ -29,6 +29,10 @@ def test_default_n_is_nearly_balanced_and_says_so() -> None:
     note = S.balance_note(S.NROBJECTS, 10000)
     assert note is not None and "28 combinations appear 278 times" in note
     assert S.balance_note(S.NROBJECTS, 36) is None
+    assert S.balance_note(S.NROBJECTS, 37).endswith(": 1 combination appears 2 times and 35 appear once")
+    small = S.balance_note(S.NROBJECTS, 20)  # fewer images than combinations: say what that means
+    assert small == ("n=20 is below the 36 label combinations of nrobjects: 20 combinations appear once and 16 "
+                     "never, so a value of a factor may be missing from the data set")
     obj = S.plan_labels(S.OBJECTS, 9, seed=3)
     assert obj.shape == (9, 1) and np.bincount(obj[:, 0]).tolist() == [3, 3, 3]
 

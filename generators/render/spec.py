@@ -203,9 +203,19 @@ def balance_note(spec: DatasetSpec, n: int) -> str | None:
     if n % k == 0:
         return None
     q, r = divmod(n, k)
+
+    def some(count: int) -> str:
+        return f"{count} combination appears" if count == 1 else f"{count} combinations appear"
+
+    def times(count: int) -> str:
+        return "once" if count == 1 else f"{count} times"
+
+    if q == 0:  # fewer images than combinations: a factor's value may be missing altogether
+        return (f"n={n} is below the {k} label combinations of {spec.name}: {some(r)} once and {k - r} never, "
+                "so a value of a factor may be missing from the data set")
     return (
         f"n={n} is not a multiple of the {k} label combinations of {spec.name}: "
-        f"{r} combinations appear {q + 1} times and {k - r} appear {q} times"
+        f"{some(r)} {times(q + 1)} and {k - r} appear {times(q)}"
     )
 
 
