@@ -8,7 +8,8 @@ and downloaded from the official URLs when absent.
 ``split``: ``"full"`` = train (60,000) followed by test (10,000), i.e. the
 70,000 samples of MNIST-Full; ``"train"``; ``"test"`` (10,000, MNIST-Test).
 X is uint8 of shape (n, 1, 28, 28); one clustering (``digit`` / ``class``).
-The source-file checksums are recorded in ``Dataset.params["sources"]``.
+The source-file checksums are recorded in ``Dataset.params["sources"]``; Fashion-MNIST's class
+names (label i is ``FMNIST_CLASSES[i]``, Xiao et al. 2017) in ``Dataset.params["label_names"]``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from generators.dataset import DataFileError, Dataset
 from generators.download import ensure_file
 from generators.idx import read_idx
 from generators.sources import FMNIST, MNIST, SourceFile
+
+#: Fashion-MNIST's ten classes in label order (Xiao, Rasul, Vollgraf 2017, Table 1).
+FMNIST_CLASSES: tuple[str, ...] = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                                   "Sneaker", "Bag", "Ankle boot")
 
 #: The valid values of ``split`` and the IDX parts each one concatenates.
 SPLITS: dict[str, tuple[str, ...]] = {"full": ("train", "test"), "train": ("train",), "test": ("test",)}
@@ -47,7 +52,7 @@ def read_idx_pair(files: dict[str, SourceFile], part: str, data_dir: str | os.Pa
 
 
 def _load(family: str, files: dict[str, SourceFile], column: str, split: str,
-          data_dir: str | os.PathLike | None, progress: bool) -> Dataset:
+          data_dir: str | os.PathLike | None, progress: bool, names: tuple[str, ...] | None = None) -> Dataset:
     parts = check_split(split)
     xs, ys, sources = [], [], {}
     for part in tqdm(parts, desc=f"{family} {split}", disable=not progress, leave=False):
@@ -58,8 +63,10 @@ def _load(family: str, files: dict[str, SourceFile], column: str, split: str,
     X = xs[0] if len(xs) == 1 else np.concatenate(xs)
     y = ys[0] if len(ys) == 1 else np.concatenate(ys)
     name = family if split == "full" else f"{family}-{split}"
-    return Dataset(name=name, X=X[:, None], labels=y[:, None], clusterings=(column,),
-                   params={"split": split, "sources": sources})
+    params: dict = {"split": split, "sources": sources}
+    if names is not None:
+        params["label_names"] = {column: list(names)}
+    return Dataset(name=name, X=X[:, None], labels=y[:, None], clusterings=(column,), params=params)
 
 
 def load_mnist(*, split: str = "full", data_dir: str | os.PathLike | None = None,
@@ -71,4 +78,4 @@ def load_mnist(*, split: str = "full", data_dir: str | os.PathLike | None = None
 def load_fmnist(*, split: str = "full", data_dir: str | os.PathLike | None = None,
                 progress: bool = True) -> Dataset:
     """Fashion-MNIST: ``full`` (70,000), ``train`` or ``test``; clustering ``class``."""
-    return _load("fmnist", FMNIST, "class", split, data_dir, progress)
+    return _load("fmnist", FMNIST, "class", split, data_dir, progress, names=FMNIST_CLASSES)

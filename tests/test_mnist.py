@@ -84,6 +84,8 @@ def test_load_fmnist_uses_its_own_folder(tmp_path: Path, monkeypatch: pytest.Mon
     ds = load_fmnist(split="test", data_dir=tmp_path, progress=False)
     assert ds.n == 10 and ds.clusterings == ("class",) and ds.name == "fmnist-test"
     assert (tmp_path / "fashion-mnist" / "t10k-images-idx3-ubyte.gz").exists()
+    assert ds.params["label_names"]["class"][0] == "T-shirt/top" and ds.params["label_names"]["class"][9] == "Ankle boot"
+    assert len(ds.params["label_names"]["class"]) == 10
 
 
 def test_loader_is_deterministic(fake_mnist: Path) -> None:

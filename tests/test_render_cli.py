@@ -76,6 +76,7 @@ def test_cli_renders_into_the_cache_with_contact_sheet(tmp_path, capsys) -> None
     ds = generators.get("objects", n=7, resolution=16, samples=2, seed=3)
     assert ds.X.shape == (7, 1, 16, 16) and sorted(np.bincount(ds.labels[:, 0])) == [2, 2, 3]
     assert "1 combination appears 3 times and 2 appear 2 times" in ds.params["label_balance"]
+    assert ds.params["label_names"] == {"shape": ["cube", "sphere", "cylinder"]}
     sheets = list(out.glob("objects-*-contact.png"))
     copies = list(out.glob("objects-*.npz"))
     assert len(sheets) == 1 and len(copies) == 1

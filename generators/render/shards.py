@@ -179,6 +179,8 @@ class RenderJob:
                                   "dataset": self.name}
         note = balance_note(self.spec, self.n)
         params["label_balance"] = note or "every label combination appears equally often"
+        # label i of a clustering is the i-th value of its factor (0 = blue, ...): recorded for figures and users
+        params["label_names"] = {c: list(values) for c, values in zip(self.spec.clusterings, self.spec.factors)}
         params.update(extra_params or {})
         return Dataset(
             name=self.name,
