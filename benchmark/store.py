@@ -44,7 +44,6 @@ import json
 import math
 import os
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -187,18 +186,16 @@ def key_hash(key: Iterable[Any]) -> str:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """``nrbench <version>`` plus the git commit (``+dirty`` when the tree has changes), if known."""
-    from benchmark import __version__
+    """``nrbench <version>`` plus the git commit (``.dirty`` when tracked files had changes), if known.
 
-    repo = Path(__file__).resolve().parents[1]
-    try:
-        sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-        return f"nrbench {__version__}+g{sha}{'.dirty' if dirty else ''}"
-    except (OSError, subprocess.SubprocessError):
-        return f"nrbench {__version__}"
+    The commit is git's for a checkout (a clone, an editable install), else the one the build step recorded
+    in an installed copy (:mod:`benchmark.buildinfo`).
+    """
+    from benchmark import __version__
+    from benchmark.buildinfo import installed_commit
+
+    commit = installed_commit(Path(__file__).resolve().parents[1])
+    return f"nrbench {__version__}+{commit}" if commit else f"nrbench {__version__}"
 
 
 def _check_existing(path: Path) -> None:

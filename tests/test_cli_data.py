@@ -271,7 +271,8 @@ def test_generate_cmnist_test_from_real_data(capsys, real_data_dir: Path, monkey
 
 @pytest.mark.parametrize("unbuffered", [False, True])
 def test_a_reader_that_goes_away_stops_nrbench_quietly(tmp_path, unbuffered) -> None:
-    """`nrbench list suites | head -1`: no BrokenPipeError traceback, the shell's SIGPIPE status 141.
+    """`nrbench list suites | true` (the README's example: the reader is gone before nrbench writes): no
+    BrokenPipeError traceback, the shell's SIGPIPE status 141.
 
     Buffered (the output is flushed at the end) and unbuffered (PYTHONUNBUFFERED: written at once).
     """

@@ -41,6 +41,17 @@ def test_bad_input_is_a_usage_error_naming_the_parameter(argv, param, capsys, mo
     assert len(err) == 1 and f"error: {param} " in err[0]
 
 
+def test_help_names_values_as_the_other_commands_and_the_readme_do(capsys) -> None:
+    """`--out DIR`, `--workers N`, `--scheduler ADDR` (as `nrbench run`/`plot` and the README), not argparse's
+    upper-cased option names (`--out OUT`, `--scheduler SCHEDULER`)."""
+    with pytest.raises(SystemExit):
+        main(["render", "--help"])
+    usage = " ".join(capsys.readouterr().out.split("positional arguments")[0].split())
+    for shown in ("--n N", "--resolution PX", "--samples N", "--out DIR", "--workers N", "--scheduler ADDR",
+                  "--shard-size N"):
+        assert f"[{shown}]" in usage, shown
+
+
 def test_unwritable_out_fails_before_rendering(tmp_path, capsys, monkeypatch) -> None:
     import generators.render.executors as ex
 

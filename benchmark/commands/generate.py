@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """NAME, --builtin, --seed, --param, --out, --rebuild."""
     parser.add_argument("name", nargs="?", help="data set name (see 'nrbench list'), or 'all'")
     parser.add_argument("--builtin", action="store_true",
-                        help=f"build the built-in generated data sets ({', '.join(BUILTIN)}); same as NAME=all")
+                        help=f"build the built-in generated data sets ({', '.join(BUILTIN)}); same as 'nrbench generate all'")
     parser.add_argument("--seed", type=int, default=None, help="the builder's seed parameter")
     parser.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                         help="a builder parameter (repeatable); the value is parsed as JSON when possible")

@@ -40,20 +40,21 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `nrbench render`."""
     parser.add_argument("name", choices=["nrobjects", "objects"], help="which data set to render")
-    parser.add_argument("--n", type=int, default=10000, help="number of images (default 10000)")
-    parser.add_argument("--resolution", type=int, default=64, help="image width = height in pixels (default 64)")
-    parser.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel (default 16)")
+    parser.add_argument("--n", type=int, default=10000, metavar="N", help="number of images (default 10000)")
+    parser.add_argument("--resolution", type=int, default=64, metavar="PX", help="image width = height in pixels (default 64)")
+    parser.add_argument("--samples", type=int, default=16, metavar="N", help="Cycles samples per pixel (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="seed of labels and jitter (default 0)")
-    parser.add_argument("--out", default=None,
+    parser.add_argument("--out", default=None, metavar="DIR",
                         help="folder for the contact sheet and a copy of the data set "
                              "(default: the data-set cache, $NRBENCH_HOME/datasets)")
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="render processes (default 1: one process with 2 threads is fastest on one machine)")
     parser.add_argument("--executor", choices=["local", "dask"], default="local",
                         help="local subprocesses (default) or dask.distributed")
-    parser.add_argument("--scheduler", default=None,
+    parser.add_argument("--scheduler", default=None, metavar="ADDR",
                         help="Dask scheduler address (with --executor dask; default: a LocalCluster)")
-    parser.add_argument("--shard-size", type=int, default=250, help="images per resumable shard (default 250)")
+    parser.add_argument("--shard-size", type=int, default=250, metavar="N",
+                        help="images per resumable shard (default 250)")
 
 
 def _resume_command(args: argparse.Namespace) -> str:

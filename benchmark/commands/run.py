@@ -70,8 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tier", choices=TIERS, default=None,
                         help="budget tier (default: quick)")
     parser.add_argument("--executor", choices=("local", "dask"), default="local",
-                        help="local: in-process, or a process pool with --workers N (default); "
-                             "dask: dask.distributed LocalCluster, or --scheduler ADDRESS")
+                        help="local (default): in-process, or a process pool with --workers N; "
+                             "dask: a dask.distributed LocalCluster, or the scheduler at --scheduler ADDR")
     parser.add_argument("--scheduler", metavar="ADDR", default=None,
                         help="address of a running dask scheduler (with --executor dask)")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
