@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import harness_fixtures as hf
@@ -83,7 +84,13 @@ def test_ctrl_c_exits_130_says_what_is_kept_and_the_rerun_resumes(tmp_path, caps
 def test_clean_run_exits_0(tmp_path, capsys):
     suite = hf.write_suite(tmp_path / "t.toml", "[methods.kmeans]\nparams = { n_init = 1 }", runs=1)
     assert main(["--quiet", "run", str(suite), "--store", str(tmp_path / "r.sqlite")]) == 0
-    assert "2 ok, 0 failed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 ok, 0 failed" in out
+    assert re.search(r"s in the store \(\d+\.\d\d %\); store: ", out)  # the store's share of the fits' time
+    # nothing left to do: no fit ran, so no share of a near-zero wall time (it printed e.g. "(33.98 %)")
+    assert main(["--quiet", "run", str(suite), "--store", str(tmp_path / "r.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "0 ok, 0 failed, 0 skipped, 2 already done" in out and re.search(r"s in the store; store: ", out)
 
 
 def test_bad_input_is_a_usage_error_with_one_clear_line(tmp_path, capsys):

@@ -325,11 +325,14 @@ def run(args: argparse.Namespace) -> int:
     store_s = sum(x.store_s for x in summaries)
     by_other = sum(x.by_other_run for x in summaries)
     left = sum(x.left_to_other_run for x in summaries)
+    # the store's share of the wall time says what the store costs the fits; with no fit run it is noise
+    ran = sum(x.ok + x.errors for x in summaries)
+    share = f" ({100 * store_s / max(wall, 1e-9):.2f} %)" if ran else ""
     print(f"\nnrbench run: {sum(x.ok for x in summaries)} ok, {sum(x.errors for x in summaries)} failed, "
           f"{sum(x.skipped for x in summaries)} skipped, {sum(x.already_done for x in summaries)} already done"
           f"{f', {by_other} stored by another run meanwhile' if by_other else ''}"
           f"{f', {left} left to another run (--no-wait: not stored yet)' if left else ''}; "
-          f"{wall:.1f} s wall, {store_s:.2f} s in the store ({100 * store_s / max(wall, 1e-9):.2f} %); "
+          f"{wall:.1f} s wall, {store_s:.2f} s in the store{share}; "
           f"store: {store.path}")
     for x in summaries:
         for did, reason in x.skip_reasons.items():
