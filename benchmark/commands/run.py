@@ -192,10 +192,14 @@ def _resumable(store: Store | None, s: ResolvedSuite) -> str:
     return f", {n} resume{'s' if n == 1 else ''} from {'its snapshot' if n == 1 else 'snapshots'}" if n else ""
 
 
-def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None) -> None:
-    """After Ctrl-C: what is kept and how to go on (every finished fit is already committed to the store)."""
+def _print_interrupted(store: Store, suites: list[ResolvedSuite], out: TextIO | None = None,
+                       how: str = "interrupted") -> None:
+    """After Ctrl-C (or SIGTERM, ``how="terminated (SIGTERM)"``): what is kept and how to go on.
+
+    Every finished fit is already committed to the store.
+    """
     out = out or sys.stderr
-    print("\nnrbench run: interrupted. Every finished fit is kept. Autoencoder pretraining and the fits in "
+    print(f"\nnrbench run: {how}. Every finished fit is kept. Autoencoder pretraining and the fits in "
           "progress of the deep methods, NrKmeans and SubKmeans resume from their latest snapshots; other fits in "
           "progress start again.", file=out)
     for s in suites:
@@ -210,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     from benchmark import suites as suites_mod
     from benchmark.executors import check_executor, make_executor
     from benchmark.store import Store, default_store_path
-    from benchmark.termination import sigterm_as_interrupt
+    from benchmark.termination import Terminated, sigterm_as_interrupt
     from generators.availability import availability
 
     quiet = bool(getattr(args, "quiet", False))
@@ -312,8 +316,8 @@ def run(args: argparse.Namespace) -> int:
             for s in resolved:
                 summaries.append(run_suite(s, store, executor, progress=not quiet, whole=wholes[id(s)],
                                            wait=not getattr(args, "no_wait", False)))
-    except KeyboardInterrupt:
-        _print_interrupted(store, resolved)
+    except KeyboardInterrupt as exc:
+        _print_interrupted(store, resolved, how="terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted")
         if hasattr(executor, "close"):
             executor.close(interrupted=True)
         raise
